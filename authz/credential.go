@@ -1,0 +1,186 @@
+package authz
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// CredentialKind classifies what a request presents.
+type CredentialKind uint8
+
+// Credential kinds.
+const (
+	CredentialNone      CredentialKind = iota // nothing presented
+	CredentialBearer                          // Authorization: Bearer <b64token>
+	CredentialBasic                           // Authorization or Proxy-Authorization: Basic
+	CredentialOther                           // another scheme (Negotiate, OAuth, JWT, Digest, ...)
+	CredentialMultiple                        // more than one credential or transport (RFC 6750 §3.1)
+	CredentialMalformed                       // broken syntax: empty Bearer, bad b64token, ...
+)
+
+var credentialNames = [...]string{"none", "bearer", "basic", "other", "multiple", "malformed"}
+
+func (k CredentialKind) String() string {
+	if int(k) < len(credentialNames) {
+		return credentialNames[k]
+	}
+	return "unknown"
+}
+
+// MaxTokenBytes bounds the bearer token length accepted for validation.
+// Longer tokens are refused before any decoding (security catalogue B5).
+const MaxTokenBytes = 16 << 10
+
+// Credential is what ParseCredential found. Token and BasicUser are secrets
+// or personal data: never log them.
+type Credential struct {
+	Kind CredentialKind
+	// Scheme is the lower-cased auth scheme ("bearer", "basic", "negotiate").
+	Scheme string
+	// Token is the bearer token (CredentialBearer only).
+	Token string
+	// BasicUser is the user name of a decodable Basic credential, for
+	// allowlists. Empty when the credential does not decode.
+	BasicUser string
+	// Detail says what was wrong for CredentialMultiple/CredentialMalformed.
+	Detail string
+}
+
+// ParseCredential classifies the credentials of a request: the
+// Authorization and Proxy-Authorization headers and an access_token query
+// parameter (RFC 6750 §2.3). It never decodes a bearer token and never
+// fails open: anything it does not understand is Malformed or Multiple.
+func ParseCredential(h http.Header, rawQuery string) Credential {
+	authz := h.Values("Authorization")
+	proxy := h.Values("Proxy-Authorization")
+	queryToken := hasQueryToken(rawQuery)
+
+	switch {
+	case len(authz)+len(proxy) > 1:
+		return Credential{Kind: CredentialMultiple, Detail: "more than one authorization header"}
+	case len(authz)+len(proxy) == 1 && queryToken:
+		return Credential{Kind: CredentialMultiple, Detail: "authorization header and access_token parameter"}
+	case len(authz) == 1:
+		return parseAuthorization(authz[0])
+	case len(proxy) == 1:
+		c := parseAuthorization(proxy[0])
+		if c.Kind == CredentialBearer {
+			// A bearer token belongs in Authorization; a proxy credential is
+			// never accepted as the user's token.
+			return Credential{Kind: CredentialOther, Scheme: c.Scheme}
+		}
+		return c
+	default:
+		// A token only in the query string is not accepted (RFC 6750 §2.3
+		// "SHOULD NOT"; it ends up in access logs): the request is treated
+		// as unauthenticated.
+		return Credential{Kind: CredentialNone}
+	}
+}
+
+func hasQueryToken(rawQuery string) bool {
+	if rawQuery == "" || !strings.Contains(rawQuery, "access_token") {
+		return false
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		// An unparsable query that mentions access_token: assume present.
+		return true
+	}
+	_, ok := q["access_token"]
+	return ok
+}
+
+func parseAuthorization(v string) Credential {
+	v = strings.Trim(v, " \t")
+	if v == "" {
+		return Credential{Kind: CredentialMalformed, Detail: "empty authorization header"}
+	}
+	// Neither b64token nor token68 contains a comma: a comma means two
+	// header lines merged by Envoy ("Bearer a, Basic b"), RFC 9110 §5.3.
+	if strings.IndexByte(v, ',') >= 0 {
+		return Credential{Kind: CredentialMultiple, Detail: "several credentials in one authorization header"}
+	}
+	scheme, rest, _ := strings.Cut(strings.ReplaceAll(v, "\t", " "), " ")
+	if !isToken(scheme) {
+		return Credential{Kind: CredentialMalformed, Detail: "invalid auth scheme"}
+	}
+	rest = strings.TrimLeft(rest, " ")
+	scheme = strings.ToLower(scheme)
+	switch scheme {
+	case "bearer":
+		if rest == "" {
+			return Credential{Kind: CredentialMalformed, Scheme: scheme, Detail: "empty bearer token"}
+		}
+		if !IsB64Token(rest) {
+			return Credential{Kind: CredentialMalformed, Scheme: scheme, Detail: "bearer token is not a b64token"}
+		}
+		return Credential{Kind: CredentialBearer, Scheme: scheme, Token: rest}
+	case "basic":
+		// Blocked on the scheme alone; the user name is decoded only for
+		// allowlists and never logged.
+		return Credential{Kind: CredentialBasic, Scheme: scheme, BasicUser: basicUser(rest)}
+	default:
+		return Credential{Kind: CredentialOther, Scheme: scheme}
+	}
+}
+
+// IsB64Token reports whether s matches RFC 6750 §2.1 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func IsB64Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether s is an RFC 9110 token (the auth-scheme grammar).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func basicUser(b64 string) string {
+	if len(b64) > 4096 {
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return ""
+	}
+	user, _, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return ""
+	}
+	return user
+}

@@ -1,0 +1,605 @@
+package authz
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Validator verifies a bearer token and returns the identity it belongs to.
+// It must be safe for concurrent use. It returns an error wrapping
+// ErrNotResponsible when the token is not of its kind (the Engine then
+// tries the next validator), ErrInvalidToken when the token is refused,
+// ErrUnavailable when a dependency failed, ErrForbidden when the identity
+// is valid but refused. A *ReasonError gives the exact Reason. The
+// returned Identity must not be modified by the caller.
+type Validator interface {
+	Validate(ctx context.Context, token string) (*Identity, error)
+}
+
+// Authenticator is a named validator, as configured in a rule.
+type Authenticator struct {
+	Name      string
+	Validator Validator
+}
+
+// Input is what a Policy sees. Identity is nil before authentication.
+type Input struct {
+	Request    *Request
+	ClientIP   netip.Addr // zero when it could not be determined
+	Credential Credential
+	Identity   *Identity
+}
+
+// Policy checks one aspect of a request. It returns Pass() when it does
+// not object, or a denial (Forbidden, Unauthenticated, BadRequest). A
+// denial with DryRun set is recorded and ignored. A policy never allows:
+// an Allow from a policy is treated as a fault and denied. Policies must be
+// safe for concurrent use.
+type Policy interface {
+	Evaluate(ctx context.Context, in *Input) Decision
+}
+
+// Action is what a rule does with the requests it matches.
+type Action uint8
+
+// Rule actions.
+const (
+	// ActionAuthenticate requires a valid bearer token (the default).
+	ActionAuthenticate Action = iota
+	// ActionPass lets requests through without authentication; pre-auth
+	// policies (Basic blocking, IP rules) still apply and client identity
+	// headers are still removed.
+	ActionPass
+	// ActionDeny refuses every request with 403.
+	ActionDeny
+)
+
+var actionNames = [...]string{"authenticate", "pass", "deny"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// Rule is a compiled rule. Rules are immutable once built.
+type Rule struct {
+	Name   string
+	Action Action
+	// PassReason is the allow reason for ActionPass (public_route by
+	// default, default_pass for the default rule).
+	PassReason Reason
+	// CORSPreflight lets OPTIONS preflight requests without credentials
+	// through on an authenticating rule.
+	CORSPreflight bool
+	// PreAuth policies run before authentication (IP rules, Basic blocking).
+	PreAuth []Policy
+	// Authenticators validate the bearer token, tried in order.
+	Authenticators []Authenticator
+	// PostAuth policies run once the identity is known (groups, users).
+	PostAuth []Policy
+}
+
+// Router matches a request to its rule. Match never returns a nil rule
+// with a Continue decision: when no rule matches it returns the default
+// rule. A non-Continue decision denies the request (for example an
+// ambiguous path that would bypass a protected rule).
+type Router interface {
+	Match(req *Request) (*Rule, Decision)
+}
+
+// ClientIPResolver chooses the client address the IP rules apply to and
+// says where it came from ("peer", "x-forwarded-for"). It returns the zero
+// Addr when the address cannot be determined; IP rules then deny.
+type ClientIPResolver interface {
+	ClientIP(req *Request) (netip.Addr, string)
+}
+
+// Upstream says how an allowed request is handed to the upstream.
+type Upstream struct {
+	// UserHeader carries the username (required).
+	UserHeader string
+	// GroupsHeader carries the comma-joined groups (optional).
+	GroupsHeader string
+	// EmailHeader carries the e-mail address (optional).
+	EmailHeader string
+	// StripAuthorization removes the Authorization header from
+	// bearer-authenticated requests.
+	StripAuthorization bool
+	// RemoveHeaders are further header names a client must never set
+	// (for example remote-user); they are removed on every allow.
+	RemoveHeaders []string
+}
+
+// Options configure an Engine.
+type Options struct {
+	Router   Router
+	ClientIP ClientIPResolver // nil: the peer address
+	Upstream Upstream
+	// Realm is the RFC 6750 realm in challenges.
+	Realm string
+	// CheckTimeout bounds a whole check (0: only the caller's deadline).
+	CheckTimeout time.Duration
+	// RetryAfter is advertised with 503 answers.
+	RetryAfter time.Duration
+	// Logger receives one line per decision (nil: no decision log).
+	Logger *slog.Logger
+	// OnDecision, if set, is called after every decision (metrics).
+	OnDecision func(req *Request, d *Decision)
+	// Now returns the current time (nil: time.Now).
+	Now func() time.Time
+}
+
+// Engine runs the pipeline. It is immutable and safe for concurrent use;
+// a configuration reload builds a new Engine.
+type Engine struct {
+	router     Router
+	clientIP   ClientIPResolver
+	upstream   Upstream
+	identity   []string // lower-case identity header names to strip, with underscore spellings
+	realm      string
+	timeout    time.Duration
+	retryAfter time.Duration
+	log        *slog.Logger
+	onDecision func(*Request, *Decision)
+	now        func() time.Time
+}
+
+// DefaultRetryAfter is advertised with 503 answers unless configured.
+const DefaultRetryAfter = 5 * time.Second
+
+// NewEngine builds an Engine. It fails when the options cannot work.
+func NewEngine(o Options) (*Engine, error) {
+	if o.Router == nil {
+		return nil, errors.New("authz: engine needs a router")
+	}
+	if o.Upstream.UserHeader == "" {
+		return nil, errors.New("authz: engine needs an upstream user header")
+	}
+	e := &Engine{
+		router:     o.Router,
+		clientIP:   o.ClientIP,
+		upstream:   o.Upstream,
+		realm:      o.Realm,
+		timeout:    o.CheckTimeout,
+		retryAfter: o.RetryAfter,
+		log:        o.Logger,
+		onDecision: o.OnDecision,
+		now:        o.Now,
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.retryAfter <= 0 {
+		e.retryAfter = DefaultRetryAfter
+	}
+	if e.realm == "" {
+		e.realm = "restguard"
+	}
+	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader}
+	names = append(names, o.Upstream.RemoveHeaders...)
+	seen := map[string]bool{}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		n = strings.ToLower(n)
+		// Some servlet containers treat '_' and '-' alike (atlassian.md
+		// §1.5): strip both spellings.
+		for _, v := range []string{n, strings.ReplaceAll(n, "-", "_")} {
+			if !seen[v] {
+				seen[v] = true
+				e.identity = append(e.identity, v)
+			}
+		}
+	}
+	return e, nil
+}
+
+// Realm is the realm used in challenges.
+func (e *Engine) Realm() string { return e.realm }
+
+// Check decides one request. It always returns a decision; every failure
+// inside ends in a denial.
+func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
+	start := e.now()
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	var cred CredentialKind
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug must never turn into an allow (security catalogue L3).
+			d = Decision{Verdict: Unavailable, Reason: ReasonInternalError, Detail: fmt.Sprint("panic: ", r)}
+		}
+		d.ID = newDecisionID()
+		d.Duration = e.now().Sub(start)
+		if d.Credential == CredentialNone {
+			d.Credential = cred
+		}
+		e.finish(req, &d)
+		if e.log != nil {
+			e.logDecision(context.WithoutCancel(ctx), req, &d)
+		}
+		if e.onDecision != nil {
+			e.onDecision(req, &d)
+		}
+	}()
+	d = e.decide(ctx, req, &cred)
+	return d
+}
+
+func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialKind) Decision {
+	if req == nil {
+		return Deny(BadRequest, ReasonMalformedRequest, "no request")
+	}
+	if req.Malformed != "" {
+		return Deny(BadRequest, ReasonMalformedRequest, req.Malformed)
+	}
+	if req.Method == "" || req.Path == "" {
+		return Deny(BadRequest, ReasonMalformedRequest, "missing method or path")
+	}
+	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query)}
+	*credKind = in.Credential.Kind
+	var ipSource string
+	if e.clientIP != nil {
+		in.ClientIP, ipSource = e.clientIP.ClientIP(req)
+	} else if req.Source.IsValid() {
+		in.ClientIP, ipSource = req.Source.Unmap(), "peer"
+	}
+	if !in.ClientIP.IsValid() {
+		ipSource = "unknown"
+	}
+	withFacts := func(d Decision) Decision {
+		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
+		d.Credential = in.Credential.Kind
+		if in.Credential.Kind == CredentialBearer {
+			d.TokenID = Fingerprint(in.Credential.Token)
+		}
+		return d
+	}
+
+	rule, rd := e.router.Match(req)
+	if rd.Verdict != Continue || rule == nil {
+		if rd.Verdict == Continue {
+			rd = Deny(Forbidden, ReasonInternalError, "router returned no rule")
+		}
+		return withFacts(rd)
+	}
+	d := e.run(ctx, rule, in)
+	d.Rule = rule.Name
+	return withFacts(d)
+}
+
+// run executes the phases of one rule.
+func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
+	var dry Decision // the first report-only denial, if any
+	cred := in.Credential
+
+	// Several credentials at once are refused on every route (RFC 6750 §3.1;
+	// Tomcat and restguard would act on different ones).
+	if cred.Kind == CredentialMultiple {
+		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail)
+	}
+
+	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
+	// blocking), on every action, public routes included.
+	if d, stop := e.policies(ctx, rule.PreAuth, in, &dry); stop {
+		return d
+	}
+
+	switch rule.Action {
+	case ActionDeny:
+		return withDry(Deny(Forbidden, ReasonRouteDenied, ""), dry)
+	case ActionPass:
+		reason := rule.PassReason
+		if reason == "" {
+			reason = ReasonPublicRoute
+		}
+		return withDry(Decision{Verdict: Allow, Reason: reason}, dry)
+	case ActionAuthenticate:
+	default:
+		return Deny(Forbidden, ReasonInternalError, "unknown rule action")
+	}
+
+	switch cred.Kind {
+	case CredentialNone:
+		if rule.CORSPreflight && isPreflight(in.Request) {
+			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, dry)
+		}
+		return Deny(Unauthenticated, ReasonCredentialsMissing, "")
+	case CredentialMalformed:
+		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail)
+	case CredentialOther:
+		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme)
+	case CredentialBasic:
+		// Basic got past the pre-auth policies: not blocked here (disabled,
+		// allowlisted or report-only). The product checks the password.
+		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, dry)
+	case CredentialBearer:
+	default:
+		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind")
+	}
+
+	// Phase 4: authentication.
+	id, provider, d := e.authenticate(ctx, rule, cred.Token)
+	if d.Verdict != Continue {
+		d.Provider = provider
+		return d
+	}
+	// Phase 5: identity. Header values must be safe to hand upstream.
+	if id.Username == "" || !safeHeaderValue(id.Username) {
+		return Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+	}
+	in.Identity = id
+
+	// Phase 6: authorization.
+	if d, stop := e.policies(ctx, rule.PostAuth, in, &dry); stop {
+		d.Provider = provider
+		return d
+	}
+	if err := ctx.Err(); err != nil {
+		return Deny(Unavailable, ReasonTimeout, err.Error())
+	}
+	// Phase 7: allow.
+	d = withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
+	return d
+}
+
+func withDry(d, dry Decision) Decision {
+	if dry.DryRun {
+		d.DryRun, d.DryRunReason = true, dry.Reason
+		if d.Detail == "" {
+			d.Detail = dry.Detail
+		}
+	}
+	return d
+}
+
+// policies runs ps in order. It returns stop=true with the denial that ends
+// the check.
+func (e *Engine) policies(ctx context.Context, ps []Policy, in *Input, dry *Decision) (Decision, bool) {
+	for _, p := range ps {
+		d := p.Evaluate(ctx, in)
+		switch {
+		case d.Verdict == Continue:
+			continue
+		case d.Verdict == Allow || d.Verdict == VerdictUnknown:
+			return Deny(Forbidden, ReasonInternalError, fmt.Sprintf("policy %T returned verdict %s", p, d.Verdict)), true
+		case d.DryRun:
+			if !dry.DryRun {
+				*dry = d
+			}
+			continue
+		default:
+			if d.Reason == "" {
+				d.Reason = ReasonInternalError
+			}
+			return d, true
+		}
+	}
+	return Decision{}, false
+}
+
+func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*Identity, string, Decision) {
+	if len(token) > MaxTokenBytes {
+		return nil, "", Deny(Unauthenticated, ReasonTokenMalformed, "token too long")
+	}
+	notMine := ReasonTokenMalformed
+	for _, a := range rule.Authenticators {
+		id, err := a.Validator.Validate(ctx, token)
+		if err == nil && id != nil {
+			return id, a.Name, Pass()
+		}
+		if err == nil {
+			return nil, a.Name, Deny(Unavailable, ReasonInternalError, "validator returned no identity")
+		}
+		if errors.Is(err, ErrNotResponsible) {
+			var re *ReasonError
+			if errors.As(err, &re) && re.Reason != "" {
+				notMine = re.Reason
+			}
+			continue
+		}
+		return nil, a.Name, e.errorDecision(ctx, err)
+	}
+	return nil, "", Deny(Unauthenticated, notMine, "no provider of this rule accepts the token")
+}
+
+// errorDecision maps a validator error to a denial. Unknown errors fail
+// closed as an internal error.
+func (e *Engine) errorDecision(ctx context.Context, err error) Decision {
+	reason := Reason("")
+	var re *ReasonError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	pick := func(def Reason) Reason {
+		if reason != "" {
+			return reason
+		}
+		return def
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return Deny(Unavailable, ReasonTimeout, err.Error())
+	case errors.Is(err, ErrUnavailable):
+		return Deny(Unavailable, pick(ReasonIdPUnavailable), err.Error())
+	case errors.Is(err, ErrInvalidToken):
+		return Deny(Unauthenticated, pick(ReasonTokenInvalid), err.Error())
+	case errors.Is(err, ErrForbidden):
+		return Deny(Forbidden, pick(ReasonUserDenied), err.Error())
+	default:
+		return Deny(Unavailable, ReasonInternalError, err.Error())
+	}
+}
+
+func isPreflight(r *Request) bool {
+	return r.Method == "OPTIONS" && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// finish fills in what the transports send: identity headers, removals and
+// the challenge. It runs for every decision, so client-supplied identity
+// headers are removed on every allowed route.
+func (e *Engine) finish(req *Request, d *Decision) {
+	switch d.Verdict {
+	case Allow:
+		set := map[string]bool{}
+		if id := d.Identity; id != nil && d.Reason == ReasonAuthenticated {
+			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{e.upstream.UserHeader, id.Username})
+			set[strings.ToLower(e.upstream.UserHeader)] = true
+			if h := e.upstream.GroupsHeader; h != "" {
+				if v := joinGroups(id.Groups); v != "" {
+					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
+					set[strings.ToLower(h)] = true
+				}
+			}
+			if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
+				set[strings.ToLower(h)] = true
+			}
+			if e.upstream.StripAuthorization {
+				d.RemoveHeaders = append(d.RemoveHeaders, "authorization")
+			}
+		}
+		for _, n := range e.identity {
+			if !set[n] {
+				d.RemoveHeaders = append(d.RemoveHeaders, n)
+			}
+		}
+		// A proxy credential is hop-by-hop and never reaches the upstream.
+		d.RemoveHeaders = append(d.RemoveHeaders, "proxy-authorization")
+	case Unauthenticated:
+		if d.Credential == CredentialBearer {
+			d.Challenge = e.challenge("invalid_token", description(d.Reason))
+		} else {
+			// RFC 6750 §3.1: no error code when no (supported) credentials
+			// were presented. Never a Basic challenge.
+			d.Challenge = e.challenge("", "")
+		}
+	case BadRequest:
+		if d.Reason == ReasonMultipleCredentials || d.Reason == ReasonMalformedCredential {
+			d.Challenge = e.challenge("invalid_request", description(d.Reason))
+		}
+	case Forbidden:
+		if d.Reason == ReasonGroupMissing {
+			d.Challenge = e.challenge("insufficient_scope", "")
+		}
+	case Unavailable:
+		d.RetryAfter = e.retryAfter
+	}
+}
+
+func (e *Engine) challenge(errCode, desc string) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(quote(e.realm))
+	b.WriteByte('"')
+	if errCode != "" {
+		b.WriteString(`, error="`)
+		b.WriteString(errCode)
+		b.WriteByte('"')
+	}
+	if desc != "" {
+		b.WriteString(`, error_description="`)
+		b.WriteString(desc)
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// quote escapes a value for an RFC 9110 quoted-string and drops controls.
+func quote(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// descriptions are the fixed error_description texts. They never echo
+// request or token content (security catalogue M1).
+var descriptions = map[Reason]string{
+	ReasonTokenExpired:        "token expired",
+	ReasonTokenNotYetValid:    "token not yet valid",
+	ReasonTokenMalformed:      "token malformed",
+	ReasonTokenInvalid:        "token invalid",
+	ReasonIssuerUnknown:       "issuer not accepted",
+	ReasonAudienceMismatch:    "audience not accepted",
+	ReasonTokenTypeInvalid:    "not an access token",
+	ReasonClaimMismatch:       "required claim missing or wrong",
+	ReasonKeyUnknown:          "signing key unknown",
+	ReasonAlgorithmRejected:   "algorithm not accepted",
+	ReasonUsernameMissing:     "no username in token",
+	ReasonTokenInactive:       "token inactive",
+	ReasonMultipleCredentials: "more than one credential",
+	ReasonMalformedCredential: "malformed credential",
+}
+
+func description(r Reason) string { return descriptions[r] }
+
+// Description is the fixed, client-safe text for a reason ("" if none).
+func Description(r Reason) string { return descriptions[r] }
+
+func joinGroups(groups []string) string {
+	var b strings.Builder
+	for _, g := range groups {
+		// A separator or control character inside a group name would let it
+		// pose as several groups upstream (security catalogue E4).
+		if g == "" || strings.IndexByte(g, ',') >= 0 || !safeHeaderValue(g) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(g)
+	}
+	return b.String()
+}
+
+// safeHeaderValue rejects values that cannot be sent as one header value:
+// control characters (CR, LF, NUL, ESC, ...), leading or trailing space,
+// invalid UTF-8 and more than 1 KiB.
+func safeHeaderValue(s string) bool {
+	if s == "" || len(s) > 1024 || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return false
+		}
+	}
+	return true
+}
+
+// Fingerprint is a short, non-reversible id of a token for logs: the first
+// 8 bytes of its SHA-256, hex. It identifies a token across log lines
+// without revealing it.
+func Fingerprint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:8])
+}
+
+func newDecisionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,90 @@
+package authz
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Decision log keys. They are stable: dashboards and alerts depend on them.
+const (
+	LogDecisionID   = "decision_id"
+	LogRequestID    = "request_id"
+	LogVerdict      = "verdict"
+	LogStatus       = "status"
+	LogReason       = "reason"
+	LogRule         = "rule"
+	LogProvider     = "provider"
+	LogDryRun       = "dry_run"
+	LogDryRunReason = "dry_run_reason"
+	LogUsername     = "username"
+	LogVia          = "via"
+	LogCacheHit     = "cache_hit"
+	LogSourceIP     = "source_ip"
+	LogSourceIPFrom = "source_ip_from"
+	LogMethod       = "method"
+	LogHost         = "host"
+	LogPath         = "path"
+	LogCredential   = "credential"
+	LogTokenID      = "token_id"
+	LogDuration     = "duration"
+	LogDetail       = "detail"
+)
+
+// logDecision writes one line per decision. It logs the path without the
+// query (queries carry tokens and personal data), the token fingerprint and
+// never a header value. The JSON handler escapes control characters, so a
+// hostile username or path cannot forge log lines.
+func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
+	level := slog.LevelInfo
+	if d.Verdict == Unavailable && d.Reason == ReasonInternalError {
+		level = slog.LevelError
+	}
+	if !e.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 24)
+	attrs = append(attrs,
+		slog.String(LogDecisionID, d.ID),
+		slog.String(LogVerdict, d.Verdict.String()),
+		slog.Int(LogStatus, d.HTTPStatus()),
+		slog.String(LogReason, string(d.Reason)),
+		slog.String(LogRule, d.Rule),
+	)
+	if req != nil {
+		attrs = append(attrs,
+			slog.String(LogRequestID, req.ID),
+			slog.String(LogMethod, req.Method),
+			slog.String(LogHost, req.Host),
+			slog.String(LogPath, req.Path),
+		)
+	}
+	if d.Provider != "" {
+		attrs = append(attrs, slog.String(LogProvider, d.Provider))
+	}
+	attrs = append(attrs, slog.Bool(LogDryRun, d.DryRun))
+	if d.DryRun {
+		attrs = append(attrs, slog.String(LogDryRunReason, string(d.DryRunReason)))
+	}
+	if id := d.Identity; id != nil {
+		attrs = append(attrs,
+			slog.String(LogUsername, id.Username),
+			slog.String(LogVia, id.Via),
+			slog.Bool(LogCacheHit, id.CacheHit),
+		)
+	}
+	if d.ClientIP.IsValid() {
+		attrs = append(attrs, slog.String(LogSourceIP, d.ClientIP.String()))
+	}
+	attrs = append(attrs,
+		slog.String(LogSourceIPFrom, d.ClientIPSource),
+		slog.String(LogCredential, d.Credential.String()),
+	)
+	if d.TokenID != "" {
+		attrs = append(attrs, slog.String(LogTokenID, d.TokenID))
+	}
+	attrs = append(attrs, slog.Duration(LogDuration, d.Duration))
+	if d.Detail != "" {
+		attrs = append(attrs, slog.String(LogDetail, d.Detail))
+	}
+	e.log.LogAttrs(ctx, level, "decision", attrs...)
+}

@@ -1,0 +1,3 @@
+module github.com/restguard/restguard
+
+go 1.26.8
