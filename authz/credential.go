@@ -98,17 +98,18 @@ func parseAuthorization(v string) Credential {
 	if v == "" {
 		return Credential{Kind: CredentialMalformed, Detail: "empty authorization header"}
 	}
-	// Neither b64token nor token68 contains a comma: a comma means two
-	// header lines merged by Envoy ("Bearer a, Basic b"), RFC 9110 §5.3.
-	if strings.IndexByte(v, ',') >= 0 {
-		return Credential{Kind: CredentialMultiple, Detail: "several credentials in one authorization header"}
-	}
 	scheme, rest, _ := strings.Cut(strings.ReplaceAll(v, "\t", " "), " ")
 	if !isToken(scheme) {
 		return Credential{Kind: CredentialMalformed, Detail: "invalid auth scheme"}
 	}
 	rest = strings.TrimLeft(rest, " ")
 	scheme = strings.ToLower(scheme)
+	if mergedCredentials(scheme, rest) {
+		// Envoy joins repeated header lines with a comma ("Bearer a, Basic
+		// b"); Authorization is a singleton (RFC 9110 §11.6.2), and Tomcat
+		// would act on the first line while we look at another.
+		return Credential{Kind: CredentialMultiple, Detail: "several credentials in one authorization header"}
+	}
 	switch scheme {
 	case "bearer":
 		if rest == "" {
@@ -125,6 +126,27 @@ func parseAuthorization(v string) Credential {
 	default:
 		return Credential{Kind: CredentialOther, Scheme: scheme}
 	}
+}
+
+// mergedCredentials reports whether an Authorization value holds more than
+// one credential. Neither b64token (Bearer) nor token68 (Basic) contains a
+// comma, so any comma after those schemes means merged lines. Other schemes
+// (OAuth 1.0a, Digest) carry comma-separated auth-params; there a list
+// element that starts a Bearer or Basic credential means merged lines.
+func mergedCredentials(scheme, rest string) bool {
+	if strings.IndexByte(rest, ',') < 0 {
+		return false
+	}
+	if scheme == "bearer" || scheme == "basic" {
+		return true
+	}
+	for _, el := range strings.Split(rest, ",")[1:] {
+		el = strings.ToLower(strings.TrimLeft(el, " \t"))
+		if strings.HasPrefix(el, "bearer ") || strings.HasPrefix(el, "basic ") || strings.HasPrefix(el, "bearer\t") || strings.HasPrefix(el, "basic\t") || el == "bearer" || el == "basic" {
+			return true
+		}
+	}
+	return false
 }
 
 // IsB64Token reports whether s matches RFC 6750 §2.1 b64token:
