@@ -62,7 +62,6 @@ const (
 	ReasonDefaultPass      Reason = "default_pass"       // no rule matched, default: pass
 	ReasonCORSPreflight    Reason = "cors_preflight"     // OPTIONS preflight without credentials
 	ReasonBasicPassThrough Reason = "basic_pass_through" // Basic not blocked on this route: the product checks it
-	ReasonBasicAllowlisted Reason = "basic_allowlisted"  // Basic from an allowlisted user or path
 
 	// Request shape.
 	ReasonMalformedRequest    Reason = "malformed_request"    // contradictory or incomplete request

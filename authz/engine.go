@@ -75,9 +75,10 @@ func (a Action) String() string {
 type Rule struct {
 	Name   string
 	Action Action
-	// PassReason is the allow reason for ActionPass (public_route by
-	// default, default_pass for the default rule).
-	PassReason Reason
+	// Reason is the decision reason for ActionPass and ActionDeny
+	// (default public_route and route_denied; the default rule uses
+	// default_pass and default_deny).
+	Reason Reason
 	// CORSPreflight lets OPTIONS preflight requests without credentials
 	// through on an authenticating rule.
 	CORSPreflight bool
@@ -223,7 +224,10 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			// A bug must never turn into an allow (security catalogue L3).
 			d = Decision{Verdict: Unavailable, Reason: ReasonInternalError, Detail: fmt.Sprint("panic: ", r)}
 		}
-		d.ID = newDecisionID()
+		if d.Verdict != Allow && d.Reason == "" {
+			d.Reason = ReasonInternalError
+		}
+		d.ID = NewDecisionID()
 		d.Duration = e.now().Sub(start)
 		if d.Credential == CredentialNone {
 			d.Credential = cred
@@ -258,7 +262,7 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 	} else if req.Source.IsValid() {
 		in.ClientIP, ipSource = req.Source.Unmap(), "peer"
 	}
-	if !in.ClientIP.IsValid() {
+	if !in.ClientIP.IsValid() && ipSource == "" {
 		ipSource = "unknown"
 	}
 	withFacts := func(d Decision) Decision {
@@ -271,9 +275,16 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 	}
 
 	rule, rd := e.router.Match(req)
-	if rd.Verdict != Continue || rule == nil {
-		if rd.Verdict == Continue {
-			rd = Deny(Forbidden, ReasonInternalError, "router returned no rule")
+	switch {
+	case rd.Verdict == Continue && rule == nil:
+		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned no rule"))
+	case rd.Verdict == Allow:
+		// A router only routes or refuses; an allow from it would skip the
+		// pre-authentication policies.
+		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned an allow"))
+	case rd.Verdict != Continue:
+		if rule != nil {
+			rd.Rule = rule.Name
 		}
 		return withFacts(rd)
 	}
@@ -301,9 +312,13 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 
 	switch rule.Action {
 	case ActionDeny:
-		return withDry(Deny(Forbidden, ReasonRouteDenied, ""), dry)
+		reason := rule.Reason
+		if reason == "" {
+			reason = ReasonRouteDenied
+		}
+		return withDry(Deny(Forbidden, reason, ""), dry)
 	case ActionPass:
-		reason := rule.PassReason
+		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonPublicRoute
 		}
@@ -406,8 +421,11 @@ func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*I
 			return nil, a.Name, Deny(Unavailable, ReasonInternalError, "validator returned no identity")
 		}
 		if errors.Is(err, ErrNotResponsible) {
+			// Keep the most specific reason: "issuer_unknown" from a JWT
+			// provider says more than "token_malformed" from one that only
+			// saw the shape, whatever the provider order.
 			var re *ReasonError
-			if errors.As(err, &re) && re.Reason != "" {
+			if errors.As(err, &re) && re.Reason != "" && (notMine == ReasonTokenMalformed || re.Reason != ReasonTokenMalformed) {
 				notMine = re.Reason
 			}
 			continue
@@ -598,7 +616,8 @@ func Fingerprint(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func newDecisionID() string {
+// NewDecisionID returns a random id for a decision (24 hex digits).
+func NewDecisionID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return hex.EncodeToString(b[:])

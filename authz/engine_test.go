@@ -110,7 +110,8 @@ func TestEngineDecisions(t *testing.T) {
 		{"no credentials", req(), authz.Unauthenticated, authz.ReasonCredentialsMissing, `Bearer realm="jira"`, 401},
 		{"expired", req("Bearer expired"), authz.Unauthenticated, authz.ReasonTokenExpired, `Bearer realm="jira", error="invalid_token", error_description="token expired"`, 401},
 		{"unknown token", req("Bearer nope"), authz.Unauthenticated, authz.ReasonTokenInvalid, `Bearer realm="jira", error="invalid_token", error_description="token invalid"`, 401},
-		{"no validator responsible", req("Bearer opaque"), authz.Unauthenticated, authz.ReasonTokenMalformed, `Bearer realm="jira", error="invalid_token", error_description="token malformed"`, 401},
+		// The more specific refusal wins, whatever the provider order.
+		{"no validator responsible", req("Bearer opaque"), authz.Unauthenticated, authz.ReasonIssuerUnknown, `Bearer realm="jira", error="invalid_token", error_description="issuer not accepted"`, 401},
 		{"idp down", req("Bearer down"), authz.Unavailable, authz.ReasonIdPUnavailable, "", 503},
 		{"deadline", req("Bearer slow"), authz.Unavailable, authz.ReasonTimeout, "", 503},
 		{"unclassified error fails closed", req("Bearer weird"), authz.Unavailable, authz.ReasonInternalError, "", 503},

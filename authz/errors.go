@@ -47,6 +47,13 @@ func InvalidToken(r Reason, cause error) error {
 	return &ReasonError{Reason: r, Class: ErrInvalidToken, Err: cause}
 }
 
+// NotResponsible returns an ErrNotResponsible error with reason r: the
+// validator does not handle this token, and says why (for example
+// issuer_unknown) in case no other validator does either.
+func NotResponsible(r Reason, cause error) error {
+	return &ReasonError{Reason: r, Class: ErrNotResponsible, Err: cause}
+}
+
 // UnavailableError returns an ErrUnavailable error with reason r.
 func UnavailableError(r Reason, cause error) error {
 	return &ReasonError{Reason: r, Class: ErrUnavailable, Err: cause}
