@@ -1,0 +1,465 @@
+package providers
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// Defaults for JWTConfig.
+const (
+	DefaultLeeway             = 30 * time.Second
+	MaxLeeway                 = 5 * time.Minute
+	DefaultRefreshInterval    = 10 * time.Minute
+	DefaultMinRefreshInterval = 30 * time.Second
+	DefaultMaxStale           = 24 * time.Hour
+	DefaultFetchTimeout       = 5 * time.Second
+	DefaultMaxBodyBytes       = 1 << 20
+	maxRedirects              = 3
+)
+
+// allowedAlgorithms are the signature algorithms a provider may accept.
+// "none" and HS* are never allowed: a JWKS publishes no shared secrets.
+var allowedAlgorithms = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+	"EdDSA": true,
+}
+
+// JWTConfig configures a JWT provider. Zero values take the documented
+// defaults.
+type JWTConfig struct {
+	Name         string   // provider name (Identity.Provider); required
+	Issuer       string   // exact iss this provider accepts; required
+	DiscoveryURL string   // default Issuer + "/.well-known/openid-configuration"; used only when JWKSURI == ""
+	JWKSURI      string   // explicit JWKS URL (skips discovery)
+	Algorithms   []string // allowed algs; default {"RS256","ES256"}
+	Audiences    []string // aud (string or array) must contain one of these
+	// ClientIDClaim names the claim ("client_id") checked against ClientIDs,
+	// for IdPs whose access tokens have no aud (Cognito). At least one of
+	// Audiences or ClientIDClaim+ClientIDs is required.
+	ClientIDClaim string
+	ClientIDs     []string
+	// StrictTyp requires typ at+jwt or application/at+jwt (RFC 9068). When
+	// false, at+jwt, JWT or no typ are accepted; any other typ is refused.
+	StrictTyp bool
+	// RequiredClaims maps a dotted claim path to the accepted values: the
+	// claim must be a string equal to one, or an array containing one.
+	RequiredClaims map[string][]string
+	Leeway         time.Duration // clock skew for exp/nbf/iat; default 30s, at most 5m
+	// UsernameClaims are dotted paths tried in order; the first present,
+	// non-empty string wins. A present non-string value refuses the token.
+	// Default {"preferred_username", "sub"}.
+	UsernameClaims    []string
+	LowercaseUsername bool
+	// GroupsClaim is the dotted path of the groups ("groups",
+	// "realm_access.roles"): an array of strings or one string.
+	GroupsClaim        string
+	EmailClaim         string           // default "email"
+	CacheSize          int              // verified-token cache entries; 0: default 10000, negative: disabled
+	RefreshInterval    time.Duration    // background JWKS refresh; default 10m
+	MinRefreshInterval time.Duration    // at most one unknown-kid fetch per interval; default 30s
+	MaxStale           time.Duration    // serve the last good keys this long after refreshes fail; default 24h
+	FetchTimeout       time.Duration    // per HTTP fetch; default 5s
+	MaxBodyBytes       int64            // JWKS/discovery body limit; default 1 MiB
+	HTTPClient         *http.Client     // default: no proxy, same-origin redirects only (max 3); a custom client keeps its own policy
+	Logger             *slog.Logger     // default: discard
+	Now                func() time.Time // default time.Now
+}
+
+// JWT validates JWT access tokens locally against the issuer's JWKS. It
+// implements authz.Validator and is safe for concurrent use.
+type JWT struct {
+	cfg    JWTConfig
+	client *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+	cache  *tokenCache
+
+	keys    atomic.Pointer[keySet]
+	flight  singleflight.Group
+	started atomic.Bool
+	stopped chan struct{} // closed when the Start goroutine returns
+
+	fetchMu sync.Mutex // serialises fetches
+
+	mu          sync.Mutex // guards the fields below
+	jwksURI     string     // configured or discovered
+	gen         uint64
+	lastAttempt time.Time
+	lastSuccess time.Time // also keySet.fetched; kept for status reporting
+
+	verifications atomic.Int64 // signature checks run (for tests and metrics)
+}
+
+// NewJWT validates cfg, applies the defaults and returns the provider. It
+// does no network I/O: call Refresh before reporting ready, and Start for
+// background refreshes.
+func NewJWT(cfg JWTConfig) (*JWT, error) {
+	if err := prepare(&cfg); err != nil {
+		return nil, err
+	}
+	j := &JWT{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, stopped: make(chan struct{}), jwksURI: cfg.JWKSURI}
+	if j.client == nil {
+		j.client = defaultClient()
+	}
+	if j.log == nil {
+		j.log = slog.New(slog.DiscardHandler)
+	}
+	if j.now == nil {
+		j.now = time.Now
+	}
+	j.cache = newTokenCache(cfg.CacheSize)
+	return j, nil
+}
+
+// prepare checks cfg and fills in defaults. It reports every problem.
+func prepare(c *JWTConfig) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwt: "+format, args...)) }
+	if c.Name == "" {
+		bad("name is required")
+	}
+	if c.Issuer == "" {
+		bad("issuer is required")
+	}
+	if c.JWKSURI != "" {
+		if err := checkURL(c.JWKSURI); err != nil {
+			bad("jwks uri: %v", err)
+		}
+	} else if c.Issuer != "" {
+		if c.DiscoveryURL == "" {
+			c.DiscoveryURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/openid-configuration"
+		}
+		if err := checkURL(c.DiscoveryURL); err != nil {
+			bad("discovery url: %v", err)
+		}
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{"RS256", "ES256"}
+	}
+	for _, a := range c.Algorithms {
+		switch {
+		case strings.EqualFold(a, "none"):
+			bad("algorithm %q is never allowed", a)
+		case strings.HasPrefix(strings.ToUpper(a), "HS"):
+			bad("algorithm %q is not allowed: a jwks provides no shared secrets", a)
+		case !allowedAlgorithms[a]:
+			bad("unknown algorithm %q", a)
+		}
+	}
+	if len(c.Audiences) == 0 && (c.ClientIDClaim == "" || len(c.ClientIDs) == 0) {
+		bad("audiences or client id claim with client ids are required")
+	}
+	if c.ClientIDClaim != "" && len(c.ClientIDs) == 0 {
+		bad("client id claim %q needs client ids", c.ClientIDClaim)
+	}
+	for path, vals := range c.RequiredClaims {
+		if path == "" || len(vals) == 0 {
+			bad("required claim %q needs a path and at least one value", path)
+		}
+	}
+	switch {
+	case c.Leeway < 0 || c.Leeway > MaxLeeway:
+		bad("leeway %s outside 0..%s", c.Leeway, MaxLeeway)
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	}
+	if len(c.UsernameClaims) == 0 {
+		c.UsernameClaims = []string{"preferred_username", "sub"}
+	}
+	if c.EmailClaim == "" {
+		c.EmailClaim = "email"
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"refresh interval", &c.RefreshInterval, DefaultRefreshInterval},
+		{"min refresh interval", &c.MinRefreshInterval, DefaultMinRefreshInterval},
+		{"max stale", &c.MaxStale, DefaultMaxStale},
+		{"fetch timeout", &c.FetchTimeout, DefaultFetchTimeout},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.v < 0:
+			bad("%s must not be negative", d.name)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	switch {
+	case c.MaxBodyBytes < 0:
+		bad("max body bytes must not be negative")
+	case c.MaxBodyBytes == 0:
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts https URLs, and http only for loopback hosts.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid url")
+	}
+	if u.Host == "" || u.User != nil {
+		return errors.New("url needs a host and no user info")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return errors.New("http is only allowed for loopback hosts; use https")
+	default:
+		return fmt.Errorf("unsupported scheme %q", u.Scheme)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// defaultClient ignores proxy environment variables and follows at most
+// three redirects, only to the same scheme and host.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = (&net.Dialer{Timeout: DefaultFetchTimeout}).DialContext
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return errors.New("too many redirects")
+			}
+			if req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host {
+				return errors.New("redirect to another origin refused")
+			}
+			return nil
+		},
+	}
+}
+
+// Name is the configured provider name.
+func (j *JWT) Name() string { return j.cfg.Name }
+
+// Issuer is the issuer this provider accepts.
+func (j *JWT) Issuer() string { return j.cfg.Issuer }
+
+// notResponsible lets the Engine try the next validator.
+func notResponsible(r authz.Reason, cause error) error {
+	return &authz.ReasonError{Reason: r, Class: authz.ErrNotResponsible, Err: cause}
+}
+
+// Validate checks a compact JWS access token and returns its identity. See
+// the package documentation for the order of checks. Errors never contain
+// the token.
+func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, error) {
+	segs, err := splitCompact(token)
+	if err != nil {
+		return nil, err
+	}
+	now := j.now()
+	key := cacheKey(token)
+	if id, ok := j.cache.get(key, j.current(now), now, j.cfg.Leeway); ok {
+		return id, nil
+	}
+
+	header, err := decodeStrict(segs[0])
+	if err != nil {
+		return nil, authz.InvalidToken(authz.ReasonTokenMalformed, fmt.Errorf("header: %w", err))
+	}
+	claims, err := decodeStrict(segs[1])
+	if err != nil {
+		return nil, authz.InvalidToken(authz.ReasonTokenMalformed, fmt.Errorf("claims: %w", err))
+	}
+	// The unverified iss only selects the provider. Nothing is fetched
+	// because of anything in the token (security catalogue C10).
+	if iss, _ := claims["iss"].(string); iss != j.cfg.Issuer {
+		return nil, notResponsible(authz.ReasonIssuerUnknown, fmt.Errorf("issuer %q is not %q", truncate(iss), j.cfg.Name))
+	}
+	alg, kid, err := j.checkHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := j.verify(ctx, token, alg, kid)
+	if err != nil {
+		return nil, err
+	}
+	id, exp, err := j.identity(claims, now)
+	if err != nil {
+		return nil, err
+	}
+	id.KeyID = pk.key.kid
+	j.cache.add(key, &cacheEntry{id: id, expiry: exp, kid: pk.key.kid, pub: pk.key.pub, gen: pk.gen})
+	cp := *id
+	return &cp, nil
+}
+
+// splitCompact checks the compact serialisation before any decoding:
+// three non-empty canonical base64url segments (security catalogue B1-B3).
+func splitCompact(token string) ([3][]byte, error) {
+	var out [3][]byte
+	if strings.Count(token, ".") != 2 {
+		return out, notResponsible(authz.ReasonTokenMalformed, errors.New("not a compact jws"))
+	}
+	if len(token) > authz.MaxTokenBytes {
+		return out, authz.InvalidToken(authz.ReasonTokenMalformed, errors.New("token too long"))
+	}
+	enc := base64.RawURLEncoding.Strict()
+	for i, s := range strings.SplitN(token, ".", 3) {
+		if s == "" || !isBase64URL(s) {
+			return out, authz.InvalidToken(authz.ReasonTokenMalformed, fmt.Errorf("segment %d is not base64url", i+1))
+		}
+		b, err := enc.DecodeString(s)
+		if err != nil {
+			return out, authz.InvalidToken(authz.ReasonTokenMalformed, fmt.Errorf("segment %d is not canonical base64url", i+1))
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeader applies the JOSE header rules and returns alg and kid.
+func (j *JWT) checkHeader(h map[string]any) (alg, kid string, err error) {
+	alg, ok := h["alg"].(string)
+	if !ok || !j.algAllowed(alg) {
+		return "", "", authz.InvalidToken(authz.ReasonAlgorithmRejected, fmt.Errorf("alg %q not allowed", truncate(alg)))
+	}
+	// We implement no JWS extension, so any crit makes the token invalid
+	// (RFC 7515 §4.1.11); b64, zip, enc and cty (nested JWT) are refused.
+	for _, p := range []string{"crit", "b64", "zip", "enc", "cty"} {
+		if _, present := h[p]; present {
+			return "", "", authz.InvalidToken(authz.ReasonTokenInvalid, fmt.Errorf("header parameter %q not supported", p))
+		}
+	}
+	// jku, x5u, jwk and x5c are ignored: only the configured JWKS verifies.
+	if v, present := h["kid"]; present {
+		if kid, ok = v.(string); !ok || kid == "" {
+			return "", "", authz.InvalidToken(authz.ReasonTokenMalformed, errors.New("kid is not a non-empty string"))
+		}
+	}
+	if v, present := h["typ"]; present {
+		typ, ok := v.(string)
+		if !ok || !j.typAllowed(typ) {
+			return "", "", authz.InvalidToken(authz.ReasonTokenTypeInvalid, fmt.Errorf("typ %q not accepted", truncate(typ)))
+		}
+	} else if j.cfg.StrictTyp {
+		return "", "", authz.InvalidToken(authz.ReasonTokenTypeInvalid, errors.New("typ missing"))
+	}
+	return alg, kid, nil
+}
+
+func (j *JWT) algAllowed(alg string) bool {
+	for _, a := range j.cfg.Algorithms {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// typAllowed applies RFC 9068 §4 typing. Media types compare
+// case-insensitively and "application/" may be omitted (RFC 7515 §4.1.9).
+func (j *JWT) typAllowed(typ string) bool {
+	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
+	if t == "at+jwt" {
+		return true
+	}
+	return !j.cfg.StrictTyp && t == "jwt"
+}
+
+type verified struct {
+	key *publicKey
+	gen uint64
+}
+
+// verify selects the key for kid and checks the signature. An unknown kid
+// or a missing key set triggers one rate-limited refetch.
+func (j *JWT) verify(ctx context.Context, token, alg, kid string) (verified, error) {
+	ks := j.current(j.now())
+	cands := j.candidates(ks, alg, kid)
+	if len(cands) == 0 {
+		j.refreshOnMiss(ctx)
+		ks = j.current(j.now())
+		cands = j.candidates(ks, alg, kid)
+	}
+	if ks == nil {
+		if err := ctx.Err(); err != nil {
+			return verified{}, err
+		}
+		return verified{}, authz.UnavailableError(authz.ReasonIdPUnavailable, fmt.Errorf("no usable jwks for %q", j.cfg.Name))
+	}
+	if len(cands) == 0 {
+		if kid != "" && len(ks.lookup(kid)) > 0 {
+			return verified{}, authz.InvalidToken(authz.ReasonAlgorithmRejected, fmt.Errorf("key %q does not fit alg %s", truncate(kid), alg))
+		}
+		return verified{}, authz.InvalidToken(authz.ReasonKeyUnknown, fmt.Errorf("no key %q in the jwks", truncate(kid)))
+	}
+	for _, k := range cands {
+		j.verifications.Add(1)
+		// The raw public key is passed, so the alg we checked is the one
+		// used: jwx would otherwise prefer a JWK's own alg.
+		if _, err := jws.Verify([]byte(token), jws.WithKey(jwa.SignatureAlgorithm(alg), k.pub)); err == nil {
+			return verified{key: k, gen: ks.gen}, nil
+		}
+	}
+	return verified{}, authz.InvalidToken(authz.ReasonTokenInvalid, errors.New("signature does not verify"))
+}
+
+// candidates are the keys of ks that may verify a token with alg and kid.
+// A token without kid may use the set's only key.
+func (j *JWT) candidates(ks *keySet, alg, kid string) []*publicKey {
+	if ks == nil {
+		return nil
+	}
+	pool := ks.lookup(kid)
+	if kid == "" {
+		if len(ks.keys) != 1 {
+			return nil
+		}
+		pool = ks.keys
+	}
+	var out []*publicKey
+	for _, k := range pool {
+		if fits(alg, k.pub) && (k.alg == "" || k.alg == alg) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
