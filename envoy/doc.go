@@ -1,0 +1,16 @@
+// Package envoy adapts restguard to Envoy's external authorization (ext_authz)
+// gRPC protocol, envoy.service.auth.v3.Authorization.
+//
+// It is translation only; no decisions are made here. ToRequest turns a
+// CheckRequest into an authz.Request (flagging contradictory input as
+// Malformed, which the Engine denies), and ToResponse turns an
+// authz.Decision into a CheckResponse that always carries an explicit
+// status, so that a forgotten field can never become an allow: Envoy
+// treats a CheckResponse without a status as OK.
+//
+// Server wires both to the Engine and to gRPC health checking. Every
+// decision, Unavailable included, is returned as a CheckResponse with a nil
+// gRPC error, so behaviour never depends on Envoy's failure_mode_allow. The
+// only gRPC error is codes.Unavailable before the first configuration is
+// loaded.
+package envoy
