@@ -1,0 +1,318 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/restguard/restguard/authz"
+	"github.com/restguard/restguard/policy"
+)
+
+// BuildOptions carry what a build needs from the process.
+type BuildOptions struct {
+	// Logger is the process logger; the decision log goes to it too.
+	Logger *slog.Logger
+	// HTTPClient, if set, is used by providers for outbound calls (tests
+	// inject one trusting a test CA).
+	HTTPClient *http.Client
+	// Now, if set, replaces time.Now (tests).
+	Now func() time.Time
+	// OnDecision is passed to the engine (metrics).
+	OnDecision func(*authz.Request, *authz.Decision)
+}
+
+// Runtime is a built configuration: the engine and the providers it uses.
+type Runtime struct {
+	Config *Config
+	Engine *authz.Engine
+	// Providers are the built providers, in configuration order.
+	Providers []*BuiltProvider
+	// Rules is the expanded rule list, for `restguard validate`.
+	Rules []RuleSummary
+}
+
+// RuleSummary describes one compiled rule.
+type RuleSummary struct {
+	Name, Action                      string
+	Hosts, Paths, Methods, Providers  []string
+	BlockBasic, Groups, Users, IPRule string
+}
+
+// Build compiles a loaded configuration into a Runtime. It does no
+// network I/O: providers fetch their keys in Runtime.Start/Refresh. Errors
+// carry the file and line of the offending key.
+func Build(c *Config, o BuildOptions) (*Runtime, error) {
+	p := &problems{file: c.file, root: c.root}
+	if p.root == nil {
+		p.file = "config"
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rt := &Runtime{Config: c}
+
+	provs := buildProviders(c, o, logger, p)
+	for _, bp := range provs.list {
+		rt.Providers = append(rt.Providers, bp)
+	}
+
+	var specs []policy.RouteSpec
+	for i, r := range c.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		rule := &authz.Rule{Name: r.Name, Action: action(r.Action, DefaultAction)}
+		if rule.Action == authz.ActionAuthenticate {
+			rule.CORSPreflight = r.CORSPreflight == nil || *r.CORSPreflight
+		}
+		if len(r.IP.Allow) > 0 {
+			rule.PreAuth = append(rule.PreAuth, policy.NewIPAllow(prefixes(r.IP.Allow), r.IP.DryRun))
+		}
+		if bp, err := basicPolicy(r.BlockBasic); err != nil {
+			p.add(path+".block_basic", "%v", err)
+		} else if bp != nil {
+			rule.PreAuth = append(rule.PreAuth, bp)
+		}
+		var provNames []string
+		for _, name := range r.Authenticate {
+			if bp, ok := provs.byName[name]; ok {
+				rule.Authenticators = append(rule.Authenticators, authz.Authenticator{Name: name, Validator: bp.Validator})
+				provNames = append(provNames, name)
+			}
+		}
+		if len(r.Groups.AnyOf)+len(r.Groups.AllOf) > 0 {
+			rule.PostAuth = append(rule.PostAuth, policy.NewGroups(r.Groups.AnyOf, r.Groups.AllOf, r.Groups.DryRun))
+		}
+		if len(r.Users.Allow)+len(r.Users.Deny) > 0 {
+			rule.PostAuth = append(rule.PostAuth, policy.NewUsers(r.Users.Allow, r.Users.Deny, r.Users.DryRun))
+		}
+		spec := policy.RouteSpec{Rule: rule, Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods}
+		if !checkRoute(p, path, spec) {
+			continue
+		}
+		specs = append(specs, spec)
+		rt.Rules = append(rt.Rules, RuleSummary{
+			Name: r.Name, Action: rule.Action.String(), Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods,
+			Providers: provNames, BlockBasic: describeBasic(r.BlockBasic), Groups: describeGroups(r.Groups),
+			Users: describeUsers(r.Users), IPRule: describeIP(r.IP),
+		})
+	}
+
+	def := &authz.Rule{Name: "default", Action: action(c.Default.Action, DefaultRuleDefault), Reason: authz.ReasonDefaultDeny}
+	if def.Action == authz.ActionPass {
+		def.Reason = authz.ReasonDefaultPass
+	}
+	if bp, err := basicPolicy(c.Default.BlockBasic); err != nil {
+		p.add("default.block_basic", "%v", err)
+	} else if bp != nil {
+		def.PreAuth = append(def.PreAuth, bp)
+	}
+	rt.Rules = append(rt.Rules, RuleSummary{Name: "default", Action: def.Action.String(), BlockBasic: describeBasic(c.Default.BlockBasic)})
+
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	router, err := policy.NewRouter(specs, def)
+	if err != nil {
+		return nil, &Error{File: p.file, Path: "rules", Err: err}
+	}
+
+	strip := c.Upstream.StripAuthorization == nil || *c.Upstream.StripAuthorization
+	up := authz.Upstream{
+		UserHeader:         or(c.Upstream.UserHeader, DefaultUserHeader),
+		GroupsHeader:       c.Upstream.GroupsHeader,
+		EmailHeader:        c.Upstream.EmailHeader,
+		StripAuthorization: strip,
+		RemoveHeaders:      append(append([]string(nil), DefaultRemoveHeaders...), c.Upstream.RemoveHeaders...),
+	}
+	eng, err := authz.NewEngine(authz.Options{
+		Router:       router,
+		ClientIP:     policy.NewClientIP(prefixes(c.ClientIP.TrustedProxies), c.ClientIP.TrustedHops),
+		Upstream:     up,
+		Realm:        or(c.Realm, DefaultRealm),
+		CheckTimeout: durOr(c.CheckTimeout, DefaultCheckTimeout),
+		RetryAfter:   durOr(c.RetryAfter, DefaultRetryAfter),
+		Logger:       logger.With("component", "decision"),
+		OnDecision:   o.OnDecision,
+		Now:          o.Now,
+	})
+	if err != nil {
+		return nil, &Error{File: p.file, Err: err}
+	}
+	rt.Engine = eng
+	return rt, nil
+}
+
+// Start runs the providers' background work (key refresh) until ctx ends.
+func (rt *Runtime) Start(ctx context.Context) {
+	for _, bp := range rt.Providers {
+		if bp.Life != nil {
+			bp.Life.Start(ctx)
+		}
+	}
+}
+
+// Refresh warms every provider once (fetches JWKS); it returns the joined
+// errors of the providers that failed (they keep retrying in the
+// background).
+func (rt *Runtime) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, bp := range rt.Providers {
+		if bp.Life == nil {
+			continue
+		}
+		if err := bp.Life.Refresh(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", bp.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ready reports whether every provider that needs warming is warm.
+func (rt *Runtime) Ready() bool {
+	for _, bp := range rt.Providers {
+		if bp.Life != nil && !bp.Life.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+var policyPrefix = regexp.MustCompile(`^policy: routes\[\d+\]\.\w+\[\d+\]: `)
+
+// checkRoute compiles each host and path of a rule on its own, so that an
+// error points at the exact list element.
+func checkRoute(p *problems, path string, spec policy.RouteSpec) bool {
+	ok := true
+	probe := &authz.Rule{Name: "probe", Action: authz.ActionDeny}
+	for _, f := range []struct {
+		key  string
+		vals []string
+		mk   func(string) policy.RouteSpec
+	}{
+		{"hosts", spec.Hosts, func(v string) policy.RouteSpec { return policy.RouteSpec{Rule: probe, Hosts: []string{v}} }},
+		{"paths", spec.Paths, func(v string) policy.RouteSpec { return policy.RouteSpec{Rule: probe, Paths: []string{v}} }},
+	} {
+		for j, v := range f.vals {
+			if _, err := policy.NewRouter([]policy.RouteSpec{f.mk(v)}, probe); err != nil {
+				p.add(fmt.Sprintf("%s.%s[%d]", path, f.key, j), "%s", policyPrefix.ReplaceAllString(err.Error(), ""))
+				ok = false
+			}
+		}
+	}
+	if ok {
+		if _, err := policy.NewRouter([]policy.RouteSpec{spec}, probe); err != nil {
+			p.add(path, "%v", err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+func action(s, def string) authz.Action {
+	if s == "" {
+		s = def
+	}
+	switch s {
+	case "pass":
+		return authz.ActionPass
+	case "deny":
+		return authz.ActionDeny
+	default:
+		return authz.ActionAuthenticate
+	}
+}
+
+func basicPolicy(b BlockBasic) (authz.Policy, error) {
+	if !b.Enabled {
+		if len(b.AllowUsers)+len(b.AllowPaths) > 0 || b.DryRun {
+			return nil, errors.New("allow_users, allow_paths and dry_run need enabled: true")
+		}
+		return nil, nil
+	}
+	return policy.NewBasicAuth(policy.BasicAuthOptions{AllowUsers: b.AllowUsers, AllowPaths: b.AllowPaths, DryRun: b.DryRun})
+}
+
+// prefixes converts validated CIDR strings (validate already refused bad ones).
+func prefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := ParseCIDR(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func durOr(d Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d.D()
+}
+
+func describeBasic(b BlockBasic) string {
+	if !b.Enabled {
+		return "off"
+	}
+	s := "blocked"
+	if b.DryRun {
+		s += " (dry run)"
+	}
+	if len(b.AllowUsers) > 0 {
+		s += ", allow users " + strings.Join(b.AllowUsers, ",")
+	}
+	if len(b.AllowPaths) > 0 {
+		s += ", allow paths " + strings.Join(b.AllowPaths, ",")
+	}
+	return s
+}
+
+func describeGroups(g Groups) string {
+	var parts []string
+	if len(g.AnyOf) > 0 {
+		parts = append(parts, "any of "+strings.Join(g.AnyOf, ","))
+	}
+	if len(g.AllOf) > 0 {
+		parts = append(parts, "all of "+strings.Join(g.AllOf, ","))
+	}
+	return dry(strings.Join(parts, "; "), g.DryRun)
+}
+
+func describeUsers(u Users) string {
+	var parts []string
+	if len(u.Allow) > 0 {
+		parts = append(parts, "allow "+strings.Join(u.Allow, ","))
+	}
+	if len(u.Deny) > 0 {
+		parts = append(parts, "deny "+strings.Join(u.Deny, ","))
+	}
+	return dry(strings.Join(parts, "; "), u.DryRun)
+}
+
+func describeIP(ip IPRule) string {
+	if len(ip.Allow) == 0 {
+		return ""
+	}
+	return dry("allow "+strings.Join(ip.Allow, ","), ip.DryRun)
+}
+
+func dry(s string, d bool) string {
+	if s != "" && d {
+		return s + " (dry run)"
+	}
+	return s
+}

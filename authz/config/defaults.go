@@ -1,0 +1,26 @@
+package config
+
+import "time"
+
+// Defaults, in one place. docs/configuration.md lists the same values.
+const (
+	DefaultGRPCListen   = ":9001"
+	DefaultAdminListen  = "127.0.0.1:9003"
+	DefaultRealm        = "restguard"
+	DefaultCheckTimeout = 180 * time.Millisecond // inside Envoy's 200 ms default
+	DefaultRetryAfter   = 5 * time.Second
+	DefaultUserHeader   = "X-Forwarded-User"
+	DefaultProviderKind = "jwt"
+	DefaultAction       = "authenticate"
+	DefaultRuleDefault  = "deny"
+	MaxTrustedHops      = 16
+)
+
+// DefaultRemoveHeaders are identity headers that header-authentication
+// plugins commonly trust. restguard removes them from every allowed request
+// (underscore spellings too) unless it sets them itself.
+var DefaultRemoveHeaders = []string{
+	"X-Forwarded-User", "X-Forwarded-Groups", "X-Forwarded-Email",
+	"X-Forwarded-Preferred-Username", "Remote-User", "X-Remote-User",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Authenticated-User",
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileBytes bounds the configuration file size.
+const MaxFileBytes = 4 << 20
+
+// Error is one configuration error with its position, printed as
+// "restguard.yaml:42: rules[3].ip.allow[1]: invalid CIDR \"10.0.0.300/8\"".
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Path string // "rules[3].ip.allow[1]"; "" for file-level errors
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// Load reads and strictly decodes a configuration file. It reports every
+// error it finds, each with file and line, joined with errors.Join.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: path, Err: fmt.Errorf("file larger than %d bytes", MaxFileBytes)}
+	}
+	return Parse(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse decodes configuration bytes; name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	var cfg Config
+	var errs []error
+
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, convertYAMLError(name, err)
+	}
+	if root.Kind == 0 {
+		return nil, &Error{File: name, Err: errors.New("empty configuration")}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, convertYAMLError(name, err)
+		}
+		// Type errors (unknown keys, wrong types) do not stop decoding: keep
+		// the rest and report everything together.
+		errs = append(errs, convertYAMLError(name, err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		errs = append(errs, &Error{File: name, Line: extra.Line, Err: errors.New("more than one YAML document")})
+	}
+	errs = append(errs, validate(name, &cfg, &root)...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg.file, cfg.root = name, &root
+	return &cfg, nil
+}
+
+// convertYAMLError turns yaml.v3 errors ("line 3: field x not found in
+// type config.Rule") into *Error values.
+func convertYAMLError(name string, err error) error {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var out []error
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		e := &Error{File: name, Err: errors.New(m)}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			e.Line, _ = strconv.Atoi(sm[1])
+			e.Err = errors.New(friendlyYAML(sm[2]))
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+var typeName = regexp.MustCompile(`in type config\.(\w+)`)
+
+// friendlyYAML rewrites Go type names into the YAML vocabulary.
+func friendlyYAML(m string) string {
+	if strings.HasPrefix(m, "field ") && strings.Contains(m, " not found in type ") {
+		field := strings.TrimPrefix(m, "field ")
+		field = field[:strings.Index(field, " not found")]
+		where := ""
+		if sm := typeName.FindStringSubmatch(m); sm != nil {
+			where = " in " + strings.ToLower(sm[1])
+		}
+		return fmt.Sprintf("unknown key %q%s", field, where)
+	}
+	return m
+}
+
+// locate finds the line of a path like rules[3].ip.allow[1] in the
+// document; it falls back to the nearest existing parent.
+func locate(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range splitPath(path) {
+		var next *yaml.Node
+		switch p := part.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next = n.Content[i+1]
+						if next.Kind == yaml.ScalarNode || next.Line == 0 {
+							line = n.Content[i].Line
+						}
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		line = n.Line
+	}
+	return line
+}
+
+func splitPath(path string) []any {
+	var out []any
+	for _, seg := range strings.Split(path, ".") {
+		if seg == "" {
+			continue
+		}
+		name, rest, _ := strings.Cut(seg, "[")
+		if name != "" {
+			out = append(out, name)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			if i, err := strconv.Atoi(idx); err == nil {
+				out = append(out, i)
+			}
+			_, rest, _ = strings.Cut(after, "[")
+		}
+	}
+	return out
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}

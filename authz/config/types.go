@@ -1,0 +1,130 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file. Every key is documented in
+// docs/configuration.md; keep the two in step.
+type Config struct {
+	Listen       Listen     `yaml:"listen"`
+	Realm        string     `yaml:"realm"`
+	CheckTimeout Duration   `yaml:"check_timeout"`
+	RetryAfter   Duration   `yaml:"retry_after"`
+	ClientIP     ClientIP   `yaml:"client_ip"`
+	Providers    []Provider `yaml:"providers"`
+	Rules        []Rule     `yaml:"rules"`
+	Default      Default    `yaml:"default"`
+	Upstream     Upstream   `yaml:"upstream"`
+	Log          Log        `yaml:"log"`
+
+	file string     // where it was loaded from, for error positions
+	root *yaml.Node // the parsed document, for error positions
+}
+
+// Listen holds the listener addresses.
+type Listen struct {
+	GRPC  string `yaml:"grpc"`
+	Admin string `yaml:"admin"`
+}
+
+// ClientIP says how the client address is derived (see policy.ClientIP).
+type ClientIP struct {
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	TrustedHops    int      `yaml:"trusted_hops"`
+}
+
+// Rule is one ordered rule; the first match wins.
+type Rule struct {
+	Name          string     `yaml:"name"`
+	Hosts         []string   `yaml:"hosts"`
+	Paths         []string   `yaml:"paths"`
+	Methods       []string   `yaml:"methods"`
+	Action        string     `yaml:"action"`
+	Authenticate  []string   `yaml:"authenticate"`
+	CORSPreflight *bool      `yaml:"cors_preflight"`
+	BlockBasic    BlockBasic `yaml:"block_basic"`
+	Groups        Groups     `yaml:"groups"`
+	Users         Users      `yaml:"users"`
+	IP            IPRule     `yaml:"ip"`
+}
+
+// Default is the rule for requests no rule matches.
+type Default struct {
+	Action     string     `yaml:"action"`
+	BlockBasic BlockBasic `yaml:"block_basic"`
+}
+
+// BlockBasic configures HTTP Basic blocking.
+type BlockBasic struct {
+	Enabled    bool     `yaml:"enabled"`
+	AllowUsers []string `yaml:"allow_users"`
+	AllowPaths []string `yaml:"allow_paths"`
+	DryRun     bool     `yaml:"dry_run"`
+}
+
+// Groups is a group rule.
+type Groups struct {
+	AnyOf  []string `yaml:"any_of"`
+	AllOf  []string `yaml:"all_of"`
+	DryRun bool     `yaml:"dry_run"`
+}
+
+// Users is a user allow/deny list.
+type Users struct {
+	Allow  []string `yaml:"allow"`
+	Deny   []string `yaml:"deny"`
+	DryRun bool     `yaml:"dry_run"`
+}
+
+// IPRule restricts the client address.
+type IPRule struct {
+	Allow  []string `yaml:"allow"`
+	DryRun bool     `yaml:"dry_run"`
+}
+
+// Upstream says what the upstream receives on allow.
+type Upstream struct {
+	UserHeader         string   `yaml:"user_header"`
+	GroupsHeader       string   `yaml:"groups_header"`
+	EmailHeader        string   `yaml:"email_header"`
+	StripAuthorization *bool    `yaml:"strip_authorization"`
+	RemoveHeaders      []string `yaml:"remove_headers"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms").
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration string; integers are refused so that a
+// bare 200 is never read as 200 nanoseconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	// A *yaml.TypeError lets the decoder record the error with its line and
+	// carry on, so that every error in the file is reported at once.
+	fail := func(format string, args ...any) error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" && n.Tag != "" {
+		return fail("expected a duration string like \"250ms\", got %s", describe(n))
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fail("invalid duration %q", n.Value)
+	}
+	if v < 0 {
+		return fail("negative duration %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	headerRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+	methodRE = regexp.MustCompile(`^[A-Z]{1,20}$`)
+)
+
+// problems collects errors with their positions.
+type problems struct {
+	file string
+	root *yaml.Node
+	errs []error
+}
+
+func (p *problems) add(path string, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: locate(p.root, path), Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+// validate checks what strict decoding cannot: values, references and
+// combinations. Compile-level checks (globs, provider settings) happen in
+// Build, which reports positions the same way.
+func validate(file string, c *Config, root *yaml.Node) []error {
+	p := &problems{file: file, root: root}
+
+	for _, l := range []struct{ path, addr string }{{"listen.grpc", c.Listen.GRPC}, {"listen.admin", c.Listen.Admin}} {
+		if l.addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.addr); err != nil {
+			p.add(l.path, "invalid listen address %q (want host:port)", l.addr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add(l.path, "invalid port in %q", l.addr)
+		}
+	}
+	if strings.ContainsAny(c.Realm, "\"\\\r\n\x00") {
+		p.add("realm", "realm must not contain quotes, backslashes or control characters")
+	}
+
+	for i, s := range c.ClientIP.TrustedProxies {
+		checkCIDR(p, fmt.Sprintf("client_ip.trusted_proxies[%d]", i), s)
+	}
+	if h := c.ClientIP.TrustedHops; h < 0 || h > MaxTrustedHops {
+		p.add("client_ip.trusted_hops", "must be between 0 and %d", MaxTrustedHops)
+	}
+
+	names := map[string]bool{}
+	for i, pr := range c.Providers {
+		path := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case pr.Name == "":
+			p.add(path, "provider needs a name")
+		case !nameRE.MatchString(pr.Name):
+			p.add(path+".name", "invalid provider name %q (lower-case letters, digits, '-' and '_')", pr.Name)
+		case names[pr.Name]:
+			p.add(path+".name", "duplicate provider name %q", pr.Name)
+		}
+		names[pr.Name] = true
+		switch pr.Kind {
+		case "", "jwt":
+			if pr.Issuer == "" {
+				p.add(path, "jwt provider needs an issuer")
+			}
+		default:
+			p.add(path+".kind", "unknown provider kind %q (supported: jwt)", pr.Kind)
+		}
+	}
+
+	rules := map[string]bool{}
+	for i, r := range c.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		switch {
+		case r.Name == "":
+			p.add(path, "rule needs a name")
+		case !nameRE.MatchString(r.Name):
+			p.add(path+".name", "invalid rule name %q (lower-case letters, digits, '-' and '_')", r.Name)
+		case rules[r.Name] || r.Name == "default":
+			p.add(path+".name", "duplicate rule name %q", r.Name)
+		}
+		rules[r.Name] = true
+		action := r.Action
+		if action == "" {
+			action = DefaultAction
+		}
+		switch action {
+		case "authenticate":
+			if len(r.Authenticate) == 0 {
+				p.add(path, "rule with action authenticate needs at least one provider in authenticate")
+			}
+		case "pass", "deny":
+			if len(r.Authenticate) > 0 {
+				p.add(path+".authenticate", "a rule with action %s authenticates nobody; remove authenticate", action)
+			}
+			if len(r.Groups.AnyOf)+len(r.Groups.AllOf)+len(r.Users.Allow)+len(r.Users.Deny) > 0 {
+				p.add(path, "group and user rules need action authenticate")
+			}
+		default:
+			p.add(path+".action", "unknown action %q (authenticate, pass or deny)", r.Action)
+		}
+		seen := map[string]bool{}
+		for j, name := range r.Authenticate {
+			jp := fmt.Sprintf("%s.authenticate[%d]", path, j)
+			if !names[name] {
+				p.add(jp, "unknown provider %q", name)
+			} else if seen[name] {
+				p.add(jp, "provider %q listed twice", name)
+			}
+			seen[name] = true
+		}
+		for j, m := range r.Methods {
+			if !methodRE.MatchString(m) {
+				p.add(fmt.Sprintf("%s.methods[%d]", path, j), "invalid method %q (upper-case, e.g. GET)", m)
+			}
+		}
+		for j, s := range r.IP.Allow {
+			checkCIDR(p, fmt.Sprintf("%s.ip.allow[%d]", path, j), s)
+		}
+	}
+	switch c.Default.Action {
+	case "", "pass", "deny":
+	default:
+		p.add("default.action", "unknown default action %q (pass or deny)", c.Default.Action)
+	}
+
+	for _, h := range []struct{ path, v string }{
+		{"upstream.user_header", c.Upstream.UserHeader},
+		{"upstream.groups_header", c.Upstream.GroupsHeader},
+		{"upstream.email_header", c.Upstream.EmailHeader},
+	} {
+		if h.v != "" && !headerRE.MatchString(h.v) {
+			p.add(h.path, "invalid header name %q", h.v)
+		}
+	}
+	for i, h := range c.Upstream.RemoveHeaders {
+		if !headerRE.MatchString(h) {
+			p.add(fmt.Sprintf("upstream.remove_headers[%d]", i), "invalid header name %q", h)
+		}
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "unknown level %q (debug, info, warn, error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "json", "text":
+	default:
+		p.add("log.format", "unknown format %q (json or text)", c.Log.Format)
+	}
+	return p.errs
+}
+
+// checkCIDR accepts a prefix ("10.0.0.0/8") or a single address, and
+// refuses host bits, leading zeros and hostnames (security catalogue F7).
+func checkCIDR(p *problems, path, s string) {
+	if _, err := ParseCIDR(s); err != nil {
+		p.add(path, "%v", err)
+	}
+}
+
+// ParseCIDR parses an allow-list entry: a CIDR or a single address (as /32
+// or /128). Host bits must be zero.
+func ParseCIDR(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	pfx, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+	}
+	if pfx.Masked() != pfx {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q: host bits set (did you mean %s?)", s, pfx.Masked())
+	}
+	return pfx, nil
+}
