@@ -1,0 +1,71 @@
+// Command restguard is the external authorization service for APIs behind
+// Envoy. Subcommands:
+//
+//	restguard serve    -config FILE    run the gRPC ext_authz server
+//	restguard validate -config FILE    load and build FILE exactly as serve does, print the expanded rules
+//	restguard check    [flags] PATH    ask a running restguard about one request (an Envoy-shaped CheckRequest)
+//	restguard dev                      a self-contained local setup with a throw-away IdP (loopback only)
+//	restguard version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
+	case "validate":
+		return runValidate(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "dev":
+		return runDev(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "restguard %s (%s)\n", version, goVersion())
+		return 0
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "restguard: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: restguard <command> [flags]
+
+commands:
+  serve    -config FILE   run the Envoy ext_authz gRPC server
+  validate -config FILE   check a configuration and print the expanded rules
+  check    [flags] PATH   send one Envoy-shaped CheckRequest to a running restguard
+  dev                     local demo: throw-away IdP, tokens and restguard, loopback only
+  version                 print the version
+
+Run "restguard <command> -h" for the flags of a command.
+`)
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "unknown"
+}

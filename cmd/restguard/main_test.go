@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestValidateReportsEveryErrorWithLines(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run([]string{"validate", "-config", "../../authz/config/testdata/bad/three_errors.yaml"}, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		`three_errors.yaml:5: unknown key "audience" in provider`,
+		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop"`,
+		`three_errors.yaml:13: rules[0].ip.allow[1]: invalid CIDR "10.0.0.300/8"`,
+	} {
+		if !strings.Contains(errOut.String(), want+"\n") {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+func TestValidatePrintsExpandedRules(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "-config", "../../examples/restguard.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"corp  jwt  issuer https://sso.example.com/realms/corp", "rest-api", "any of jira-api-users", "default"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestDevModeDemo runs the README's first command end to end: a throw-away
+// IdP, restguard on loopback, and the demo requests through gRPC.
+func TestDevModeDemo(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run([]string{"dev", "-grpc", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-dir", t.TempDir(), "-exit-after-demo"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"allow 200 authenticated", "deny  403 group_missing", "deny  401 basic_auth_blocked", "x-forwarded-user: alice"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDevModeRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"dev", "-grpc", "0.0.0.0:9001"}, &out, &errOut); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut.String(), "loopback only") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "restguard ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 {
+		t.Fatalf("unknown command exit %d", code)
+	}
+}
