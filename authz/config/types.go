@@ -28,6 +28,7 @@ type Config struct {
 // Listen holds the listener addresses.
 type Listen struct {
 	GRPC  string `yaml:"grpc"`
+	HTTP  string `yaml:"http"` // forward-auth (Envoy http_service, nginx, Caddy, Traefik); off when empty
 	Admin string `yaml:"admin"`
 }
 

@@ -34,7 +34,7 @@ func (p *problems) add(path string, format string, args ...any) {
 func validate(file string, c *Config, root *yaml.Node) []error {
 	p := &problems{file: file, root: root}
 
-	for _, l := range []struct{ path, addr string }{{"listen.grpc", c.Listen.GRPC}, {"listen.admin", c.Listen.Admin}} {
+	for _, l := range []struct{ path, addr string }{{"listen.grpc", c.Listen.GRPC}, {"listen.http", c.Listen.HTTP}, {"listen.admin", c.Listen.Admin}} {
 		if l.addr == "" {
 			continue
 		}

@@ -126,7 +126,9 @@ func (s *service) watchReady(ctx context.Context, rt *config.Runtime) {
 	defer t.Stop()
 	for {
 		if rt.Ready() {
-			s.ready.Store(true)
+			if !s.ready.Swap(true) {
+				s.log.Info("restguard ready")
+			}
 			s.authz.SetServing(true)
 			s.once.Do(func() {
 				if s.onReady != nil {
