@@ -57,11 +57,12 @@ type Reason string
 // docs/reasons.md.
 const (
 	// Allow reasons.
-	ReasonAuthenticated    Reason = "authenticated"      // bearer token valid, every policy passed
-	ReasonPublicRoute      Reason = "public_route"       // rule action pass (excluded path)
-	ReasonDefaultPass      Reason = "default_pass"       // no rule matched, default: pass
-	ReasonCORSPreflight    Reason = "cors_preflight"     // OPTIONS preflight without credentials
-	ReasonBasicPassThrough Reason = "basic_pass_through" // Basic not blocked on this route: the product checks it
+	ReasonAuthenticated          Reason = "authenticated"             // bearer token valid, every policy passed
+	ReasonPublicRoute            Reason = "public_route"              // rule action pass (excluded path)
+	ReasonDefaultPass            Reason = "default_pass"              // no rule matched, default: pass
+	ReasonCORSPreflight          Reason = "cors_preflight"            // OPTIONS preflight without credentials
+	ReasonBasicPassThrough       Reason = "basic_pass_through"        // Basic not blocked on this route: the product checks it
+	ReasonNativeTokenPassThrough Reason = "native_token_pass_through" // an Atlassian personal access token, checked by the product
 
 	// Request shape.
 	ReasonMalformedRequest    Reason = "malformed_request"    // contradictory or incomplete request
@@ -87,11 +88,14 @@ const (
 	ReasonTokenInactive      Reason = "token_inactive"      // the provider says the token is not active
 
 	// Authorization.
-	ReasonIPDenied     Reason = "ip_denied"     // client IP outside the rule's CIDRs, or unknown
-	ReasonGroupMissing Reason = "group_missing" // group rule not satisfied
-	ReasonUserDenied   Reason = "user_denied"   // user on the deny list or not on the allow list
-	ReasonDefaultDeny  Reason = "default_deny"  // no rule matched, default: deny
-	ReasonRouteDenied  Reason = "route_denied"  // the matched rule denies every request
+	ReasonIPDenied          Reason = "ip_denied"                // client IP outside the rule's CIDRs, or unknown
+	ReasonGroupMissing      Reason = "group_missing"            // group rule not satisfied
+	ReasonUserDenied        Reason = "user_denied"              // user on the deny list or not on the allow list
+	ReasonUserUnknown       Reason = "user_unknown"             // the mapped user does not exist in the product directory
+	ReasonPasswordChannel   Reason = "password_channel_blocked" // os_username/os_password, session login, os_authType=basic
+	ReasonNativeTokenDenied Reason = "native_token_denied"      // a product-native token where they are not accepted
+	ReasonDefaultDeny       Reason = "default_deny"             // no rule matched, default: deny
+	ReasonRouteDenied       Reason = "route_denied"             // the matched rule denies every request
 
 	// Dependencies and internal faults.
 	ReasonIdPUnavailable Reason = "idp_unavailable" // JWKS or provider unreachable; retry later

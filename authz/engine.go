@@ -86,8 +86,20 @@ type Rule struct {
 	PreAuth []Policy
 	// Authenticators validate the bearer token, tried in order.
 	Authenticators []Authenticator
+	// Mappers refine the identity after authentication (username
+	// transforms, directory groups), in order.
+	Mappers []IdentityMapper
 	// PostAuth policies run once the identity is known (groups, users).
 	PostAuth []Policy
+}
+
+// IdentityMapper refines an authenticated identity: it returns a new
+// Identity (never modifying its argument, which may be cached and shared)
+// or an error classified like a Validator's (ErrUnavailable for a directory
+// outage, ErrForbidden for an unknown user). Mappers must be safe for
+// concurrent use.
+type IdentityMapper interface {
+	Map(ctx context.Context, id *Identity) (*Identity, error)
 }
 
 // Router matches a request to its rule. Match never returns a nil rule
@@ -119,6 +131,13 @@ type Upstream struct {
 	// RemoveHeaders are further header names a client must never set
 	// (for example remote-user); they are removed on every allow.
 	RemoveHeaders []string
+	// RemoveCookies are cookie names (session cookies of the product) that
+	// are removed from bearer-authenticated requests, so that the upstream
+	// cannot act on someone else's session instead of the token's user.
+	RemoveCookies []string
+	// BearerMarker, if set, is a header set to "1" on bearer-authenticated
+	// requests, so that the proxy can drop Set-Cookie from their responses.
+	BearerMarker string
 }
 
 // Options configure an Engine.
@@ -143,16 +162,18 @@ type Options struct {
 // Engine runs the pipeline. It is immutable and safe for concurrent use;
 // a configuration reload builds a new Engine.
 type Engine struct {
-	router     Router
-	clientIP   ClientIPResolver
-	upstream   Upstream
-	identity   []string // lower-case identity header names to strip, with underscore spellings
-	realm      string
-	timeout    time.Duration
-	retryAfter time.Duration
-	log        *slog.Logger
-	onDecision func(*Request, *Decision)
-	now        func() time.Time
+	router   Router
+	clientIP ClientIPResolver
+	upstream Upstream
+	identity []string // lower-case identity header names to strip, with underscore spellings
+	// removeCookies holds the cookie names removed from bearer requests.
+	removeCookies map[string]bool
+	realm         string
+	timeout       time.Duration
+	retryAfter    time.Duration
+	log           *slog.Logger
+	onDecision    func(*Request, *Decision)
+	now           func() time.Time
 }
 
 // DefaultRetryAfter is advertised with 503 answers unless configured.
@@ -186,7 +207,13 @@ func NewEngine(o Options) (*Engine, error) {
 	if e.realm == "" {
 		e.realm = "restguard"
 	}
-	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader}
+	if len(o.Upstream.RemoveCookies) > 0 {
+		e.removeCookies = map[string]bool{}
+		for _, c := range o.Upstream.RemoveCookies {
+			e.removeCookies[c] = true
+		}
+	}
+	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader, o.Upstream.BearerMarker}
 	names = append(names, o.Upstream.RemoveHeaders...)
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -349,11 +376,30 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 
 	// Phase 4: authentication.
 	id, provider, d := e.authenticate(ctx, rule, cred.Token)
+	if d.Verdict == Allow {
+		// A product-native token the product validates itself: pre-auth
+		// policies (IP rules) have run; identity policies cannot.
+		d.Provider = provider
+		return withDry(d, dry)
+	}
 	if d.Verdict != Continue {
 		d.Provider = provider
 		return d
 	}
-	// Phase 5: identity. Header values must be safe to hand upstream.
+	// Phase 5: identity.
+	for _, m := range rule.Mappers {
+		mapped, err := m.Map(ctx, id)
+		if err != nil {
+			d := e.errorDecision(ctx, err)
+			d.Provider = provider
+			return d
+		}
+		if mapped == nil {
+			return Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
+		}
+		id = mapped
+	}
+	// Header values must be safe to hand upstream.
 	if id.Username == "" || !safeHeaderValue(id.Username) {
 		return Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
 	}
@@ -419,6 +465,9 @@ func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*I
 		}
 		if err == nil {
 			return nil, a.Name, Deny(Unavailable, ReasonInternalError, "validator returned no identity")
+		}
+		if errors.Is(err, ErrPassThrough) {
+			return nil, a.Name, Decision{Verdict: Allow, Reason: ReasonNativeTokenPassThrough}
 		}
 		if errors.Is(err, ErrNotResponsible) {
 			// Keep the most specific reason: "issuer_unknown" from a JWT
@@ -489,6 +538,20 @@ func (e *Engine) finish(req *Request, d *Decision) {
 			}
 			if e.upstream.StripAuthorization {
 				d.RemoveHeaders = append(d.RemoveHeaders, "authorization")
+			}
+			if h := e.upstream.BearerMarker; h != "" {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
+				set[strings.ToLower(h)] = true
+			}
+			if req != nil && len(e.removeCookies) > 0 {
+				if kept, changed := filterCookies(req.Header.Values("Cookie"), e.removeCookies); changed {
+					if kept == "" {
+						d.RemoveHeaders = append(d.RemoveHeaders, "cookie")
+					} else {
+						d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
+						set["cookie"] = true
+					}
+				}
 			}
 		}
 		for _, n := range e.identity {
@@ -606,6 +669,30 @@ func safeHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// filterCookies drops the named cookies from Cookie header values (several
+// lines or one "; "-joined value). It reports whether anything changed and
+// returns the remaining cookies joined with "; ".
+func filterCookies(values []string, drop map[string]bool) (string, bool) {
+	var kept []string
+	changed := len(values) > 1
+	for _, v := range values {
+		for _, part := range strings.Split(v, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				changed = true
+				continue
+			}
+			name, _, _ := strings.Cut(part, "=")
+			if drop[strings.TrimSpace(name)] {
+				changed = true
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	return strings.Join(kept, "; "), changed
 }
 
 // Fingerprint is a short, non-reversible id of a token for logs: the first

@@ -17,6 +17,11 @@ var (
 	// ErrForbidden means the credential is valid but refused by the provider
 	// (for example a user it denies).
 	ErrForbidden = errors.New("forbidden")
+	// ErrPassThrough means the token belongs to the upstream product itself
+	// (an Atlassian personal access token) and is configured to be checked
+	// there: the Engine allows the request without an identity, keeping the
+	// Authorization header. Pre-authentication policies have already run.
+	ErrPassThrough = errors.New("token passed through to the product")
 )
 
 // ReasonError carries the exact Reason of a failure together with the class
