@@ -104,6 +104,17 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		})
 	}
 
+	products := buildProducts(c, o, logger, provs, p)
+	for i, spec := range products.routes {
+		specs = append(specs, spec)
+		rt.Rules = append(rt.Rules, products.summaries[i])
+	}
+	for _, spec := range specs {
+		if products.decorate != nil {
+			products.decorate(spec.Rule)
+		}
+	}
+
 	def := &authz.Rule{Name: "default", Action: action(c.Default.Action, DefaultRuleDefault), Reason: authz.ReasonDefaultDeny}
 	if def.Action == authz.ActionPass {
 		def.Reason = authz.ReasonDefaultPass
@@ -130,6 +141,9 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		EmailHeader:        c.Upstream.EmailHeader,
 		StripAuthorization: strip,
 		RemoveHeaders:      append(append([]string(nil), DefaultRemoveHeaders...), c.Upstream.RemoveHeaders...),
+	}
+	if products.upstream != nil {
+		products.upstream(&up)
 	}
 	eng, err := authz.NewEngine(authz.Options{
 		Router:       router,

@@ -19,6 +19,7 @@ type Config struct {
 	Rules        []Rule     `yaml:"rules"`
 	Default      Default    `yaml:"default"`
 	Upstream     Upstream   `yaml:"upstream"`
+	Atlassian    Atlassian  `yaml:"atlassian"` // see atlassian.go
 	Log          Log        `yaml:"log"`
 
 	file string     // where it was loaded from, for error positions
