@@ -2,9 +2,6 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,6 +150,10 @@ type Options struct {
 	RetryAfter time.Duration
 	// Logger receives one line per decision (nil: no decision log).
 	Logger *slog.Logger
+	// LogAllowed is the fraction (0..1) of allowed decisions that are
+	// logged; denials and report-only denials are always logged. Zero means
+	// the default, 1 (all); a negative value logs no allowed decisions.
+	LogAllowed float64
 	// OnDecision, if set, is called after every decision (metrics).
 	OnDecision func(req *Request, d *Decision)
 	// Now returns the current time (nil: time.Now).
@@ -172,6 +173,7 @@ type Engine struct {
 	timeout       time.Duration
 	retryAfter    time.Duration
 	log           *slog.Logger
+	logAllowed    float64
 	onDecision    func(*Request, *Decision)
 	now           func() time.Time
 }
@@ -195,11 +197,15 @@ func NewEngine(o Options) (*Engine, error) {
 		timeout:    o.CheckTimeout,
 		retryAfter: o.RetryAfter,
 		log:        o.Logger,
+		logAllowed: o.LogAllowed,
 		onDecision: o.OnDecision,
 		now:        o.Now,
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.logAllowed == 0 {
+		e.logAllowed = 1
 	}
 	if e.retryAfter <= 0 {
 		e.retryAfter = DefaultRetryAfter
@@ -260,7 +266,10 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			d.Credential = cred
 		}
 		e.finish(req, &d)
-		if e.log != nil {
+		if tr := traceFrom(ctx); tr != nil {
+			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
+		}
+		if e.log != nil && e.shouldLog(&d) {
 			e.logDecision(context.WithoutCancel(ctx), req, &d)
 		}
 		if e.onDecision != nil {
@@ -292,6 +301,24 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 	if !in.ClientIP.IsValid() && ipSource == "" {
 		ipSource = "unknown"
 	}
+	tr := traceFrom(ctx)
+	if tr != nil {
+		q := ""
+		if req.Query != "" {
+			q = " (query present, not shown)"
+		}
+		tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, req.Path, q)})
+		tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
+		c := in.Credential
+		detail := c.Scheme
+		switch {
+		case c.Kind == CredentialBearer:
+			detail = "bearer token sha256:" + Fingerprint(c.Token)
+		case c.Detail != "":
+			detail = c.Detail
+		}
+		tr.add(Step{Phase: "credential", Outcome: c.Kind.String(), Detail: detail})
+	}
 	withFacts := func(d Decision) Decision {
 		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
 		d.Credential = in.Credential.Kind
@@ -313,8 +340,10 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 		if rule != nil {
 			rd.Rule = rule.Name
 		}
+		tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
 		return withFacts(rd)
 	}
+	tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String()})
 	d := e.run(ctx, rule, in)
 	d.Rule = rule.Name
 	return withFacts(d)
@@ -333,7 +362,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 
 	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
 	// blocking), on every action, public routes included.
-	if d, stop := e.policies(ctx, rule.PreAuth, in, &dry); stop {
+	if d, stop := e.policies(ctx, "pre_auth", rule.PreAuth, in, &dry); stop {
 		return d
 	}
 
@@ -399,6 +428,9 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		}
 		id = mapped
 	}
+	if tr := traceFrom(ctx); tr != nil {
+		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
+	}
 	// Header values must be safe to hand upstream.
 	if id.Username == "" || !safeHeaderValue(id.Username) {
 		return Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
@@ -406,7 +438,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	in.Identity = id
 
 	// Phase 6: authorization.
-	if d, stop := e.policies(ctx, rule.PostAuth, in, &dry); stop {
+	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, &dry); stop {
 		d.Provider = provider
 		return d
 	}
@@ -430,9 +462,21 @@ func withDry(d, dry Decision) Decision {
 
 // policies runs ps in order. It returns stop=true with the denial that ends
 // the check.
-func (e *Engine) policies(ctx context.Context, ps []Policy, in *Input, dry *Decision) (Decision, bool) {
+func (e *Engine) policies(ctx context.Context, phase string, ps []Policy, in *Input, dry *Decision) (Decision, bool) {
+	tr := traceFrom(ctx)
 	for _, p := range ps {
 		d := p.Evaluate(ctx, in)
+		if tr != nil {
+			outcome := "pass"
+			switch {
+			case d.Verdict == Continue:
+			case d.DryRun:
+				outcome = "dry_run (would deny)"
+			default:
+				outcome = "deny"
+			}
+			tr.add(Step{Phase: phase, Name: policyName(p), Outcome: outcome, Reason: d.Reason, Detail: d.Detail})
+		}
 		switch {
 		case d.Verdict == Continue:
 			continue
@@ -458,8 +502,12 @@ func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*I
 		return nil, "", Deny(Unauthenticated, ReasonTokenMalformed, "token too long")
 	}
 	notMine := ReasonTokenMalformed
+	tr := traceFrom(ctx)
 	for _, a := range rule.Authenticators {
 		id, err := a.Validator.Validate(ctx, token)
+		if tr != nil {
+			tr.add(authStep(a.Name, id, err))
+		}
 		if err == nil && id != nil {
 			return id, a.Name, Pass()
 		}
@@ -514,198 +562,4 @@ func (e *Engine) errorDecision(ctx context.Context, err error) Decision {
 
 func isPreflight(r *Request) bool {
 	return r.Method == "OPTIONS" && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-// finish fills in what the transports send: identity headers, removals and
-// the challenge. It runs for every decision, so client-supplied identity
-// headers are removed on every allowed route.
-func (e *Engine) finish(req *Request, d *Decision) {
-	switch d.Verdict {
-	case Allow:
-		set := map[string]bool{}
-		if id := d.Identity; id != nil && d.Reason == ReasonAuthenticated {
-			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{e.upstream.UserHeader, id.Username})
-			set[strings.ToLower(e.upstream.UserHeader)] = true
-			if h := e.upstream.GroupsHeader; h != "" {
-				if v := joinGroups(id.Groups); v != "" {
-					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
-					set[strings.ToLower(h)] = true
-				}
-			}
-			if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
-				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
-				set[strings.ToLower(h)] = true
-			}
-			if e.upstream.StripAuthorization {
-				d.RemoveHeaders = append(d.RemoveHeaders, "authorization")
-			}
-			if h := e.upstream.BearerMarker; h != "" {
-				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
-				set[strings.ToLower(h)] = true
-			}
-			if req != nil && len(e.removeCookies) > 0 {
-				if kept, changed := filterCookies(req.Header.Values("Cookie"), e.removeCookies); changed {
-					if kept == "" {
-						d.RemoveHeaders = append(d.RemoveHeaders, "cookie")
-					} else {
-						d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
-						set["cookie"] = true
-					}
-				}
-			}
-		}
-		for _, n := range e.identity {
-			if !set[n] {
-				d.RemoveHeaders = append(d.RemoveHeaders, n)
-			}
-		}
-		// A proxy credential is hop-by-hop and never reaches the upstream.
-		d.RemoveHeaders = append(d.RemoveHeaders, "proxy-authorization")
-	case Unauthenticated:
-		if d.Credential == CredentialBearer {
-			d.Challenge = e.challenge("invalid_token", description(d.Reason))
-		} else {
-			// RFC 6750 §3.1: no error code when no (supported) credentials
-			// were presented. Never a Basic challenge.
-			d.Challenge = e.challenge("", "")
-		}
-	case BadRequest:
-		if d.Reason == ReasonMultipleCredentials || d.Reason == ReasonMalformedCredential {
-			d.Challenge = e.challenge("invalid_request", description(d.Reason))
-		}
-	case Forbidden:
-		if d.Reason == ReasonGroupMissing {
-			d.Challenge = e.challenge("insufficient_scope", "")
-		}
-	case Unavailable:
-		d.RetryAfter = e.retryAfter
-	}
-}
-
-func (e *Engine) challenge(errCode, desc string) string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	b.WriteString(quote(e.realm))
-	b.WriteByte('"')
-	if errCode != "" {
-		b.WriteString(`, error="`)
-		b.WriteString(errCode)
-		b.WriteByte('"')
-	}
-	if desc != "" {
-		b.WriteString(`, error_description="`)
-		b.WriteString(desc)
-		b.WriteByte('"')
-	}
-	return b.String()
-}
-
-// quote escapes a value for an RFC 9110 quoted-string and drops controls.
-func quote(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// descriptions are the fixed error_description texts. They never echo
-// request or token content (security catalogue M1).
-var descriptions = map[Reason]string{
-	ReasonTokenExpired:        "token expired",
-	ReasonTokenNotYetValid:    "token not yet valid",
-	ReasonTokenMalformed:      "token malformed",
-	ReasonTokenInvalid:        "token invalid",
-	ReasonIssuerUnknown:       "issuer not accepted",
-	ReasonAudienceMismatch:    "audience not accepted",
-	ReasonTokenTypeInvalid:    "not an access token",
-	ReasonClaimMismatch:       "required claim missing or wrong",
-	ReasonKeyUnknown:          "signing key unknown",
-	ReasonAlgorithmRejected:   "algorithm not accepted",
-	ReasonUsernameMissing:     "no username in token",
-	ReasonTokenInactive:       "token inactive",
-	ReasonMultipleCredentials: "more than one credential",
-	ReasonMalformedCredential: "malformed credential",
-}
-
-func description(r Reason) string { return descriptions[r] }
-
-// Description is the fixed, client-safe text for a reason ("" if none).
-func Description(r Reason) string { return descriptions[r] }
-
-func joinGroups(groups []string) string {
-	var b strings.Builder
-	for _, g := range groups {
-		// A separator or control character inside a group name would let it
-		// pose as several groups upstream (security catalogue E4).
-		if g == "" || strings.IndexByte(g, ',') >= 0 || !safeHeaderValue(g) {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(g)
-	}
-	return b.String()
-}
-
-// safeHeaderValue rejects values that cannot be sent as one header value:
-// control characters (CR, LF, NUL, ESC, ...), leading or trailing space,
-// invalid UTF-8 and more than 1 KiB.
-func safeHeaderValue(s string) bool {
-	if s == "" || len(s) > 1024 || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return false
-		}
-	}
-	return true
-}
-
-// filterCookies drops the named cookies from Cookie header values (several
-// lines or one "; "-joined value). It reports whether anything changed and
-// returns the remaining cookies joined with "; ".
-func filterCookies(values []string, drop map[string]bool) (string, bool) {
-	var kept []string
-	changed := len(values) > 1
-	for _, v := range values {
-		for _, part := range strings.Split(v, ";") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				changed = true
-				continue
-			}
-			name, _, _ := strings.Cut(part, "=")
-			if drop[strings.TrimSpace(name)] {
-				changed = true
-				continue
-			}
-			kept = append(kept, part)
-		}
-	}
-	return strings.Join(kept, "; "), changed
-}
-
-// Fingerprint is a short, non-reversible id of a token for logs: the first
-// 8 bytes of its SHA-256, hex. It identifies a token across log lines
-// without revealing it.
-func Fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:8])
-}
-
-// NewDecisionID returns a random id for a decision (24 hex digits).
-func NewDecisionID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
 }

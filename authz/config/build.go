@@ -26,6 +26,8 @@ type BuildOptions struct {
 	Now func() time.Time
 	// OnDecision is passed to the engine (metrics).
 	OnDecision func(*authz.Request, *authz.Decision)
+	// Pool, if set, reuses unchanged providers across builds (hot reload).
+	Pool *Pool
 }
 
 // Runtime is a built configuration: the engine and the providers it uses.
@@ -36,6 +38,9 @@ type Runtime struct {
 	Providers []*BuiltProvider
 	// Rules is the expanded rule list, for `restguard validate`.
 	Rules []RuleSummary
+
+	pool         *Pool
+	fingerprints map[*BuiltProvider]string
 }
 
 // RuleSummary describes one compiled rule.
@@ -57,9 +62,12 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rt := &Runtime{Config: c}
+	rt := &Runtime{Config: c, pool: o.Pool}
 
 	provs := buildProviders(c, o, logger, p)
+	if o.Pool != nil {
+		rt.fingerprints = o.Pool.reuse(c, &provs)
+	}
 	for _, bp := range provs.list {
 		rt.Providers = append(rt.Providers, bp)
 	}
@@ -153,6 +161,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		CheckTimeout: durOr(c.CheckTimeout, DefaultCheckTimeout),
 		RetryAfter:   durOr(c.RetryAfter, DefaultRetryAfter),
 		Logger:       logger.With("component", "decision"),
+		LogAllowed:   allowedSample(c.Log.AllowedSample),
 		OnDecision:   o.OnDecision,
 		Now:          o.Now,
 	})
@@ -164,9 +173,14 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 }
 
 // Start runs the providers' background work (key refresh) until ctx ends.
+// Pooled providers run under the pool's context instead, once.
 func (rt *Runtime) Start(ctx context.Context) {
 	for _, bp := range rt.Providers {
-		if bp.Life != nil {
+		switch {
+		case bp.Life == nil:
+		case rt.pool != nil && rt.fingerprints[bp] != "":
+			rt.pool.start(bp, rt.fingerprints[bp])
+		default:
 			bp.Life.Start(ctx)
 		}
 	}
@@ -178,8 +192,8 @@ func (rt *Runtime) Start(ctx context.Context) {
 func (rt *Runtime) Refresh(ctx context.Context) error {
 	var errs []error
 	for _, bp := range rt.Providers {
-		if bp.Life == nil {
-			continue
+		if bp.Life == nil || bp.Life.Ready() {
+			continue // warm (a provider reused across a reload)
 		}
 		if err := bp.Life.Refresh(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("provider %s: %w", bp.Name, err))
@@ -227,6 +241,17 @@ func checkRoute(p *problems, path string, spec policy.RouteSpec) bool {
 		}
 	}
 	return ok
+}
+
+func allowedSample(v *float64) float64 {
+	switch {
+	case v == nil:
+		return 1
+	case *v == 0:
+		return -1 // none
+	default:
+		return *v
+	}
 }
 
 func action(s, def string) authz.Action {

@@ -137,6 +137,37 @@ func friendlyYAML(m string) string {
 	return m
 }
 
+// nodeAt returns the node at a path like providers[2], or nil.
+func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, part := range splitPath(path) {
+		var next *yaml.Node
+		switch p := part.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
 // locate finds the line of a path like rules[3].ip.allow[1] in the
 // document; it falls back to the nearest existing parent.
 func locate(root *yaml.Node, path string) int {

@@ -21,6 +21,7 @@ type Config struct {
 	Upstream     Upstream   `yaml:"upstream"`
 	Atlassian    Atlassian  `yaml:"atlassian"` // see atlassian.go
 	Log          Log        `yaml:"log"`
+	Reload       Reload     `yaml:"reload"`
 
 	file string     // where it was loaded from, for error positions
 	root *yaml.Node // the parsed document, for error positions
@@ -97,10 +98,21 @@ type Upstream struct {
 	RemoveHeaders      []string `yaml:"remove_headers"`
 }
 
-// Log configures the process log.
+// Log configures the process log and the decision log.
 type Log struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
+	// AllowedSample is the fraction of allowed decisions written to the
+	// decision log (default 1: all). Denials are always logged.
+	AllowedSample *float64 `yaml:"allowed_sample"`
+}
+
+// Reload configures automatic reloading of the configuration file.
+type Reload struct {
+	// PollInterval, when set, re-reads the file at this interval and
+	// reloads when its content changed (this also follows Kubernetes
+	// ConfigMap symlink swaps). SIGHUP always reloads.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("250ms").

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -151,6 +152,12 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 	case "", "debug", "info", "warn", "error":
 	default:
 		p.add("log.level", "unknown level %q (debug, info, warn, error)", c.Log.Level)
+	}
+	if a := c.Log.AllowedSample; a != nil && (*a < 0 || *a > 1) {
+		p.add("log.allowed_sample", "must be between 0 and 1")
+	}
+	if d := c.Reload.PollInterval.D(); d != 0 && d < time.Second {
+		p.add("reload.poll_interval", "must be at least 1s")
 	}
 	switch c.Log.Format {
 	case "", "json", "text":

@@ -139,19 +139,19 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	if !*exit {
 		logger = newLogger(config.Log{Level: "info", Format: "text"}, stderr)
 	}
-	rt, err := config.Build(cfg, config.BuildOptions{Logger: logger})
+	svc := newService(logger)
+	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "restguard dev:", err)
 		return 1
 	}
-	svc := newService(logger)
 	svc.onReady = make(chan struct{})
 	svc.install(ctx, rt)
 
 	runErr := make(chan error, 1)
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go func() { runErr <- svc.serve(runCtx, gl, al) }()
+	go func() { runErr <- svc.serve(runCtx, gl, nil, al) }()
 
 	fmt.Fprintf(stdout, "restguard dev — DEVELOPMENT MODE: throw-away signing key, loopback only, never for production\n\n")
 	fmt.Fprintf(stdout, "  identity provider  %s (issuer, discovery and JWKS)\n  gRPC ext_authz     %s\n  admin              http://%s/readyz\n  config             %s\n  tokens             %s/{alice,bob,expired,other-audience}.jwt\n\n",

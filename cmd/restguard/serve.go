@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/authz/config"
 	"github.com/restguard/restguard/envoy"
+	"github.com/restguard/restguard/metrics"
 )
 
 const (
@@ -48,41 +51,36 @@ func runServe(args []string, _, stderr io.Writer) int {
 	defer stop()
 
 	svc := newService(logger)
-	rt, err := config.Build(cfg, config.BuildOptions{Logger: logger})
+	svc.path = *path
+	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	svc.install(ctx, rt)
+	svc.metrics.Reloaded(true)
+	go svc.watch(ctx, cfg.Reload.PollInterval.D())
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				svc.reload(ctx, *path)
-			}
-		}
-	}()
-
-	if err := svc.run(ctx, or(cfg.Listen.GRPC, config.DefaultGRPCListen), or(cfg.Listen.Admin, config.DefaultAdminListen)); err != nil {
+	if err := svc.run(ctx, or(cfg.Listen.GRPC, config.DefaultGRPCListen), cfg.Listen.HTTP, or(cfg.Listen.Admin, config.DefaultAdminListen)); err != nil {
 		logger.Error("restguard stopped", "error", err)
 		return 1
 	}
 	return 0
 }
 
-// service owns the listeners, the current engine and the providers of the
-// current runtime.
+// service owns the listeners, the current engine, the provider pool and
+// the metrics.
 type service struct {
-	log    *slog.Logger
-	engine atomic.Pointer[authz.Engine]
-	ready  atomic.Bool
-	authz  *envoy.Server
+	log     *slog.Logger
+	engine  atomic.Pointer[authz.Engine]
+	ready   atomic.Bool
+	authz   *envoy.Server
+	metrics *metrics.Metrics
+	pool    *config.Pool
+	path    string // the configuration file, for reloads
+
+	reloadMu sync.Mutex // one reload at a time
+	lastHash [32]byte   // content hash of the last file loaded
 
 	mu     sync.Mutex // guards cancel
 	cancel context.CancelFunc
@@ -92,13 +90,22 @@ type service struct {
 }
 
 func newService(logger *slog.Logger) *service {
-	s := &service{log: logger}
+	s := &service{log: logger, metrics: metrics.New(version)}
 	s.authz = envoy.NewServer(s.engine.Load, logger.With("component", "envoy"))
 	return s
 }
 
-// install starts rt's providers, fetches their keys, and swaps its engine
-// in. The previous runtime's background work is cancelled.
+// build compiles cfg with the service's pool and metrics hook.
+func (s *service) build(ctx context.Context, cfg *config.Config) (*config.Runtime, error) {
+	if s.pool == nil {
+		s.pool = config.NewPool(ctx)
+	}
+	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, Pool: s.pool})
+}
+
+// install starts rt's providers, warms them, and swaps its engine in. The
+// previous runtime's background work is cancelled and pooled providers it
+// no longer uses are stopped.
 func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	rctx, cancel := context.WithCancel(ctx)
 	rt.Start(rctx)
@@ -110,6 +117,16 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	}
 	done()
 	s.engine.Store(rt.Engine)
+	var sources []metrics.StatsSource
+	for _, bp := range rt.Providers {
+		if r, ok := bp.Validator.(authz.StatsReporter); ok {
+			sources = append(sources, metrics.StatsSource{Name: bp.Name, Kind: bp.Kind, StatsReporter: r})
+		}
+	}
+	s.metrics.SetProviders(sources)
+	if s.pool != nil {
+		s.pool.Retain(rt)
+	}
 	s.mu.Lock()
 	old := s.cancel
 	s.cancel = cancel
@@ -120,7 +137,7 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	go s.watchReady(rctx, rt)
 }
 
-// watchReady marks the service ready once rt's providers have keys.
+// watchReady marks the service ready once rt's providers are warm.
 func (s *service) watchReady(ctx context.Context, rt *config.Runtime) {
 	t := time.NewTicker(readinessPoll)
 	defer t.Stop()
@@ -129,6 +146,7 @@ func (s *service) watchReady(ctx context.Context, rt *config.Runtime) {
 			if !s.ready.Swap(true) {
 				s.log.Info("restguard ready")
 			}
+			s.metrics.SetReady(true)
 			s.authz.SetServing(true)
 			s.once.Do(func() {
 				if s.onReady != nil {
@@ -145,49 +163,119 @@ func (s *service) watchReady(ctx context.Context, rt *config.Runtime) {
 	}
 }
 
-// reload builds a new engine from path; a failure keeps the current one.
-func (s *service) reload(ctx context.Context, path string) {
-	cfg, err := config.Load(path)
+// reload builds a new engine from the file; a failure keeps the current
+// one. force reloads even when the content did not change (SIGHUP).
+func (s *service) reload(ctx context.Context, force bool) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		s.log.Error("configuration reload failed; keeping the running configuration", "file", s.path, "error", err)
+		s.metrics.Reloaded(false)
+		return
+	}
+	sum := sha256.Sum256(data)
+	if !force && bytes.Equal(sum[:], s.lastHash[:]) {
+		return
+	}
+	s.lastHash = sum
+	cfg, err := config.Parse(s.path, data)
 	var rt *config.Runtime
 	if err == nil {
-		rt, err = config.Build(cfg, config.BuildOptions{Logger: s.log})
+		rt, err = s.build(ctx, cfg)
 	}
 	if err != nil {
-		s.log.Error("configuration reload failed; keeping the running configuration", "error", err)
+		s.log.Error("configuration reload failed; keeping the running configuration", "file", s.path, "error", err)
+		s.metrics.Reloaded(false)
 		return
 	}
 	s.install(ctx, rt)
-	s.log.Info("configuration reloaded", "file", path)
+	s.metrics.Reloaded(true)
+	s.log.Info("configuration reloaded", "file", s.path)
 }
 
-// run serves gRPC and the admin endpoints until ctx ends, then shuts down
-// gracefully. Listener errors at startup are fatal.
-func (s *service) run(ctx context.Context, grpcAddr, adminAddr string) error {
-	gl, err := net.Listen("tcp", grpcAddr)
-	if err != nil {
-		return fmt.Errorf("grpc listener: %w", err)
+// watch reloads on SIGHUP and, with a poll interval, when the file's
+// content changes (this also follows Kubernetes ConfigMap symlink swaps,
+// which file-change notifications miss).
+func (s *service) watch(ctx context.Context, every time.Duration) {
+	if data, err := os.ReadFile(s.path); err == nil {
+		s.reloadMu.Lock()
+		s.lastHash = sha256.Sum256(data)
+		s.reloadMu.Unlock()
 	}
-	al, err := net.Listen("tcp", adminAddr)
-	if err != nil {
-		gl.Close()
-		return fmt.Errorf("admin listener: %w", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
 	}
-	return s.serve(ctx, gl, al)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			s.reload(ctx, true)
+		case <-tick:
+			s.reload(ctx, false)
+		}
+	}
+}
+
+// run opens the listeners and serves until ctx ends. Listener errors at
+// startup are fatal. httpAddr may be empty (no forward-auth listener).
+func (s *service) run(ctx context.Context, grpcAddr, httpAddr, adminAddr string) error {
+	var ls []net.Listener
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, a := range []struct{ name, addr string }{{"grpc", grpcAddr}, {"http", httpAddr}, {"admin", adminAddr}} {
+		if a.addr == "" {
+			ls = append(ls, nil)
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s listener: %w", a.name, err)
+		}
+		ls = append(ls, l)
+	}
+	return s.serve(ctx, ls[0], ls[1], ls[2])
 }
 
 // serve is run with listeners already open (tests pass 127.0.0.1:0 ones).
-func (s *service) serve(ctx context.Context, gl, al net.Listener) error {
+// hl may be nil.
+func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 	g := envoy.NewGRPCServer(s.authz)
 	admin := &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	var fwd *http.Server
+	if hl != nil {
+		fwd = &http.Server{
+			Handler:           newForwardAuthHandler(s.engine.Load, s.log),
+			ReadHeaderTimeout: 5 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		}
+	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- g.Serve(gl) }()
-	go func() {
-		if err := admin.Serve(al); !errors.Is(err, http.ErrServerClosed) {
+	serveHTTP := func(srv *http.Server, l net.Listener) {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
-	}()
-	s.log.Info("restguard serving", "grpc", gl.Addr().String(), "admin", al.Addr().String(), "version", version)
+	}
+	go serveHTTP(admin, al)
+	attrs := []any{"grpc", gl.Addr().String(), "admin", al.Addr().String(), "version", version}
+	if fwd != nil {
+		go serveHTTP(fwd, hl)
+		attrs = append(attrs, "http", hl.Addr().String())
+	}
+	s.log.Info("restguard serving", attrs...)
 
 	var runErr error
 	select {
@@ -198,6 +286,7 @@ func (s *service) serve(ctx context.Context, gl, al net.Listener) error {
 	// then drain in-flight checks, then force.
 	s.authz.Shutdown()
 	s.ready.Store(false)
+	s.metrics.SetReady(false)
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
@@ -207,6 +296,9 @@ func (s *service) serve(ctx context.Context, gl, al net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if fwd != nil {
+		_ = fwd.Shutdown(sctx)
+	}
 	_ = admin.Shutdown(sctx)
 	s.mu.Lock()
 	if s.cancel != nil {
@@ -229,6 +321,7 @@ func (s *service) adminMux() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
 }
 

@@ -67,12 +67,13 @@ func startService(t *testing.T, cfgText string, logs *bytes.Buffer) *envoy.Clien
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	rt, err := config.Build(cfg, config.BuildOptions{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := newService(logger)
+	rt, err := svc.build(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	svc.onReady = make(chan struct{})
 	svc.install(ctx, rt)
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -84,7 +85,7 @@ func startService(t *testing.T, cfgText string, logs *bytes.Buffer) *envoy.Clien
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- svc.serve(ctx, gl, al) }()
+	go func() { done <- svc.serve(ctx, gl, nil, al) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -1,0 +1,23 @@
+package authz
+
+// ProviderStats is a snapshot of one provider's operational counters, the
+// shared vocabulary between providers (which count in atomics on the
+// request path) and the metrics code (which reads them at scrape time).
+type ProviderStats struct {
+	// Calls counts outbound validation calls by outcome: "ok", "invalid",
+	// "error".
+	Calls map[string]uint64
+	// Token cache counters.
+	CacheHits, CacheMisses, CacheEvictions uint64
+	CacheSize                              int
+	// KeyRefreshes counts JWKS fetches by outcome: "ok", "error".
+	KeyRefreshes map[string]uint64
+	// Keys is the number of usable keys; -1 when the provider has none by
+	// nature (not a JWKS provider).
+	Keys int
+}
+
+// StatsReporter is implemented by providers that report statistics.
+type StatsReporter interface {
+	Stats() ProviderStats
+}
