@@ -3,6 +3,7 @@ package providers
 import (
 	"crypto"
 	"crypto/sha256"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -19,7 +20,8 @@ const DefaultCacheSize = 10000
 // outcomes (K3). Entries are keyed by the SHA-256 of the full token, never
 // the raw token or a prefix (K1). It is safe for concurrent use.
 type tokenCache struct {
-	lru *lru.Cache[[32]byte, *cacheEntry]
+	lru                     *lru.Cache[[32]byte, *cacheEntry]
+	hits, misses, evictions atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -38,11 +40,13 @@ func newTokenCache(size int) *tokenCache {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	c, err := lru.New[[32]byte, *cacheEntry](size)
+	tc := &tokenCache{}
+	c, err := lru.NewWithEvict[[32]byte, *cacheEntry](size, func([32]byte, *cacheEntry) { tc.evictions.Add(1) })
 	if err != nil { // only for size <= 0, excluded above
 		return nil
 	}
-	return &tokenCache{lru: c}
+	tc.lru = c
+	return tc
 }
 
 func cacheKey(token string) [32]byte { return sha256.Sum256([]byte(token)) }
@@ -57,16 +61,20 @@ func (c *tokenCache) get(key [32]byte, ks *keySet, now time.Time, leeway time.Du
 	}
 	e, ok := c.lru.Get(key)
 	if !ok {
+		c.misses.Add(1)
 		return nil, false
 	}
 	if !now.Before(e.expiry.Add(leeway)) {
 		c.lru.Remove(key)
+		c.misses.Add(1)
 		return nil, false
 	}
 	if e.gen != ks.gen && !ks.has(e.kid, e.pub) {
 		c.lru.Remove(key)
+		c.misses.Add(1)
 		return nil, false
 	}
+	c.hits.Add(1)
 	id := *e.id
 	id.CacheHit = true
 	return &id, true
@@ -84,4 +92,13 @@ func (c *tokenCache) len() int {
 		return 0
 	}
 	return c.lru.Len()
+}
+
+// stats fills the cache part of a provider's statistics.
+func (c *tokenCache) stats(st *authz.ProviderStats) {
+	if c == nil {
+		return
+	}
+	st.CacheHits, st.CacheMisses, st.CacheEvictions = c.hits.Load(), c.misses.Load(), c.evictions.Load()
+	st.CacheSize = c.lru.Len()
 }

@@ -190,7 +190,10 @@ func (j *JWT) fetch(ctx context.Context) error {
 		return nil
 	}()
 	if err != nil {
+		j.refreshErrors.Add(1)
 		j.log.Warn("jwks refresh failed", "provider", j.cfg.Name, "issuer", j.cfg.Issuer, "error", err)
+	} else {
+		j.refreshOK.Add(1)
 	}
 	return err
 }

@@ -107,6 +107,21 @@ type JWT struct {
 	lastSuccess time.Time // also keySet.fetched; kept for status reporting
 
 	verifications atomic.Int64 // signature checks run (for tests and metrics)
+
+	refreshOK, refreshErrors atomic.Uint64 // JWKS fetches by outcome
+}
+
+// Kind is "jwt".
+func (j *JWT) Kind() string { return "jwt" }
+
+// Stats reports the provider's counters for metrics.
+func (j *JWT) Stats() authz.ProviderStats {
+	st := authz.ProviderStats{
+		KeyRefreshes: map[string]uint64{"ok": j.refreshOK.Load(), "error": j.refreshErrors.Load()},
+		Keys:         j.KeyCount(),
+	}
+	j.cache.stats(&st)
+	return st
 }
 
 // NewJWT validates cfg, applies the defaults and returns the provider. It
