@@ -313,7 +313,7 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 		detail := c.Scheme
 		switch {
 		case c.Kind == CredentialBearer:
-			detail = "bearer token sha256:" + Fingerprint(c.Token)
+			detail = "token sha256:" + Fingerprint(c.Token)
 		case c.Detail != "":
 			detail = c.Detail
 		}

@@ -4,6 +4,7 @@
 //	restguard serve    -config FILE    run the gRPC ext_authz server
 //	restguard validate -config FILE    load and build FILE exactly as serve does, print the expanded rules
 //	restguard check    [flags] PATH    ask a running restguard about one request (an Envoy-shaped CheckRequest)
+//	restguard explain  -config FILE    run the engine on one request and print every phase
 //	restguard dev                      a self-contained local setup with a throw-away IdP (loopback only)
 //	restguard version
 package main
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runValidate(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
+	case "explain":
+		return runExplain(args[1:], stdout, stderr)
 	case "dev":
 		return runDev(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -56,6 +59,7 @@ commands:
   serve    -config FILE   run the Envoy ext_authz gRPC server
   validate -config FILE   check a configuration and print the expanded rules
   check    [flags] PATH   send one Envoy-shaped CheckRequest to a running restguard
+  explain  -config FILE   run the real engine on one request (flags or -request FILE) and print every phase
   dev                     local demo: throw-away IdP, tokens and restguard, loopback only
   version                 print the version
 

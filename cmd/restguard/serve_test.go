@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,13 @@ upstream:
 // loopback listeners and returns a connected client.
 func startService(t *testing.T, cfgText string, logs *bytes.Buffer) *envoy.Client {
 	t.Helper()
+	c, _, _ := startServiceFull(t, cfgText, logs)
+	return c
+}
+
+// startServiceFull also returns the service and its admin address.
+func startServiceFull(t *testing.T, cfgText string, logs io.Writer) (*envoy.Client, *service, string) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +115,7 @@ func startService(t *testing.T, cfgText string, logs *bytes.Buffer) *envoy.Clien
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c
+	return c, svc, al.Addr().String()
 }
 
 // loadFixture reads a recorded CheckRequest and puts token in place of

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -68,6 +69,20 @@ func (r *Restguard) Logs() string { return r.logs.String() }
 // Reload sends SIGHUP.
 func (r *Restguard) Reload() error { return r.cmd.Process.Signal(syscall.SIGHUP) }
 
+// WaitLog waits (at most d) until the process has logged a line containing
+// substr at least n times in all, and reports whether it did.
+func (r *Restguard) WaitLog(substr string, n int, d time.Duration) bool {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	deadline := time.Now().Add(d)
+	for strings.Count(r.logs.b.String(), substr) < n {
+		if !r.logs.wait(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 // Start writes configYAML to a file and runs `restguard serve` on it. The
 // configuration should listen on 127.0.0.1:0 (or [::1]:0). Start waits until
 // /readyz answers 200 (at most 30 s) and registers a cleanup that stops the
@@ -120,7 +135,10 @@ func Start(t testing.TB, configYAML string) *Restguard {
 		done := make(chan error, 1)
 		go func() { done <- r.cmd.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("restguard did not exit cleanly after SIGTERM: %v\n%s", err, r.Logs())
+			}
 		case <-time.After(20 * time.Second):
 			_ = r.cmd.Process.Kill()
 			<-done
@@ -153,15 +171,38 @@ func Start(t testing.TB, configYAML string) *Restguard {
 	return r
 }
 
+// syncBuffer collects the process's log; writers signal waiters.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// wait releases s.mu until the next write or the deadline; it reports
+// whether a write happened. Callers hold s.mu.
+func (s *syncBuffer) wait(deadline time.Time) bool {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	ch := s.changed
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	select {
+	case <-ch:
+		return true
+	case <-time.After(time.Until(deadline)):
+		return false
+	}
 }
 
 func (s *syncBuffer) String() string {

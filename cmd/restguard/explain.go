@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/restguard/restguard/authz"
+	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/envoy"
+)
+
+// errOffline is what every outbound call returns under -offline.
+var errOffline = errors.New("explain -offline: network calls disabled")
+
+type offlineTransport struct{}
+
+func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, errOffline }
+
+// explanation is the -json output.
+type explanation struct {
+	Verdict  string       `json:"verdict"`
+	Status   int          `json:"status"`
+	Reason   authz.Reason `json:"reason"`
+	Rule     string       `json:"rule"`
+	Provider string       `json:"provider,omitempty"`
+	DryRun   bool         `json:"dry_run"`
+	Steps    []authz.Step `json:"steps"`
+	Response []string     `json:"response"`
+}
+
+func runExplain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (required)")
+	reqFile := fs.String("request", "", "a recorded CheckRequest (protojson, as in envoy/testdata/checkrequests)")
+	method := fs.String("method", "GET", "HTTP method")
+	host := fs.String("host", "jira.example.com", "HTTP host (:authority)")
+	ip := fs.String("ip", "127.0.0.1", "the address Envoy saw as the peer (source.address)")
+	token := fs.String("token", "", "bearer token (prefer -token-file)")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token")
+	basicUser := fs.String("basic-user", "", "send HTTP Basic with this user (placeholder password)")
+	offline := fs.Bool("offline", false, "make no network calls: providers that need the IdP report it unavailable")
+	asJSON := fs.Bool("json", false, "print JSON")
+	requestID := fs.String("request-id", "explain", "x-request-id of a request built from flags")
+	timeout := fs.Duration("timeout", 10*time.Second, "time for fetching keys and the check")
+	var headers headerFlags
+	fs.Var(&headers, "H", `extra header "Name: value" (repeatable)`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: restguard explain -config FILE [-request checkrequest.json | [flags] PATH]\n\nRuns the real engine on one request and prints every phase. Never prints the token.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" || (fs.Arg(0) == "") == (*reqFile == "") || fs.NArg() > 1 {
+		fs.Usage()
+		return 2
+	}
+	tok := *token
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "restguard:", err)
+			return 2
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok != "" {
+		headers = append(headers, "Authorization: Bearer "+tok)
+	}
+	if *basicUser != "" {
+		headers = append(headers, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(*basicUser+":placeholder")))
+	}
+
+	cfg, err := config.Load(*path)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	opts := config.BuildOptions{Logger: slog.New(slog.DiscardHandler)}
+	if *offline {
+		opts.HTTPClient = &http.Client{Transport: offlineTransport{}}
+	}
+	rt, err := config.Build(cfg, opts)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	tr := &authz.Trace{}
+	if !*offline {
+		if err := rt.Refresh(ctx); err != nil {
+			tr.Steps = append(tr.Steps, authz.Step{Phase: "providers", Outcome: "not_warm", Detail: err.Error()})
+		}
+	}
+	var data []byte
+	if *reqFile != "" {
+		if data, err = os.ReadFile(*reqFile); err != nil {
+			fmt.Fprintln(stderr, "restguard:", err)
+			return 2
+		}
+	}
+	creq, err := envoy.NewCheckRequest(envoy.CheckInput{Method: *method, Host: *host, Path: fs.Arg(0), Headers: headers, SourceIP: *ip, RequestID: *requestID})
+	if data != nil {
+		creq, err = envoy.ParseCheckRequest(data)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "restguard:", err)
+		return 2
+	}
+	req := envoy.ToRequest(creq)
+	d := rt.Engine.Check(authz.WithTrace(ctx, tr), req)
+	res := envoy.ReadResponse(envoy.ToResponse(&d, req.ID))
+
+	ex := explanation{
+		Verdict: d.Verdict.String(), Status: d.HTTPStatus(), Reason: d.Reason, Rule: d.Rule,
+		Provider: d.Provider, DryRun: d.DryRun, Steps: tr.Steps, Response: responseLines(res),
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(ex)
+	} else {
+		printExplanation(stdout, ex)
+	}
+	if d.Allowed() {
+		return 0
+	}
+	return 1
+}
+
+func responseLines(r envoy.Result) []string {
+	var out []string
+	if r.Allowed {
+		for _, h := range r.Headers {
+			out = append(out, "upstream set    "+h)
+		}
+		if len(r.Remove) > 0 {
+			out = append(out, "upstream remove "+strings.Join(r.Remove, ", "))
+		}
+		return out
+	}
+	out = append(out, fmt.Sprintf("client status   %d", r.Status))
+	for _, h := range r.Headers {
+		out = append(out, "client header   "+h)
+	}
+	return append(out, "client body     "+r.Body)
+}
+
+func printExplanation(w io.Writer, ex explanation) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, s := range ex.Steps {
+		outcome := s.Outcome
+		if s.Reason != "" {
+			outcome += " (" + string(s.Reason) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Phase, dash(s.Name), outcome, s.Detail)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	dry := ""
+	if ex.DryRun {
+		dry = " (a report-only rule would have denied)"
+	}
+	fmt.Fprintf(w, "verdict: %s %d %s, rule %s%s\n", ex.Verdict, ex.Status, ex.Reason, ex.Rule, dry)
+	for _, l := range ex.Response {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
