@@ -99,7 +99,7 @@ func parseAuthorization(v string) Credential {
 		return Credential{Kind: CredentialMalformed, Detail: "empty authorization header"}
 	}
 	scheme, rest, _ := strings.Cut(strings.ReplaceAll(v, "\t", " "), " ")
-	if !isToken(scheme) {
+	if !IsToken(scheme) {
 		return Credential{Kind: CredentialMalformed, Detail: "invalid auth scheme"}
 	}
 	rest = strings.TrimLeft(rest, " ")
@@ -175,8 +175,9 @@ func IsB64Token(s string) bool {
 	return true
 }
 
-// isToken reports whether s is an RFC 9110 token (the auth-scheme grammar).
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 token: the grammar of header
+// field names and auth schemes.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -185,22 +185,6 @@ func hasCRLFNUL(s string) bool {
 	return strings.ContainsAny(s, "\r\n\x00")
 }
 
-// isToken reports whether s is an RFC 9110 token (a header field name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
 
 // maxRequestIDBytes bounds the request id echoed in deny bodies and logs.
 const maxRequestIDBytes = 128
@@ -218,3 +202,6 @@ func usableRequestID(id string) bool {
 	}
 	return true
 }
+
+// isToken reports whether s is an RFC 9110 token (a header field name).
+func isToken(s string) bool { return authz.IsToken(s) }

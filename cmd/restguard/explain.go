@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,19 +41,11 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (required)")
-	reqFile := fs.String("request", "", "a recorded CheckRequest (protojson, as in envoy/testdata/checkrequests)")
-	method := fs.String("method", "GET", "HTTP method")
-	host := fs.String("host", "jira.example.com", "HTTP host (:authority)")
-	ip := fs.String("ip", "127.0.0.1", "the address Envoy saw as the peer (source.address)")
-	token := fs.String("token", "", "bearer token (prefer -token-file)")
-	tokenFile := fs.String("token-file", "", "file holding the bearer token")
-	basicUser := fs.String("basic-user", "", "send HTTP Basic with this user (placeholder password)")
 	offline := fs.Bool("offline", false, "make no network calls: providers that need the IdP report it unavailable")
 	asJSON := fs.Bool("json", false, "print JSON")
-	requestID := fs.String("request-id", "explain", "x-request-id of a request built from flags")
 	timeout := fs.Duration("timeout", 10*time.Second, "time for fetching keys and the check")
-	var headers headerFlags
-	fs.Var(&headers, "H", `extra header "Name: value" (repeatable)`)
+	var rf requestFlags
+	rf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: restguard explain -config FILE [-request checkrequest.json | [flags] PATH]\n\nRuns the real engine on one request and prints every phase. Never prints the token.")
 		fs.PrintDefaults()
@@ -63,24 +53,17 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" || (fs.Arg(0) == "") == (*reqFile == "") || fs.NArg() > 1 {
+	if rf.requestID == "" {
+		rf.requestID = "explain"
+	}
+	if *path == "" || fs.NArg() > 1 {
 		fs.Usage()
 		return 2
 	}
-	tok := *token
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "restguard:", err)
-			return 2
-		}
-		tok = strings.TrimSpace(string(b))
-	}
-	if tok != "" {
-		headers = append(headers, "Authorization: Bearer "+tok)
-	}
-	if *basicUser != "" {
-		headers = append(headers, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(*basicUser+":placeholder")))
+	in, data, err := rf.input(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, "restguard:", err)
+		return 2
 	}
 
 	cfg, err := config.Load(*path)
@@ -106,17 +89,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			tr.Steps = append(tr.Steps, authz.Step{Phase: "providers", Outcome: "not_warm", Detail: err.Error()})
 		}
 	}
-	var data []byte
-	if *reqFile != "" {
-		if data, err = os.ReadFile(*reqFile); err != nil {
-			fmt.Fprintln(stderr, "restguard:", err)
-			return 2
-		}
-	}
-	creq, err := envoy.NewCheckRequest(envoy.CheckInput{Method: *method, Host: *host, Path: fs.Arg(0), Headers: headers, SourceIP: *ip, RequestID: *requestID})
-	if data != nil {
-		creq, err = envoy.ParseCheckRequest(data)
-	}
+	creq, err := buildCheckRequest(data, in)
 	if err != nil {
 		fmt.Fprintln(stderr, "restguard:", err)
 		return 2
