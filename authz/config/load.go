@@ -139,31 +139,9 @@ func friendlyYAML(m string) string {
 
 // nodeAt returns the node at a path like providers[2], or nil.
 func nodeAt(root *yaml.Node, path string) *yaml.Node {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, part := range splitPath(path) {
-		var next *yaml.Node
-		switch p := part.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == p {
-						next = n.Content[i+1]
-						break
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
-				next = n.Content[p]
-			}
-		}
-		if next == nil {
-			return nil
-		}
-		n = next
+	n, _, complete := walk(root, path)
+	if !complete {
+		return nil
 	}
 	return n
 }
@@ -171,6 +149,14 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 // locate finds the line of a path like rules[3].ip.allow[1] in the
 // document; it falls back to the nearest existing parent.
 func locate(root *yaml.Node, path string) int {
+	_, line, _ := walk(root, path)
+	return line
+}
+
+// walk follows path from the document root as far as it exists. It
+// returns the deepest node reached, the line to report for it (the key's
+// line for scalar values), and whether the whole path was found.
+func walk(root *yaml.Node, path string) (*yaml.Node, int, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -186,6 +172,8 @@ func locate(root *yaml.Node, path string) int {
 						next = n.Content[i+1]
 						if next.Kind == yaml.ScalarNode || next.Line == 0 {
 							line = n.Content[i].Line
+						} else {
+							line = next.Line
 						}
 						break
 					}
@@ -194,15 +182,15 @@ func locate(root *yaml.Node, path string) int {
 		case int:
 			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
 				next = n.Content[p]
+				line = next.Line
 			}
 		}
 		if next == nil {
-			return line
+			return n, line, false
 		}
 		n = next
-		line = n.Line
 	}
-	return line
+	return n, line, true
 }
 
 func splitPath(path string) []any {
