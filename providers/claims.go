@@ -322,7 +322,12 @@ func (j *JWT) checkAudience(c map[string]any) error {
 // A configured claim that is present with another type refuses the token:
 // no silent fallback to a later claim.
 func (j *JWT) username(c map[string]any) (string, error) {
-	for _, path := range j.cfg.UsernameClaims {
+	return usernameFrom(c, j.cfg.UsernameClaims, j.cfg.LowercaseUsername)
+}
+
+// usernameFrom is the username rule shared by every provider kind.
+func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, error) {
+	for _, path := range paths {
 		v, present := claim(c, path)
 		if !present {
 			continue
@@ -334,7 +339,7 @@ func (j *JWT) username(c map[string]any) (string, error) {
 		if s == "" {
 			continue
 		}
-		if j.cfg.LowercaseUsername {
+		if lowercase {
 			s = strings.ToLower(s)
 		}
 		return s, nil

@@ -2,35 +2,82 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/providers"
 )
 
-// Provider is one identity provider.
+// Provider is one identity provider. Kind says how its tokens are
+// validated; a preset fills endpoints and attribute names from a few
+// params, and every field set here overrides what the preset filled.
+// docs/providers.md describes every key.
 type Provider struct {
-	Name           string              `yaml:"name"`
-	Kind           string              `yaml:"kind"`
-	Issuer         string              `yaml:"issuer"`
-	DiscoveryURL   string              `yaml:"discovery_url"`
-	JWKSURI        string              `yaml:"jwks_uri"`
-	Algorithms     []string            `yaml:"algorithms"`
-	Audiences      []string            `yaml:"audiences"`
-	ClientIDClaim  string              `yaml:"client_id_claim"`
-	ClientIDs      []string            `yaml:"client_ids"`
-	StrictTyp      bool                `yaml:"strict_typ"`
-	RequiredClaims map[string][]string `yaml:"required_claims"`
-	Leeway         Duration            `yaml:"leeway"`
-	Username       UsernameMapping     `yaml:"username"`
-	Groups         ClaimRef            `yaml:"groups"`
-	Email          ClaimRef            `yaml:"email"`
-	Cache          Cache               `yaml:"cache"`
-	JWKS           JWKS                `yaml:"jwks"`
+	Name   string       `yaml:"name"`
+	Kind   string       `yaml:"kind"` // jwt (default), introspection, userinfo, api_key, discovery
+	Preset string       `yaml:"preset"`
+	Params PresetParams `yaml:"params"`
+
+	// jwt (and the issuer check of introspection)
+	Issuer          string              `yaml:"issuer"`
+	DiscoveryURL    string              `yaml:"discovery_url"`
+	JWKSURI         string              `yaml:"jwks_uri"`
+	Algorithms      []string            `yaml:"algorithms"`
+	Audiences       []string            `yaml:"audiences"`
+	ClientIDClaim   string              `yaml:"client_id_claim"`
+	ClientIDs       []string            `yaml:"client_ids"`
+	StrictTyp       bool                `yaml:"strict_typ"`
+	RequiredClaims  map[string][]string `yaml:"required_claims"`
+	RejectAudiences []string            `yaml:"reject_audiences"`
+	Leeway          Duration            `yaml:"leeway"`
+	JWKS            JWKS                `yaml:"jwks"`
+
+	// identity mapping, for every kind but api_key
+	Username UsernameMapping `yaml:"username"`
+	Groups   ClaimRef        `yaml:"groups"`
+	Email    ClaimRef        `yaml:"email"`
+
+	// remote validation (introspection, userinfo, discovery)
+	ClientID       string        `yaml:"client_id"`
+	ClientSecret   *Secret       `yaml:"client_secret"`
+	Introspection  Introspection `yaml:"introspection"`
+	Userinfo       Userinfo      `yaml:"userinfo"`
+	AppBinding     AppBinding    `yaml:"app_binding"`
+	AllowAnyClient bool          `yaml:"allow_any_client"`
+	TokenShape     TokenShape    `yaml:"token_shape"`
+	Timeout        Duration      `yaml:"timeout"`
+	Cache          Cache         `yaml:"cache"`
+
+	// api_key
+	Keys   []APIKey `yaml:"keys"`
+	Header string   `yaml:"header"`
 }
 
-// UsernameMapping picks the username from claims.
+// PresetParams are the parameters of a preset (see docs/providers.md for
+// which preset takes which).
+type PresetParams struct {
+	Tenant       string   `yaml:"tenant"`
+	TokenVersion string   `yaml:"token_version"`
+	Realm        string   `yaml:"realm"`
+	Domain       string   `yaml:"domain"`
+	AuthServerID string   `yaml:"auth_server_id"`
+	Region       string   `yaml:"region"`
+	UserPoolID   string   `yaml:"user_pool_id"`
+	BaseURL      string   `yaml:"base_url"`
+	APIVersion   string   `yaml:"api_version"`
+	TeamIDs      []string `yaml:"team_ids"`
+}
+
+// UsernameMapping picks the username from claims (or answer attributes).
 type UsernameMapping struct {
 	Claims    []string `yaml:"claims"`
 	Lowercase bool     `yaml:"lowercase"`
@@ -41,9 +88,12 @@ type ClaimRef struct {
 	Claim string `yaml:"claim"`
 }
 
-// Cache sizes a verified-token cache.
+// Cache tunes a provider's token cache.
 type Cache struct {
-	Size *int `yaml:"size"`
+	Size        *int     `yaml:"size"`         // entries; 0 disables
+	TTL         Duration `yaml:"ttl"`          // remote: positive answers, never past exp
+	NegativeTTL Duration `yaml:"negative_ttl"` // remote: definitive refusals
+	Grace       Duration `yaml:"grace"`        // remote: serve a positive answer this long past ttl while the provider is down
 }
 
 // JWKS tunes key-set fetching.
@@ -52,6 +102,119 @@ type JWKS struct {
 	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
 	MaxStale           Duration `yaml:"max_stale"`
 	FetchTimeout       Duration `yaml:"fetch_timeout"`
+}
+
+// Introspection configures RFC 7662 introspection.
+type Introspection struct {
+	Endpoint      string   `yaml:"endpoint"`
+	AuthMethod    string   `yaml:"auth_method"`     // client_secret_basic (default), client_secret_post, none
+	TokenTypeHint *string  `yaml:"token_type_hint"` // default access_token; "" sends none
+	TokenTypes    []string `yaml:"token_types"`
+	RequireExp    bool     `yaml:"require_exp"`
+}
+
+// Userinfo configures userinfo validation.
+type Userinfo struct {
+	URL          string            `yaml:"url"`
+	Method       string            `yaml:"method"`
+	Headers      map[string]string `yaml:"headers"`
+	SuccessField string            `yaml:"success_field"`
+}
+
+// AppBinding selects the check that a token was issued to our client.
+type AppBinding struct {
+	Type string `yaml:"type"` // github, google, facebook, discord, gitlab
+	URL  string `yaml:"url"`
+}
+
+// TokenShape narrows which opaque tokens reach the provider.
+type TokenShape struct {
+	Prefixes  []string `yaml:"prefixes"`
+	MinLength int      `yaml:"min_length"`
+	MaxLength int      `yaml:"max_length"`
+	Charset   string   `yaml:"charset"`
+	AcceptJWT *bool    `yaml:"accept_jwt"`
+}
+
+// APIKey is one API key, stored as its hash (restguard hash-key).
+type APIKey struct {
+	Name     string   `yaml:"name"`
+	SHA256   string   `yaml:"sha256"`
+	Username string   `yaml:"username"`
+	Groups   []string `yaml:"groups"`
+	Expires  string   `yaml:"expires"` // RFC 3339 time or a date (2027-01-31, the start of that day, UTC)
+}
+
+// Secret is a client secret read from a file or an environment variable,
+// never written into the configuration itself.
+type Secret struct {
+	File string
+	Env  string
+	line int
+}
+
+// UnmarshalYAML accepts {file: PATH} or {env: NAME}. It is a leaf type: the
+// keys are checked here, so strictness is kept.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	fail := func(line int, format string, args ...any) error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", line) + fmt.Sprintf(format, args...)}}
+	}
+	s.line = n.Line
+	if n.Kind != yaml.MappingNode {
+		return fail(n.Line, "client_secret must not be written into the configuration: use {file: /path/to/secret} or {env: VARIABLE}")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			return fail(v.Line, "client_secret.%s must be a string", k.Value)
+		}
+		switch k.Value {
+		case "file":
+			s.File = v.Value
+		case "env":
+			s.Env = v.Value
+		default:
+			return fail(k.Line, "unknown key %q in client_secret (file or env)", k.Value)
+		}
+	}
+	if (s.File == "") == (s.Env == "") {
+		return fail(n.Line, "client_secret needs exactly one of file or env")
+	}
+	return nil
+}
+
+// resolve reads the secret.
+func (s *Secret) resolve() (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	var v string
+	if s.File != "" {
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("reading the secret file: %v", err)
+		}
+		v = strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", s.File)
+		}
+		return v, nil
+	}
+	v = os.Getenv(s.Env)
+	if v == "" {
+		return "", fmt.Errorf("environment variable %s is not set", s.Env)
+	}
+	return v, nil
+}
+
+func (s *Secret) String() string {
+	if s == nil {
+		return "none"
+	}
+	if s.File != "" {
+		return "file " + s.File
+	}
+	return "env " + s.Env
 }
 
 // Lifecycle is the background work of a provider that needs warming
@@ -65,15 +228,36 @@ type Lifecycle interface {
 // BuiltProvider is one compiled provider.
 type BuiltProvider struct {
 	Name      string
-	Kind      string // "jwt"
-	Summary   string // one line for `restguard validate`
+	Kind      string // jwt, introspection, userinfo, api_key, discovery
+	Preset    string // "" without a preset
+	Summary   string // one line for `restguard validate`: the expanded provider
 	Validator authz.Validator
 	Life      Lifecycle // nil when the provider needs no warming
+
+	// takesAllOpaque: opaque tokens reach this provider unfiltered and it
+	// decides them (so providers after it in a rule never see one).
+	takesAllOpaque bool
+	remote         bool // sends tokens to the identity provider
 }
 
 type builtProviders struct {
 	list   []*BuiltProvider
 	byName map[string]*BuiltProvider
+}
+
+// fieldError is a provider error at a key below providers[i].
+type fieldError struct {
+	path string
+	err  error
+}
+
+func (e *fieldError) Error() string { return e.path + ": " + e.err.Error() }
+
+func at(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fieldError{path: path, err: err}
 }
 
 // buildProviders compiles every provider; errors go to p with positions.
@@ -82,32 +266,280 @@ func buildProviders(c *Config, o BuildOptions, logger *slog.Logger, p *problems)
 	for i, pc := range c.Providers {
 		bp, err := buildProvider(pc, o, logger.With("component", "provider", "provider", pc.Name))
 		if err != nil {
-			p.add(fmt.Sprintf("providers[%d]", i), "%v", err)
+			for _, e := range leafErrors(err) {
+				var fe *fieldError
+				if errors.As(e, &fe) {
+					p.add(fmt.Sprintf("providers[%d].%s", i, fe.path), "%v", fe.err)
+				} else {
+					p.add(fmt.Sprintf("providers[%d]", i), "%v", e)
+				}
+			}
 			continue
 		}
 		out.list = append(out.list, bp)
 		out.byName[pc.Name] = bp
 	}
+	checkOpaqueRouting(c, out, p)
 	return out
 }
 
+// checkOpaqueRouting refuses a rule in which a remote provider can never
+// see an opaque token because an earlier provider takes every one: the
+// operator meant something else, and the order is the routing rule.
+func checkOpaqueRouting(c *Config, bps builtProviders, p *problems) {
+	for i, r := range c.Rules {
+		first := ""
+		for j, name := range r.Authenticate {
+			bp := bps.byName[name]
+			if bp == nil {
+				continue
+			}
+			if first != "" && bp.remote {
+				p.add(fmt.Sprintf("rules[%d].authenticate[%d]", i, j),
+					"provider %q never sees an opaque token: %q before it takes every opaque token; give %q a token_shape (prefixes, length, charset)", name, first, first)
+			}
+			if first == "" && bp.takesAllOpaque {
+				first = name
+			}
+		}
+	}
+}
+
+func leafErrors(err error) []error {
+	var multi interface{ Unwrap() []error }
+	if errors.As(err, &multi) && multi.(error) == err {
+		var out []error
+		for _, e := range multi.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// buildProvider compiles one provider. Errors are *fieldError where a key
+// is to blame, so that they carry its line.
 func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+	var pre *providers.Preset
+	kind := pc.Kind
+	if pc.Preset != "" {
+		if err := checkParams(pc); err != nil {
+			return nil, err
+		}
+		var err error
+		pre, err = providers.ExpandPreset(pc.Preset, providers.PresetParams{
+			Tenant: pc.Params.Tenant, TokenVersion: pc.Params.TokenVersion, Realm: pc.Params.Realm,
+			Domain: pc.Params.Domain, AuthServerID: pc.Params.AuthServerID, Region: pc.Params.Region,
+			UserPoolID: pc.Params.UserPoolID, BaseURL: pc.Params.BaseURL, APIVersion: pc.Params.APIVersion,
+			TeamIDs: pc.Params.TeamIDs, ClientID: pc.ClientID, Issuer: pc.Issuer,
+		})
+		if err != nil {
+			return nil, at("preset", err)
+		}
+		if kind == "" {
+			kind = pre.Kind
+		}
+		if !contains(pre.Kinds, kind) {
+			return nil, at("kind", fmt.Errorf("preset %s supports kind %s, not %q", pc.Preset, strings.Join(pre.Kinds, " or "), kind))
+		}
+	} else {
+		pre = &providers.Preset{}
+		if kind == "" {
+			kind = DefaultProviderKind
+		}
+		if !paramsEmpty(pc.Params) {
+			return nil, at("params", errors.New("params are only used with a preset"))
+		}
+	}
+	keysErr := checkKindKeys(pc, kind)
+	var bp *BuiltProvider
+	var err error
+	switch kind {
+	case providers.KindJWT:
+		bp, err = buildJWT(pc, pre, o, logger)
+	case providers.KindIntrospection:
+		bp, err = buildIntrospection(pc, pre, o, logger)
+	case providers.KindUserinfo:
+		bp, err = buildUserinfo(pc, pre, o, logger)
+	case providers.KindAPIKey:
+		bp, err = buildAPIKeys(pc, o)
+	case providers.KindDiscovery:
+		bp, err = buildDiscovery(pc, pre, o, logger)
+	default:
+		err = at("kind", fmt.Errorf("unknown provider kind %q", kind))
+	}
+	if err != nil || keysErr != nil {
+		return nil, errors.Join(keysErr, err)
+	}
+	bp.Name, bp.Kind, bp.Preset = pc.Name, kind, pc.Preset
+	if pc.Preset != "" {
+		bp.Summary = "preset " + pc.Preset + ": " + bp.Summary
+	}
+	return bp, nil
+}
+
+// checkParams refuses params the preset does not use, so a misplaced
+// parameter is not silently ignored.
+func checkParams(pc Provider) error {
+	used, ok := providers.PresetParamNames(pc.Preset)
+	if !ok {
+		return at("preset", fmt.Errorf("unknown preset %q (one of: %s)", pc.Preset, strings.Join(providers.PresetNames(), ", ")))
+	}
+	set := map[string]bool{
+		"tenant": pc.Params.Tenant != "", "token_version": pc.Params.TokenVersion != "", "realm": pc.Params.Realm != "",
+		"domain": pc.Params.Domain != "", "auth_server_id": pc.Params.AuthServerID != "", "region": pc.Params.Region != "",
+		"user_pool_id": pc.Params.UserPoolID != "", "base_url": pc.Params.BaseURL != "", "api_version": pc.Params.APIVersion != "",
+		"team_ids": len(pc.Params.TeamIDs) > 0,
+	}
+	var errs []error
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if set[n] && !contains(used, n) {
+			what := "no params"
+			if len(used) > 0 {
+				what = "params " + strings.Join(used, ", ")
+			}
+			errs = append(errs, at("params."+n, fmt.Errorf("preset %s does not use %s (it takes %s)", pc.Preset, n, what)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkKindKeys refuses keys that the chosen kind would ignore.
+func checkKindKeys(pc Provider, kind string) error {
+	var errs []error
+	refuse := func(key string, set bool, kinds string) {
+		if set {
+			errs = append(errs, at(key, fmt.Errorf("not used by kind %s (only by %s)", kind, kinds)))
+		}
+	}
+	jwtLike := kind == providers.KindJWT || kind == providers.KindDiscovery
+	refuse("jwks_uri", pc.JWKSURI != "" && !jwtLike, "jwt")
+	refuse("algorithms", len(pc.Algorithms) > 0 && !jwtLike, "jwt, discovery")
+	refuse("client_id_claim", pc.ClientIDClaim != "" && !jwtLike, "jwt, discovery")
+	refuse("strict_typ", pc.StrictTyp && !jwtLike, "jwt, discovery")
+	refuse("jwks", pc.JWKS != (JWKS{}) && !jwtLike, "jwt, discovery")
+	refuse("introspection", !emptyIntrospection(pc.Introspection) && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, discovery")
+	refuse("userinfo", (pc.Userinfo.URL != "" || pc.Userinfo.Method != "" || len(pc.Userinfo.Headers) > 0 || pc.Userinfo.SuccessField != "") && kind != providers.KindUserinfo, "userinfo")
+	refuse("app_binding", pc.AppBinding != (AppBinding{}) && kind != providers.KindUserinfo, "userinfo")
+	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindDiscovery, "userinfo, discovery")
+	refuse("keys", len(pc.Keys) > 0 && kind != providers.KindAPIKey, "api_key")
+	refuse("header", pc.Header != "" && kind != providers.KindAPIKey, "api_key")
+	remote := kind == providers.KindIntrospection || kind == providers.KindUserinfo || kind == providers.KindDiscovery
+	refuse("client_secret", pc.ClientSecret != nil && !remote, "introspection, userinfo, discovery")
+	refuse("timeout", pc.Timeout != 0 && !remote, "introspection, userinfo, discovery")
+	refuse("cache.ttl", pc.Cache.TTL != 0 && !remote, "introspection, userinfo, discovery")
+	refuse("cache.negative_ttl", pc.Cache.NegativeTTL != 0 && !remote, "introspection, userinfo, discovery")
+	refuse("cache.grace", pc.Cache.Grace != 0 && !remote, "introspection, userinfo, discovery")
+	refuse("reject_audiences", len(pc.RejectAudiences) > 0 && kind != providers.KindJWT, "jwt")
+	if kind == providers.KindAPIKey {
+		refuse("issuer", pc.Issuer != "", "jwt, introspection, userinfo, discovery")
+		refuse("username", len(pc.Username.Claims) > 0 || pc.Username.Lowercase, "jwt, introspection, userinfo, discovery")
+		refuse("groups", pc.Groups.Claim != "", "jwt, introspection, userinfo, discovery")
+		refuse("audiences", len(pc.Audiences) > 0, "jwt, introspection")
+		refuse("client_id", pc.ClientID != "", "presets and remote kinds")
+	}
+	return errors.Join(errs...)
+}
+
+func paramsEmpty(p PresetParams) bool {
+	teams := p.TeamIDs
+	p.TeamIDs = nil
+	return len(teams) == 0 && reflect.ValueOf(p).IsZero()
+}
+
+func emptyIntrospection(i Introspection) bool {
+	return i.Endpoint == "" && i.AuthMethod == "" && i.TokenTypeHint == nil && len(i.TokenTypes) == 0 && !i.RequireExp
+}
+
+func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+	issuers, jwks := pre.Issuers, pre.JWKSURIs
+	if pc.Issuer != "" {
+		issuers, jwks = []string{pc.Issuer}, []string{""}
+	}
+	if pc.JWKSURI != "" {
+		if len(issuers) > 1 {
+			return nil, at("jwks_uri", fmt.Errorf("preset %s accepts %d issuers: set issuer too, or params.token_version", pc.Preset, len(issuers)))
+		}
+		jwks = []string{pc.JWKSURI}
+	}
+	if pc.DiscoveryURL != "" && len(issuers) > 1 {
+		return nil, at("discovery_url", fmt.Errorf("preset %s accepts %d issuers: set issuer too", pc.Preset, len(issuers)))
+	}
+	var vals []authz.Validator
+	var lives lifecycles
+	var descs []string
+	for i, iss := range issuers {
+		jc := jwtConfig(pc, pre, o, logger)
+		jc.Issuer, jc.JWKSURI = iss, jwks[i]
+		j, err := providers.NewJWT(jc)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, j)
+		lives = append(lives, j)
+		src := "discovery " + or(pc.DiscoveryURL, strings.TrimSuffix(iss, "/")+"/.well-known/openid-configuration")
+		if jc.JWKSURI != "" {
+			src = "jwks " + jc.JWKSURI
+		}
+		descs = append(descs, "issuer "+iss+" ("+src+")")
+	}
+	if len(vals) == 0 {
+		return nil, errors.New("jwt provider needs an issuer")
+	}
+	var v authz.Validator = vals[0]
+	if len(vals) > 1 {
+		v = providers.FirstOf(vals)
+	}
+	reject := pc.RejectAudiences
+	hint := "token audience is refused by this provider"
+	if len(reject) == 0 {
+		reject, hint = pre.RejectAudiences, pre.RejectHint
+	}
+	if len(reject) > 0 {
+		v = providers.RejectAudiences(v, issuers, reject, hint)
+	}
+	jc := jwtConfig(pc, pre, o, logger)
+	sum := "jwt  " + strings.Join(descs, "; ")
+	if len(jc.Audiences) > 0 {
+		sum += "; aud " + strings.Join(jc.Audiences, "|")
+	}
+	if jc.ClientIDClaim != "" {
+		sum += "; " + jc.ClientIDClaim + " " + strings.Join(jc.ClientIDs, "|")
+	}
+	if len(reject) > 0 {
+		sum += "; refuses aud " + strings.Join(reject, "|")
+	}
+	sum += "; username " + strings.Join(or2(jc.UsernameClaims, []string{"preferred_username", "sub"}), ",")
+	if jc.GroupsClaim != "" {
+		sum += ", groups " + jc.GroupsClaim
+	}
+	var life Lifecycle = lives[0]
+	if len(lives) > 1 {
+		life = lives
+	}
+	return &BuiltProvider{Summary: sum, Validator: v, Life: life}, nil
+}
+
+func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) providers.JWTConfig {
 	jc := providers.JWTConfig{
 		Name:               pc.Name,
-		Issuer:             pc.Issuer,
 		DiscoveryURL:       pc.DiscoveryURL,
-		JWKSURI:            pc.JWKSURI,
 		Algorithms:         pc.Algorithms,
-		Audiences:          pc.Audiences,
-		ClientIDClaim:      pc.ClientIDClaim,
-		ClientIDs:          pc.ClientIDs,
+		Audiences:          or2(pc.Audiences, pre.Audiences),
+		ClientIDClaim:      or(pc.ClientIDClaim, pre.ClientIDClaim),
+		ClientIDs:          or2(pc.ClientIDs, pre.ClientIDs),
 		StrictTyp:          pc.StrictTyp,
-		RequiredClaims:     pc.RequiredClaims,
+		RequiredClaims:     mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
 		Leeway:             pc.Leeway.D(),
-		UsernameClaims:     pc.Username.Claims,
+		UsernameClaims:     or2(pc.Username.Claims, pre.Username),
 		LowercaseUsername:  pc.Username.Lowercase,
-		GroupsClaim:        pc.Groups.Claim,
-		EmailClaim:         pc.Email.Claim,
+		GroupsClaim:        or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:         or(pc.Email.Claim, pre.EmailClaim),
 		RefreshInterval:    pc.JWKS.RefreshInterval.D(),
 		MinRefreshInterval: pc.JWKS.MinRefreshInterval.D(),
 		MaxStale:           pc.JWKS.MaxStale.D(),
@@ -122,9 +554,287 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProv
 			jc.CacheSize = -1 // an explicit 0 disables the cache
 		}
 	}
-	j, err := providers.NewJWT(jc)
+	return jc
+}
+
+func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.RemoteOptions {
+	ro := providers.RemoteOptions{
+		Timeout:     pc.Timeout.D(),
+		CacheTTL:    pc.Cache.TTL.D(),
+		NegativeTTL: pc.Cache.NegativeTTL.D(),
+		Grace:       pc.Cache.Grace.D(),
+		Leeway:      pc.Leeway.D(),
+		HTTPClient:  o.HTTPClient,
+		Logger:      logger,
+		Now:         o.Now,
+	}
+	if pc.Cache.Size != nil {
+		ro.CacheSize = *pc.Cache.Size
+		if ro.CacheSize == 0 {
+			ro.CacheSize = -1
+		}
+	}
+	return ro
+}
+
+func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
+	return providers.IdentityMapping{
+		UsernameClaims: or2(pc.Username.Claims, pre.Username),
+		Lowercase:      pc.Username.Lowercase,
+		GroupsClaim:    or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:     or(pc.Email.Claim, pre.EmailClaim),
+		SubjectClaim:   pre.SubjectClaim,
+	}
+}
+
+func shape(pc Provider, pre *providers.Preset) providers.TokenShape {
+	s := pre.Shape
+	ts := pc.TokenShape
+	if len(ts.Prefixes) > 0 {
+		s.Prefixes = ts.Prefixes
+	}
+	if ts.MinLength != 0 {
+		s.MinLength = ts.MinLength
+	}
+	if ts.MaxLength != 0 {
+		s.MaxLength = ts.MaxLength
+	}
+	if ts.Charset != "" {
+		s.Charset = ts.Charset
+	}
+	if ts.AcceptJWT != nil {
+		s.AcceptJWT = *ts.AcceptJWT
+	}
+	return s
+}
+
+func introspectionConfig(pc Provider, pre *providers.Preset, secret string, o BuildOptions, logger *slog.Logger) providers.IntrospectionConfig {
+	hint := "access_token"
+	if pc.Introspection.TokenTypeHint != nil {
+		hint = *pc.Introspection.TokenTypeHint
+	}
+	iss := pc.Issuer
+	if iss == "" && len(pre.Issuers) > 0 {
+		iss = pre.Issuers[0]
+	}
+	return providers.IntrospectionConfig{
+		Name:           pc.Name,
+		Endpoint:       or(pc.Introspection.Endpoint, pre.IntrospectionURL),
+		AuthMethod:     pc.Introspection.AuthMethod,
+		ClientID:       pc.ClientID,
+		ClientSecret:   secret,
+		TokenTypeHint:  hint,
+		Issuer:         iss,
+		Audiences:      or2(pc.Audiences, pre.Audiences),
+		ClientIDs:      or2(pc.ClientIDs, pre.ClientIDs),
+		TokenTypes:     pc.Introspection.TokenTypes,
+		RequireExp:     pc.Introspection.RequireExp,
+		RequiredClaims: mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
+		Mapping:        mapping(pc, pre),
+		Shape:          shape(pc, pre),
+		Remote:         remoteOptions(pc, o, logger),
+	}
+}
+
+func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+	secret, err := pc.ClientSecret.resolve()
+	if err != nil {
+		return nil, at("client_secret", err)
+	}
+	ic := introspectionConfig(pc, pre, secret, o, logger)
+	if ic.Endpoint == "" {
+		return nil, at("introspection", errors.New("needs endpoint (the RFC 7662 introspection endpoint)"))
+	}
+	v, err := providers.NewIntrospection(ic)
 	if err != nil {
 		return nil, err
 	}
-	return &BuiltProvider{Name: pc.Name, Kind: "jwt", Summary: "jwt  issuer " + pc.Issuer, Validator: j, Life: j}, nil
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true}, nil
+}
+
+func userinfoConfig(pc Provider, pre *providers.Preset, secret string, o BuildOptions, logger *slog.Logger) providers.UserinfoConfig {
+	headers := map[string]string{}
+	for k, v := range pre.UserinfoHeaders {
+		headers[k] = v
+	}
+	for k, v := range pc.Userinfo.Headers {
+		headers[k] = v
+	}
+	uc := providers.UserinfoConfig{
+		Name:           pc.Name,
+		URL:            or(pc.Userinfo.URL, pre.UserinfoURL),
+		Method:         strings.ToUpper(or(pc.Userinfo.Method, pre.UserinfoMethod)),
+		Headers:        headers,
+		SuccessField:   or(pc.Userinfo.SuccessField, pre.SuccessField),
+		Issuer:         pc.Issuer,
+		RequiredClaims: mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
+		AllowAnyClient: pc.AllowAnyClient,
+		Mapping:        mapping(pc, pre),
+		Shape:          shape(pc, pre),
+		Remote:         remoteOptions(pc, o, logger),
+	}
+	if uc.Issuer == "" && len(pre.Issuers) > 0 {
+		uc.Issuer = pre.Issuers[0]
+	}
+	btype, burl := pc.AppBinding.Type, pc.AppBinding.URL
+	if pre.Binding != nil {
+		btype, burl = or(btype, pre.Binding.Type), or(burl, pre.Binding.URL)
+	}
+	if btype != "" {
+		uc.Binding = &providers.AppBinding{Type: btype, URL: burl, ClientID: pc.ClientID, ClientSecret: secret}
+	}
+	return uc
+}
+
+func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+	secret, err := pc.ClientSecret.resolve()
+	if err != nil {
+		return nil, at("client_secret", err)
+	}
+	uc := userinfoConfig(pc, pre, secret, o, logger)
+	if uc.Binding == nil && pre.NeedsAllowAnyClient && !pc.AllowAnyClient {
+		return nil, at("allow_any_client", fmt.Errorf("preset %s offers no check that a token was issued to your app, so any token its users got for any app would authenticate; set allow_any_client: true to accept that", pc.Preset))
+	}
+	v, err := providers.NewUserinfo(uc)
+	if err != nil {
+		if errors.Is(err, providers.ErrNoAppBinding) {
+			return nil, at("app_binding", err)
+		}
+		return nil, err
+	}
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true}, nil
+}
+
+func buildAPIKeys(pc Provider, o BuildOptions) (*BuiltProvider, error) {
+	if pc.Header != "" && !strings.EqualFold(pc.Header, "Authorization") {
+		return nil, at("header", errors.New("only \"Authorization: Bearer <key>\" is supported for now; remove header"))
+	}
+	cfg := providers.APIKeysConfig{Name: pc.Name, Shape: shape(pc, &providers.Preset{}), Now: o.Now}
+	var errs []error
+	for i, k := range pc.Keys {
+		key := providers.APIKey{Name: k.Name, Hash: k.SHA256, Username: k.Username, Groups: k.Groups}
+		if k.Expires != "" {
+			t, err := parseExpiry(k.Expires)
+			if err != nil {
+				errs = append(errs, at(fmt.Sprintf("keys[%d].expires", i), err))
+				continue
+			}
+			key.Expires = t
+		}
+		if _, err := providers.ParseAPIKeyHash(k.SHA256); err != nil {
+			errs = append(errs, at(fmt.Sprintf("keys[%d].sha256", i), errors.New("not a key hash: use the output of restguard hash-key (sha256: and 64 hex digits)")))
+			continue
+		}
+		cfg.Keys = append(cfg.Keys, key)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(pc.Keys) == 0 {
+		return nil, at("keys", errors.New("an api_key provider needs at least one key"))
+	}
+	v, err := providers.NewAPIKeys(cfg)
+	if err != nil {
+		return nil, at("keys", err)
+	}
+	return &BuiltProvider{Summary: v.Describe(), Validator: v}, nil
+}
+
+func parseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid expiry %q (2027-01-31 or 2027-01-31T00:00:00Z)", s)
+}
+
+func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+	if pc.Issuer == "" {
+		return nil, errors.New("kind discovery needs an issuer")
+	}
+	secret, err := pc.ClientSecret.resolve()
+	if err != nil {
+		return nil, at("client_secret", err)
+	}
+	jc := jwtConfig(pc, pre, o, logger)
+	jc.Issuer = pc.Issuer
+	dc := providers.DiscoveryConfig{JWT: jc}
+	if pc.ClientID != "" && (secret != "" || pc.Introspection.AuthMethod == providers.AuthNone) {
+		ic := introspectionConfig(pc, pre, secret, o, logger)
+		dc.Introspection = &ic
+	} else if pc.AllowAnyClient {
+		uc := userinfoConfig(pc, pre, secret, o, logger)
+		dc.Userinfo = &uc
+	}
+	d, err := providers.NewDiscovery(dc)
+	if err != nil {
+		return nil, err
+	}
+	filtered := true
+	if dc.Introspection != nil {
+		filtered = dc.Introspection.Shape.Filtered()
+	} else if dc.Userinfo != nil {
+		filtered = dc.Userinfo.Shape.Filtered()
+	}
+	return &BuiltProvider{Summary: d.Describe(), Validator: d, Life: d,
+		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil}, nil
+}
+
+// lifecycles runs several key sets as one (Azure AD's two issuers).
+type lifecycles []Lifecycle
+
+func (ls lifecycles) Start(ctx context.Context) {
+	for _, l := range ls {
+		l.Start(ctx)
+	}
+}
+
+func (ls lifecycles) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, l := range ls {
+		errs = append(errs, l.Refresh(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (ls lifecycles) Ready() bool {
+	for _, l := range ls {
+		if !l.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func or2(a, def []string) []string {
+	if len(a) > 0 {
+		return a
+	}
+	return def
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeClaims returns base with over's entries replacing base's.
+func mergeClaims(base, over map[string][]string) map[string][]string {
+	if len(base) == 0 {
+		return over
+	}
+	out := map[string][]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }

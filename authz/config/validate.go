@@ -70,11 +70,14 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 		names[pr.Name] = true
 		switch pr.Kind {
 		case "", "jwt":
-			if pr.Issuer == "" {
-				p.add(path, "jwt provider needs an issuer")
+			// A preset fills the issuer; buildProvider checks the rest.
+			if pr.Issuer == "" && pr.Preset == "" {
+				p.add(path, "jwt provider needs an issuer (or a preset)")
 			}
+		case "introspection", "userinfo", "api_key", "discovery":
+			// Checked by buildProvider, with positions.
 		default:
-			p.add(path+".kind", "unknown provider kind %q (supported: jwt)", pr.Kind)
+			p.add(path+".kind", "unknown provider kind %q (supported: jwt, introspection, userinfo, api_key, discovery)", pr.Kind)
 		}
 	}
 

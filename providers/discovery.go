@@ -1,0 +1,183 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// DiscoveryConfig configures a provider whose OpenID discovery document
+// decides how tokens are validated (the "custom" preset): JWTs locally
+// against its jwks_uri; opaque tokens with its introspection_endpoint when
+// Introspection is given (client credentials configured), otherwise with
+// its userinfo_endpoint when Userinfo is given (allow_any_client).
+type DiscoveryConfig struct {
+	JWT JWTConfig // Name, Issuer and the JWT settings; JWKSURI empty
+	// Introspection and Userinfo are templates; their endpoint comes from
+	// the discovery document. Nil: opaque tokens are not this provider's.
+	Introspection *IntrospectionConfig
+	Userinfo      *UserinfoConfig
+}
+
+// Discovery is the validator of a DiscoveryConfig. It implements
+// authz.Validator and the provider lifecycle (Start, Refresh, Ready).
+type Discovery struct {
+	cfg    DiscoveryConfig
+	jwt    *JWT
+	call   *caller
+	opaque atomic.Pointer[opaqueChoice]
+	mu     sync.Mutex // serialises discovery fetches
+}
+
+type opaqueChoice struct {
+	v    authz.Validator // nil: opaque tokens are not this provider's
+	desc string
+}
+
+// NewDiscovery checks cfg. It does no I/O.
+func NewDiscovery(cfg DiscoveryConfig) (*Discovery, error) {
+	j, err := NewJWT(cfg.JWT)
+	if err != nil {
+		return nil, err
+	}
+	d := &Discovery{cfg: cfg, jwt: j}
+	d.cfg.JWT = j.cfg // with defaults
+	d.call = &caller{what: "discovery", client: remoteClient(j.cfg.HTTPClient), timeout: j.cfg.FetchTimeout, maxBody: j.cfg.MaxBodyBytes}
+	// Check the templates now, with a placeholder endpoint, so that
+	// configuration errors surface at load time.
+	if t := cfg.Introspection; t != nil {
+		probe := *t
+		probe.Endpoint = "https://discovered.invalid/introspect"
+		if _, err := NewIntrospection(probe); err != nil {
+			return nil, err
+		}
+	}
+	if t := cfg.Userinfo; t != nil {
+		probe := *t
+		probe.URL = "https://discovered.invalid/userinfo"
+		if _, err := NewUserinfo(probe); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Validate sends JWTs to the JWKS validator and opaque tokens to the
+// discovered remote validator.
+func (d *Discovery) Validate(ctx context.Context, token string) (*authz.Identity, error) {
+	if LooksLikeJWT(token) {
+		return d.jwt.Validate(ctx, token)
+	}
+	oc := d.opaque.Load()
+	if oc == nil {
+		if d.cfg.Introspection == nil && d.cfg.Userinfo == nil {
+			return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("discovery: opaque tokens not configured"))
+		}
+		return nil, authz.UnavailableError(authz.ReasonIdPUnavailable, errors.New("discovery: document not loaded yet"))
+	}
+	if oc.v == nil {
+		return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("discovery: the provider offers no endpoint for opaque tokens"))
+	}
+	return oc.v.Validate(ctx, token)
+}
+
+// Refresh loads the key set and, once, the remote endpoints.
+func (d *Discovery) Refresh(ctx context.Context) error {
+	return errors.Join(d.jwt.Refresh(ctx), d.discover(ctx))
+}
+
+// Start runs the JWKS refresh and retries discovery until it succeeds.
+func (d *Discovery) Start(ctx context.Context) {
+	d.jwt.Start(ctx)
+	go func() {
+		for d.opaque.Load() == nil {
+			if d.discover(ctx) == nil {
+				return
+			}
+			t := time.NewTimer(d.cfg.JWT.MinRefreshInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Ready reports whether keys and the remote endpoints are loaded.
+func (d *Discovery) Ready() bool {
+	return d.jwt.Ready() && d.opaque.Load() != nil
+}
+
+func (d *Discovery) discover(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opaque.Load() != nil {
+		return nil
+	}
+	req, err := newRequest(http.MethodGet, d.cfg.JWT.DiscoveryURL, nil)
+	if err != nil {
+		return err
+	}
+	a, err := d.call.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	if a.status != http.StatusOK {
+		return d.call.unavailable("status %d", a.status)
+	}
+	doc, err := d.call.object(a)
+	if err != nil {
+		return err
+	}
+	if iss, _ := doc["issuer"].(string); iss != d.cfg.JWT.Issuer {
+		return fmt.Errorf("discovery: issuer %q does not match the configured issuer", truncate(iss))
+	}
+	choice := &opaqueChoice{desc: "opaque tokens: none (no usable endpoint)"}
+	ep, _ := doc["introspection_endpoint"].(string)
+	ui, _ := doc["userinfo_endpoint"].(string)
+	switch {
+	case d.cfg.Introspection != nil && ep != "":
+		c := *d.cfg.Introspection
+		c.Endpoint = ep
+		v, err := NewIntrospection(c)
+		if err != nil {
+			return fmt.Errorf("discovery: %w", err)
+		}
+		choice = &opaqueChoice{v: v, desc: v.Describe()}
+	case d.cfg.Userinfo != nil && ui != "":
+		c := *d.cfg.Userinfo
+		c.URL = ui
+		v, err := NewUserinfo(c)
+		if err != nil {
+			return fmt.Errorf("discovery: %w", err)
+		}
+		choice = &opaqueChoice{v: v, desc: v.Describe()}
+	}
+	d.opaque.Store(choice)
+	return nil
+}
+
+// Describe is a one-line summary for `restguard validate`.
+func (d *Discovery) Describe() string {
+	s := fmt.Sprintf("discovery %s decides: JWTs against its jwks_uri", d.cfg.JWT.DiscoveryURL)
+	switch {
+	case d.cfg.Introspection != nil:
+		s += "; opaque tokens by its introspection_endpoint (client " + d.cfg.Introspection.ClientID + ")"
+	case d.cfg.Userinfo != nil:
+		s += "; opaque tokens by its userinfo_endpoint (allow_any_client)"
+	default:
+		s += "; opaque tokens not accepted"
+	}
+	if oc := d.opaque.Load(); oc != nil {
+		s += "; discovered: " + oc.desc
+	}
+	return s
+}

@@ -1,0 +1,373 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// Defaults for RemoteOptions: the shared settings of the validators that
+// ask the identity provider (introspection, userinfo, app binding).
+const (
+	// DefaultRemoteTimeout bounds one outbound call. The request's own
+	// deadline (Envoy's 200 ms, restguard's check_timeout) is always
+	// applied too, whichever ends first.
+	DefaultRemoteTimeout = 2 * time.Second
+	// DefaultRemoteMaxBody bounds an introspection or userinfo answer
+	// (security catalogue H3).
+	DefaultRemoteMaxBody = 64 << 10
+	// DefaultRemoteTTL is how long a positive answer is reused, at most
+	// until the token's exp. It is the window in which a revoked token
+	// still works (catalogue H6).
+	DefaultRemoteTTL = time.Minute
+	// DefaultNegativeTTL is how long a definitive refusal (inactive,
+	// unknown token) is reused, so that a replayed bad token does not
+	// reach the provider on every request (catalogue H7).
+	DefaultNegativeTTL = 5 * time.Second
+)
+
+// RemoteOptions are the settings every remote validator shares. Zero values
+// take the defaults above.
+type RemoteOptions struct {
+	// Timeout bounds each outbound call; the request deadline applies too.
+	Timeout time.Duration
+	// MaxBodyBytes bounds each answer read; a larger answer is an outage.
+	MaxBodyBytes int64
+	// CacheSize is the number of positive entries (negative entries get a
+	// quarter as many, at least 1000); 0 is DefaultCacheSize, negative
+	// disables caching (every request asks the provider).
+	CacheSize int
+	// CacheTTL bounds how long a positive answer is reused; never beyond
+	// the token's exp.
+	CacheTTL time.Duration
+	// NegativeTTL is how long a definitive refusal is reused; negative
+	// disables negative caching. Outages are never cached.
+	NegativeTTL time.Duration
+	// Grace lets a positive entry whose CacheTTL has passed (but not the
+	// token's exp) be served while the provider is unavailable, for at
+	// most this long after CacheTTL. 0 disables it.
+	Grace time.Duration
+	// Leeway is the clock skew allowed on exp and nbf; default 30s.
+	Leeway time.Duration
+	// HTTPClient is used for every call; redirects are never followed
+	// (a copy of the client is made with that policy). Default: no proxy.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// prepare checks o and fills in the defaults; what names the provider kind
+// for error texts.
+func (o *RemoteOptions) prepare(what string) error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"timeout", &o.Timeout, DefaultRemoteTimeout},
+		{"cache ttl", &o.CacheTTL, DefaultRemoteTTL},
+		{"leeway", &o.Leeway, DefaultLeeway},
+	} {
+		switch {
+		case *d.v < 0:
+			errs = append(errs, fmt.Errorf("%s: %s must not be negative", what, d.name))
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	if o.Leeway > MaxLeeway {
+		errs = append(errs, fmt.Errorf("%s: leeway %s is more than %s", what, o.Leeway, MaxLeeway))
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.Grace < 0 {
+		errs = append(errs, fmt.Errorf("%s: grace must not be negative", what))
+	}
+	switch {
+	case o.MaxBodyBytes < 0:
+		errs = append(errs, fmt.Errorf("%s: max body bytes must not be negative", what))
+	case o.MaxBodyBytes == 0:
+		o.MaxBodyBytes = DefaultRemoteMaxBody
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return errors.Join(errs...)
+}
+
+// remoteClient returns the client remote validators use: never following
+// a redirect (a redirect would carry the token or the client secret to
+// wherever the provider points, catalogue H2), no proxy from the
+// environment unless the caller supplied its own client.
+func remoteClient(c *http.Client) *http.Client {
+	var out http.Client
+	if c != nil {
+		out = *c
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		t.DialContext = (&net.Dialer{Timeout: DefaultRemoteTimeout}).DialContext
+		t.MaxIdleConnsPerHost = 64
+		t.ResponseHeaderTimeout = DefaultRemoteTimeout
+		out.Transport = t
+	}
+	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &out
+}
+
+// caller performs bounded outbound calls for one provider.
+type caller struct {
+	what    string // "introspect", "userinfo", "github", ... for error texts
+	client  *http.Client
+	timeout time.Duration
+	maxBody int64
+}
+
+// answer is a provider's HTTP answer, read in full (bounded).
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends req with the call deadline and reads the bounded answer. Any
+// failure to get a complete answer is an outage (ErrUnavailable). Error
+// texts never contain the URL (it may carry a token or a secret in its
+// query) or the body.
+func (c *caller) do(ctx context.Context, req *http.Request) (*answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req = req.WithContext(ctx)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, c.unavailable("request failed: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, c.unavailable("reading the answer: %v", err)
+	}
+	if int64(len(body)) > c.maxBody {
+		return nil, c.unavailable("answer larger than %d bytes", c.maxBody)
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+func (c *caller) unavailable(format string, args ...any) error {
+	return authz.UnavailableError(authz.ReasonIdPUnavailable, fmt.Errorf(c.what+": "+format, args...))
+}
+
+func (c *caller) invalid(r authz.Reason, format string, args ...any) error {
+	return authz.InvalidToken(r, fmt.Errorf(c.what+": "+format, args...))
+}
+
+// object decodes a 200 answer strictly (decodeStrict): a body with a
+// duplicate member name is an ambiguous answer and refuses the token; any
+// other unparsable body (HTML, truncated JSON, not an object) is an outage.
+func (c *caller) object(a *answer) (map[string]any, error) {
+	obj, err := decodeStrict(bytes.TrimSpace(a.body))
+	switch {
+	case err == nil:
+		return obj, nil
+	case errors.Is(err, errDuplicateMember):
+		return nil, c.invalid(authz.ReasonTokenInvalid, "ambiguous answer: %v", err)
+	default:
+		return nil, c.unavailable("answer is not a json object (content-type %q)", truncate(a.header.Get("Content-Type")))
+	}
+}
+
+// rateLimited reports whether a 403 or 429 answer is a rate limit rather
+// than a verdict on the token (GitHub answers 403 with
+// X-RateLimit-Remaining: 0).
+func rateLimited(a *answer) bool {
+	if a.status == http.StatusTooManyRequests {
+		return true
+	}
+	return a.header.Get("Retry-After") != "" || a.header.Get("X-RateLimit-Remaining") == "0"
+}
+
+// newRequest builds an outbound request; the URL was validated at build.
+func newRequest(method, rawURL string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequest(method, rawURL, body)
+	if err != nil {
+		return nil, errors.New("invalid request url")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "restguard")
+	return req, nil
+}
+
+// IdentityMapping says where a remote answer keeps the identity. Paths are
+// dotted, as for JWT claims ("ext.username", "user.login").
+type IdentityMapping struct {
+	// UsernameClaims are tried in order; the first present, non-empty
+	// string wins. A present value of another type refuses the token.
+	UsernameClaims []string
+	Lowercase      bool
+	GroupsClaim    string // array of strings or one string
+	EmailClaim     string
+	SubjectClaim   string // default "sub"
+}
+
+func (m *IdentityMapping) defaults(username ...string) {
+	if len(m.UsernameClaims) == 0 {
+		m.UsernameClaims = username
+	}
+	if m.SubjectClaim == "" {
+		m.SubjectClaim = "sub"
+	}
+	if m.EmailClaim == "" {
+		m.EmailClaim = "email"
+	}
+}
+
+// identity maps answer claims to an Identity (Provider, Via, Expiry are
+// set by the caller).
+func (m *IdentityMapping) identity(c map[string]any) (*authz.Identity, error) {
+	id := &authz.Identity{}
+	var err error
+	if id.Username, err = usernameFrom(c, m.UsernameClaims, m.Lowercase); err != nil {
+		return nil, err
+	}
+	if id.Groups, err = groups(c, m.GroupsClaim); err != nil {
+		return nil, err
+	}
+	id.Subject = scalarString(c, m.SubjectClaim)
+	if v, ok := claim(c, m.EmailClaim); ok {
+		id.Email, _ = v.(string)
+	}
+	id.Scopes = remoteScopes(c)
+	return id, nil
+}
+
+// scalarString reads a string or a number (GitHub and GitLab ids are
+// numbers) as a string; anything else is "".
+func scalarString(c map[string]any, path string) string {
+	if path == "" {
+		return ""
+	}
+	v, _ := claim(c, path)
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}
+
+// remoteScopes reads scope (space-separated string or array), scp or
+// scopes, leniently: scopes are informative here, never a gate.
+func remoteScopes(c map[string]any) []string {
+	for _, name := range []string{"scope", "scp", "scopes"} {
+		v, ok := c[name]
+		if !ok || v == nil {
+			continue
+		}
+		if s, isStr := v.(string); isStr {
+			return strings.Fields(s)
+		}
+		if list, ok := stringOrArray(v); ok {
+			return list
+		}
+	}
+	return nil
+}
+
+// claimValues reads a claim as a list of strings for required-claim
+// checks: strings, booleans and numbers compare by their JSON text.
+func claimValues(c map[string]any, path string) []string {
+	v, ok := claim(c, path)
+	if !ok {
+		return nil
+	}
+	one := func(x any) (string, bool) {
+		switch y := x.(type) {
+		case string:
+			return y, true
+		case bool:
+			return strconv.FormatBool(y), true
+		case json.Number:
+			return y.String(), true
+		}
+		return "", false
+	}
+	if s, ok := one(v); ok {
+		return []string{s}
+	}
+	arr, _ := v.([]any)
+	var out []string
+	for _, e := range arr {
+		if s, ok := one(e); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkRequired applies required claims: each path must hold (or contain)
+// one of its accepted values.
+func checkRequired(c map[string]any, required map[string][]string, what string) error {
+	for path, accepted := range required {
+		if !containsAny(claimValues(c, path), accepted) {
+			return authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("%s: %q missing or not accepted", what, path))
+		}
+	}
+	return nil
+}
+
+// timeClaim reads an expiry given as a NumericDate, a decimal string of
+// seconds (Google tokeninfo) or an RFC 3339 string (GitHub, Discord). ok is
+// false when absent; a present value of another shape is an error.
+func timeClaim(c map[string]any, path string) (t time.Time, ok bool, err error) {
+	v, present := claim(c, path)
+	if !present {
+		return time.Time{}, false, nil
+	}
+	if f, isNum := numericDate(v); isNum {
+		return unixTime(f), true, nil
+	}
+	if s, isStr := v.(string); isStr {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			if f, ok := numericDate(json.Number(strconv.FormatFloat(f, 'f', -1, 64))); ok {
+				return unixTime(f), true, nil
+			}
+		}
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), true, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("%q is not a time", path)
+}
+
+// checkTimes applies exp and nbf with leeway. A zero exp means unknown.
+func checkTimes(what string, exp, nbf time.Time, now time.Time, leeway time.Duration) error {
+	if !exp.IsZero() && !now.Before(exp.Add(leeway)) {
+		return authz.InvalidToken(authz.ReasonTokenExpired, fmt.Errorf("%s: token expired", what))
+	}
+	if !nbf.IsZero() && nbf.After(now.Add(leeway)) {
+		return authz.InvalidToken(authz.ReasonTokenNotYetValid, fmt.Errorf("%s: token not yet valid", what))
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// TestUserinfoWithoutAppBindingNeedsExplicitOptIn: without a binding, any
+// token of the provider for any application would authenticate
+// (catalogue I1), so it must be asked for in the configuration.
+func TestUserinfoWithoutAppBindingNeedsExplicitOptIn(t *testing.T) {
+	t.Parallel()
+	_, err := NewUserinfo(UserinfoConfig{Name: "u", URL: "https://sso.example.com/userinfo"})
+	if !errors.Is(err, ErrNoAppBinding) {
+		t.Fatalf("err = %v, want ErrNoAppBinding", err)
+	}
+	if _, err := NewUserinfo(UserinfoConfig{Name: "u", URL: "https://sso.example.com/userinfo", AllowAnyClient: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUserinfoFaults: 401 refuses; 5xx, 429 and non-JSON are outages; an
+// answer without a username refuses (catalogue I2).
+func TestUserinfoFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		h      http.HandlerFunc
+		class  error
+		reason authz.Reason
+	}{
+		{"401", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 401) }, authz.ErrInvalidToken, authz.ReasonTokenInvalid},
+		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 500) }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+		{"429", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 429) }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+		{"403 rate limit", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			http.Error(w, "no", 403)
+		}, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+		{"html", func(w http.ResponseWriter, r *http.Request) { _, _ = writeBody(w, "<html></html>") }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+		{"no username", jsonAnswer(`{"name":"Alice"}`), authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+		{"signed userinfo", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/jwt")
+			_, _ = writeBody(w, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln")
+		}, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAS(t, tc.h)
+			u, err := NewUserinfo(UserinfoConfig{Name: "u", URL: f.srv.URL + "/userinfo", AllowAnyClient: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = u.Validate(context.Background(), "opaque-user-token")
+			wantReason(t, err, tc.class, tc.reason)
+			noTokenInError(t, err, "opaque-user-token")
+		})
+	}
+}
+
+func TestLooksLikeJWT(t *testing.T) {
+	t.Parallel()
+	for tok, want := range map[string]bool{
+		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln": true,
+		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.":     false,
+		"ory_at_abc.def.ghi":                        false, // first segment is not a JSON object
+		"a.b":                                       false,
+		"eyJhbGciOiJSUzI1NiJ9.e.e.e.e":              false, // JWE-like: opaque
+		strings.Repeat("A", 43):                     false,
+	} {
+		if got := LooksLikeJWT(tok); got != want {
+			t.Errorf("LooksLikeJWT(%q) = %v, want %v", tok, got, want)
+		}
+	}
+}
+
+func TestAPIKeysLookupAndExpiry(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	p, err := NewAPIKeys(APIKeysConfig{Name: "k", Now: clk.Now, Keys: []APIKey{
+		{Name: "a", Hash: HashAPIKey("key-a-0123456789"), Username: "svc-a", Groups: []string{"g"}},
+		{Name: "b", Hash: strings.TrimPrefix(HashAPIKey("key-b-0123456789"), "sha256:"), Username: "svc-b", Expires: clk.Now().Add(-1)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.Validate(context.Background(), "key-a-0123456789")
+	if err != nil || id.Username != "svc-a" || id.Via != "api_key" || id.Subject != "a" {
+		t.Fatalf("%v %+v", err, id)
+	}
+	id.Groups[0] = "mutated"
+	if id2, _ := p.Validate(context.Background(), "key-a-0123456789"); id2.Groups[0] != "g" {
+		t.Fatal("a returned identity shares state with the provider")
+	}
+	_, err = p.Validate(context.Background(), "key-b-0123456789")
+	wantReason(t, err, authz.ErrInvalidToken, authz.ReasonTokenExpired)
+	_, err = p.Validate(context.Background(), "key-c-0123456789")
+	wantReason(t, err, authz.ErrNotResponsible, authz.ReasonTokenInvalid)
+	if _, err := NewAPIKeys(APIKeysConfig{Name: "k", Keys: []APIKey{{Name: "a", Hash: "sha256:abc", Username: "x"}}}); err == nil {
+		t.Fatal("a malformed hash was accepted")
+	}
+}
