@@ -190,7 +190,9 @@ func newFakeIdPs(t *testing.T) *fakeIdPs {
 // engineFor builds a configuration with one rule using provider yaml.
 func engineFor(t *testing.T, providerYAML string) *authz.Engine {
 	t.Helper()
-	cfg := "realm: jira\nproviders:\n" + providerYAML + `
+	// A generous check deadline: these tests are about provider answers, and
+	// a loaded CI machine under -race must not turn them into timeouts.
+	cfg := "realm: jira\ncheck_timeout: 5s\nproviders:\n" + providerYAML + `
 rules:
   - name: api
     paths: ["/rest/**"]
