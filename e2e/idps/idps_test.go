@@ -215,7 +215,7 @@ func TestHydra(t *testing.T) {
 	t.Parallel()
 	bin := os.Getenv("RESTGUARD_HYDRA_BIN")
 	if bin == "" {
-		t.Skip("RESTGUARD_HYDRA_BIN not set (run e2e/idps/setup.sh)")
+		e2eutil.Unavailable(t, "RESTGUARD_HYDRA_BIN not set (run e2e/idps/setup.sh)")
 	}
 	// The token hook: claims per client, as Hydra's oauth2.token_hook.
 	claims := map[string]map[string]any{
@@ -338,10 +338,10 @@ func TestOIDCProvider(t *testing.T) {
 	t.Parallel()
 	modDir := os.Getenv("RESTGUARD_OIDC_PROVIDER_DIR")
 	if modDir == "" {
-		t.Skip("RESTGUARD_OIDC_PROVIDER_DIR not set (run e2e/idps/setup.sh)")
+		e2eutil.Unavailable(t, "RESTGUARD_OIDC_PROVIDER_DIR not set (run e2e/idps/setup.sh)")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not on PATH")
+		e2eutil.Unavailable(t, "node not on PATH")
 	}
 	// The server script from this repository, next to the installed
 	// node_modules (ESM resolves packages from the script's directory).

@@ -210,3 +210,15 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Unavailable skips a test whose external component (an IdP binary, a
+// proxy) is missing on this machine — unless RESTGUARD_E2E_REQUIRED=1, as
+// .ci/run sets it, where a missing component fails the test: CI must never
+// go green by skipping its end-to-end tests.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("RESTGUARD_E2E_REQUIRED") == "1" {
+		t.Fatalf("end-to-end component missing (RESTGUARD_E2E_REQUIRED=1): %s", why)
+	}
+	t.Skip(why)
+}
