@@ -13,9 +13,10 @@ FUZZ_TARGETS := \
 	./providers:FuzzJWTValidate \
 	./providers:FuzzStrictJSON \
 	./envoy:FuzzToRequest \
-	./envoy:FuzzToResponse
+	./envoy:FuzzToResponse \
+	./envoy:FuzzHTTPHandler
 
-.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples clean
+.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/restguard ./cmd/restguard
@@ -25,7 +26,7 @@ run:
 	$(GO) run ./cmd/restguard dev
 
 ## test: what CI runs — vet, the dependency rule, the race-enabled tests, a short fuzz pass
-test: lint test-unit fuzz-ci
+test: lint test-unit validate-examples fuzz-ci
 
 test-unit:
 	$(GO) test -race -count=1 ./...
@@ -58,6 +59,14 @@ fuzz-ci:
 ## fuzz: longer fuzzing, e.g. make fuzz FUZZTIME=10m
 fuzz: FUZZTIME=2m
 fuzz: fuzz-ci
+
+## validate-examples: schema-check every Envoy, Istio, compose and Kubernetes example (own module)
+validate-examples:
+	cd examples/validate && $(GO) test -count=1 ./...
+
+## image: the container image (multi-stage, static, non-root, version-stamped)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t restguard:$(VERSION) .
 
 clean:
 	rm -rf bin

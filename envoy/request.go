@@ -185,7 +185,6 @@ func hasCRLFNUL(s string) bool {
 	return strings.ContainsAny(s, "\r\n\x00")
 }
 
-
 // maxRequestIDBytes bounds the request id echoed in deny bodies and logs.
 const maxRequestIDBytes = 128
 

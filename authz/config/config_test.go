@@ -103,6 +103,8 @@ func TestDocsExamplesLoad(t *testing.T) {
 		t.Errorf("found only %d configuration examples in the docs", n)
 	}
 	examples, _ := filepath.Glob("../../examples/*.yaml")
+	more, _ := filepath.Glob("../../examples/*/restguard.yaml")
+	examples = append(examples, more...)
 	for _, f := range examples {
 		if err := loadAndBuild(f); err != nil {
 			t.Errorf("%s: %v", f, err)

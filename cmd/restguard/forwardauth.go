@@ -5,13 +5,12 @@ import (
 	"net/http"
 
 	"github.com/restguard/restguard/authz"
+	"github.com/restguard/restguard/envoy"
 )
 
-// newForwardAuthHandler serves the HTTP forward-auth transport. Until the
-// envoy package's handler lands, the listener answers 503 to everything:
-// never a 2xx, which proxies would read as an allow.
+// newForwardAuthHandler serves the HTTP forward-auth transport (Envoy
+// http_service, nginx auth_request, Caddy forward_auth, Traefik
+// ForwardAuth) on listen.http, deciding with the same engine as gRPC.
 func newForwardAuthHandler(engine func() *authz.Engine, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, `{"error":"temporarily_unavailable","reason":"not_ready"}`, http.StatusServiceUnavailable)
-	})
+	return envoy.NewHTTPHandler(engine, envoy.HTTPOptions{}, logger.With("component", "forward-auth"))
 }

@@ -5,6 +5,7 @@
 //	restguard validate -config FILE    load and build FILE exactly as serve does, print the expanded rules
 //	restguard check    [flags] PATH    ask a running restguard about one request (an Envoy-shaped CheckRequest)
 //	restguard explain  -config FILE    run the engine on one request and print every phase
+//	restguard hash-key < KEY           print the stored (SHA-256) form of an API key
 //	restguard dev                      a self-contained local setup with a throw-away IdP (loopback only)
 //	restguard version
 package main
@@ -14,16 +15,21 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runWithInput(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, strings.NewReader(""), stdout, stderr)
+}
+
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -37,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdout, stderr)
 	case "explain":
 		return runExplain(args[1:], stdout, stderr)
+	case "hash-key":
+		return runHashKey(args[1:], stdin, stdout, stderr)
 	case "dev":
 		return runDev(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -60,6 +68,7 @@ commands:
   validate -config FILE   check a configuration and print the expanded rules
   check    [flags] PATH   send one Envoy-shaped CheckRequest to a running restguard
   explain  -config FILE   run the real engine on one request (flags or -request FILE) and print every phase
+  hash-key < KEYFILE      print the stored form of an API key (read from standard input)
   dev                     local demo: throw-away IdP, tokens and restguard, loopback only
   version                 print the version
 

@@ -74,3 +74,21 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("unknown command exit %d", code)
 	}
 }
+
+func TestHashKeyReadsStdinNotArgs(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := runWithInput([]string{"hash-key"}, strings.NewReader("short-key\n"), &out, &errOut)
+	if code != 0 || !strings.HasPrefix(out.String(), "sha256:") || len(strings.TrimSpace(out.String())) != len("sha256:")+64 {
+		t.Fatalf("exit %d, out %q", code, out.String())
+	}
+	if !strings.Contains(errOut.String(), "warning") {
+		t.Error("a short key must be warned about")
+	}
+	if strings.Contains(out.String()+errOut.String(), "short-key") {
+		t.Error("the key was echoed")
+	}
+	if code := runWithInput([]string{"hash-key", "secret-on-argv"}, strings.NewReader(""), &out, &errOut); code != 2 {
+		t.Errorf("a key on the command line must be refused, exit %d", code)
+	}
+}

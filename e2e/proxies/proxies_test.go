@@ -1,0 +1,449 @@
+// Package proxies runs restguard's forward-auth listener behind real
+// proxies from Debian packages, nginx (auth_request) and Caddy
+// (forward_auth), configured with the files users copy from
+// examples/nginx and examples/caddy. Everything listens on 127.0.0.1 on
+// random ports: client → proxy → restguard (the real binary) → echo
+// upstream, with tokens from a real JWKS-serving IdP.
+//
+// The tests skip when nginx or caddy is not on PATH; CI installs both.
+package proxies
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/restguard/restguard/internal/e2eutil"
+	"github.com/restguard/restguard/internal/idptest"
+)
+
+// Client addresses. The proxy (127.0.0.1) is restguard's only trusted
+// proxy; clients connect from other loopback addresses so the client IP
+// restguard derives from the proxy's X-Forwarded-For is distinguishable.
+const (
+	clientIP  = "127.0.0.2"
+	officeIP  = "127.0.0.3" // the only address the admin rule allows
+	jiraHost  = "jira.example.com"
+	startWait = 15 * time.Second
+)
+
+const restguardConfig = `
+listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+realm: jira
+client_ip: {trusted_proxies: ["127.0.0.1/32"]}
+providers:
+  - name: idp
+    issuer: %q
+    audiences: [restguard]
+    username: {claims: [preferred_username]}
+    groups: {claim: groups}
+rules:
+  - {name: public, paths: ["/status"], action: pass, block_basic: {enabled: true}}
+  - name: admin
+    paths: ["/rest/api/2/admin/**"]
+    authenticate: [idp]
+    block_basic: {enabled: true}
+    ip: {allow: ["` + officeIP + `/32"]}
+  - name: rest
+    hosts: [` + jiraHost + `]
+    paths: ["/rest/**"]
+    authenticate: [idp]
+    block_basic: {enabled: true}
+    groups: {any_of: [jira-api-users]}
+default: {action: deny}
+upstream: {user_header: X-Forwarded-User, groups_header: X-Forwarded-Groups}
+`
+
+// stack is one running chain.
+type stack struct {
+	idp      *idptest.IdP
+	upstream *echo
+	rgHTTP   string // restguard's forward-auth address
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	idp := idptest.New(t)
+	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer))
+	if rg.HTTP == "" {
+		t.Fatal("restguard logged no forward-auth (listen.http) address")
+	}
+	// Every answer of envoy.NewHTTPHandler carries X-Restguard-Reason.
+	probe := do(t, clientIP, "GET", "http://"+rg.HTTP+"/ext-authz/status")
+	if probe.header.Get("X-Restguard-Reason") == "" {
+		t.Fatalf("the forward-auth listener answered %d without X-Restguard-Reason", probe.status)
+	}
+	return &stack{idp: idp, upstream: newEcho(t), rgHTTP: rg.HTTP}
+}
+
+// echo is the upstream standing in for Jira: it answers every request
+// with the method, URI and headers it received.
+type echo struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits int
+}
+
+type echoed struct {
+	Method  string      `json:"method"`
+	URI     string      `json:"uri"`
+	Host    string      `json:"host"`
+	Headers http.Header `json:"headers"`
+}
+
+func newEcho(t *testing.T) *echo {
+	e := &echo{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.hits++
+		e.mu.Unlock()
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, URI: r.RequestURI, Host: r.Host, Headers: r.Header})
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *echo) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hits
+}
+
+// result is what the client got.
+type result struct {
+	status int
+	header http.Header
+	echo   *echoed // nil unless the upstream answered
+	body   string
+}
+
+// do sends one request from the loopback address from.
+func do(t *testing.T, from, method, url string, headers ...string) result {
+	t.Helper()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	tr := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = jiraHost
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	r := result{status: resp.StatusCode, header: resp.Header, body: string(body)}
+	var e echoed
+	if json.Unmarshal(body, &e) == nil && e.Method != "" {
+		r.echo = &e
+	}
+	return r
+}
+
+// checkChain runs the scenarios of the issue against a proxy at base.
+func checkChain(t *testing.T, s *stack, base string) {
+	alice := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"groups": []string{"jira-api-users", "devs"}})
+	bob := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"preferred_username": "bob", "groups": []string{"devs"}})
+
+	t.Run("allow: identity at the upstream, token stripped", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/rest/api/2/issue/ABC-1?expand=names", alice)
+		if r.status != 200 || r.echo == nil {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		h := r.echo.Headers
+		if got := h.Values("X-Forwarded-User"); len(got) != 1 || got[0] != "alice" {
+			t.Errorf("upstream X-Forwarded-User = %q, want [alice]", got)
+		}
+		if got := h.Get("X-Forwarded-Groups"); got != "jira-api-users,devs" {
+			t.Errorf("upstream X-Forwarded-Groups = %q", got)
+		}
+		if got := h.Get("Authorization"); got != "" {
+			t.Errorf("the bearer token reached the upstream: %.20s...", got)
+		}
+		if r.echo.URI != "/rest/api/2/issue/ABC-1?expand=names" || r.echo.Method != "GET" {
+			t.Errorf("upstream got %s %s", r.echo.Method, r.echo.URI)
+		}
+		for k := range h {
+			if strings.HasPrefix(strings.ToLower(k), "x-envoy-") {
+				t.Errorf("restguard's hint header %s reached the upstream", k)
+			}
+		}
+	})
+	t.Run("allow: POST keeps its method and body", func(t *testing.T) {
+		r := do(t, clientIP, "POST", base+"/rest/api/2/issue", alice, "Content-Type: application/json")
+		if r.status != 200 || r.echo == nil || r.echo.Method != "POST" {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+	})
+	t.Run("spoofed identity header replaced", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/rest/api/2/myself", alice, "X-Forwarded-User: admin", "Remote-User: admin")
+		if r.status != 200 || r.echo == nil {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		if got := r.echo.Headers.Values("X-Forwarded-User"); len(got) != 1 || got[0] != "alice" {
+			t.Errorf("upstream X-Forwarded-User = %q, want [alice]", got)
+		}
+		if got := r.echo.Headers.Get("Remote-User"); got != "" {
+			t.Errorf("upstream Remote-User = %q", got)
+		}
+	})
+	t.Run("spoofed identity header stripped on a public route", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/status", "X-Forwarded-User: admin", "X-Forwarded-Groups: jira-administrators")
+		if r.status != 200 || r.echo == nil {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		if got := r.echo.Headers.Values("X-Forwarded-User"); len(got) != 0 {
+			t.Errorf("SPOOFED X-Forwarded-User reached the upstream: %q", got)
+		}
+		if got := r.echo.Headers.Values("X-Forwarded-Groups"); len(got) != 0 {
+			t.Errorf("SPOOFED X-Forwarded-Groups reached the upstream: %q", got)
+		}
+	})
+	t.Run("deny 401 with the challenge, upstream not reached", func(t *testing.T) {
+		before := s.upstream.count()
+		r := do(t, clientIP, "GET", base+"/rest/api/2/myself")
+		if r.status != 401 || r.header.Get("WWW-Authenticate") != `Bearer realm="jira"` {
+			t.Errorf("got %d, WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+		if r.header.Get("X-Restguard-Reason") != "credentials_missing" {
+			t.Errorf("X-Restguard-Reason = %q", r.header.Get("X-Restguard-Reason"))
+		}
+		if s.upstream.count() != before {
+			t.Error("the upstream was reached on a denial")
+		}
+	})
+	t.Run("invalid token: 401 invalid_token", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/rest/api/2/myself", "Authorization: Bearer not.a.token")
+		if r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("got %d, WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("group missing: 403", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/rest/api/2/myself", bob)
+		if r.status != 403 || r.echo != nil {
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	})
+	t.Run("basic blocked", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+"/rest/api/2/myself", "Authorization: Basic YWxpY2U6c2VjcmV0")
+		if r.status != 401 || r.echo != nil || r.header.Get("X-Restguard-Reason") != "basic_auth_blocked" {
+			t.Errorf("got %d %q %s", r.status, r.header.Get("X-Restguard-Reason"), r.body)
+		}
+		if strings.Contains(strings.ToLower(r.header.Get("WWW-Authenticate")), "basic") {
+			t.Errorf("a Basic challenge: %q", r.header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("ip rule: the proxy's X-Forwarded-For decides", func(t *testing.T) {
+		path := base + "/rest/api/2/admin/reindex"
+		if r := do(t, officeIP, "GET", path, alice); r.status != 200 {
+			t.Errorf("from %s: got %d %s", officeIP, r.status, r.body)
+		}
+		if r := do(t, clientIP, "GET", path, alice); r.status != 403 || r.header.Get("X-Restguard-Reason") != "ip_denied" {
+			t.Errorf("from %s: got %d %q", clientIP, r.status, r.header.Get("X-Restguard-Reason"))
+		}
+		// The client's own X-Forwarded-For claims the office address.
+		if r := do(t, clientIP, "GET", path, alice, "X-Forwarded-For: "+officeIP); r.status != 403 {
+			t.Errorf("spoofed X-Forwarded-For: got %d", r.status)
+		}
+	})
+	t.Run("injected reconstruction headers do not choose the path", func(t *testing.T) {
+		for _, h := range []string{"X-Original-URI: /status", "X-Forwarded-Uri: /status", "X-Original-URL: http://jira.example.com/status"} {
+			r := do(t, clientIP, "GET", base+"/rest/api/2/myself", h, "X-Original-Method: GET", "X-Forwarded-Method: GET")
+			if r.status == 200 || r.echo != nil {
+				t.Errorf("%s: got %d, want a denial", h, r.status)
+			}
+		}
+	})
+}
+
+func TestNginxAuthRequest(t *testing.T) {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		e2eutil.Unavailable(t, "nginx not on PATH (CI installs the Debian package nginx)")
+	}
+	s := newStack(t)
+	site := readExample(t, "nginx", "restguard.conf")
+	port := freePort(t)
+	site = replaceOnce(t, site, "server restguard:9002;", "server "+s.rgHTTP+";")
+	site = replaceOnce(t, site, "server jira:8080;", "server "+strings.TrimPrefix(s.upstream.URL, "http://")+";")
+	site = replaceOnce(t, site, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port))
+
+	dir := t.TempDir()
+	for _, d := range []string{"tmp", "logs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers would run as nobody and could not use the temp dirs
+	}
+	main := fmt.Sprintf(`%s
+worker_processes 1;
+pid nginx.pid;
+error_log stderr notice;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path tmp/client_body;
+    proxy_temp_path       tmp/proxy;
+    fastcgi_temp_path     tmp/fastcgi;
+    uwsgi_temp_path       tmp/uwsgi;
+    scgi_temp_path        tmp/scgi;
+    include restguard.conf;
+}
+`, user)
+	writeFile(t, filepath.Join(dir, "restguard.conf"), site)
+	writeFile(t, filepath.Join(dir, "nginx.conf"), main)
+	start(t, port, exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
+	checkChain(t, s, fmt.Sprintf("http://127.0.0.1:%d", port))
+}
+
+func TestCaddyForwardAuth(t *testing.T) {
+	if _, err := exec.LookPath("caddy"); err != nil {
+		e2eutil.Unavailable(t, "caddy not on PATH (CI installs the Debian package caddy)")
+	}
+	s := newStack(t)
+	conf := readExample(t, "caddy", "Caddyfile")
+	port := freePort(t)
+	// Caddy 2.6: a site address with a host is a Host matcher (and an
+	// unmatched request gets an empty 200); bind keeps it on loopback.
+	conf = replaceOnce(t, conf, "\n:80 {\n", fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n", port))
+	conf = replaceOnce(t, conf, "forward_auth restguard:9002 {", "forward_auth "+s.rgHTTP+" {")
+	conf = replaceOnce(t, conf, "reverse_proxy jira:8080", "reverse_proxy "+strings.TrimPrefix(s.upstream.URL, "http://"))
+	conf = replaceOnce(t, conf, "\tauto_https off", "\tadmin off\n\tauto_https off")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Caddyfile")
+	writeFile(t, file, conf)
+	cmd := exec.Command("caddy", "run", "--config", file, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	start(t, port, cmd)
+	checkChain(t, s, fmt.Sprintf("http://127.0.0.1:%d", port))
+}
+
+// start runs cmd until the test ends (SIGTERM, then SIGKILL after a bound)
+// and waits until it accepts connections on 127.0.0.1:port. The proxies
+// have no readiness signal, so this polls, with a deadline.
+func start(t *testing.T, port int, cmd *exec.Cmd) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group: the workers too
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), logs)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(startWait)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("%s exited: %v\n%s", filepath.Base(cmd.Path), err, logs)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not listening on %s after %s: %v\n%s", filepath.Base(cmd.Path), addr, startWait, err, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freePort returns a port that was free a moment ago. The proxies take a
+// port number, not a listener; start fails loudly if someone took it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func readExample(t *testing.T, dir, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// replaceOnce fails when the example no longer has exactly one old: the
+// test must run the example file, not a drifted copy.
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if n := strings.Count(s, old); n != 1 {
+		t.Fatalf("example has %d occurrences of %q, want 1", n, old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		return len(p), nil // enough to debug with; drop the rest
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
