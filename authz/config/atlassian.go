@@ -1,14 +1,114 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/policy"
+	"github.com/restguard/restguard/providers"
 )
 
-// Atlassian configures the Atlassian product presets (issue 4).
-type Atlassian struct{}
+// Atlassian configures the Atlassian product presets (docs/atlassian.md):
+// per product, the protected set and the default exclusions become rules
+// placed after the user's rules (so a user rule for the same path wins),
+// and every rule gets the product policies (password channels,
+// product-native tokens, username mapping, directory groups).
+type Atlassian struct {
+	Products []Product `yaml:"products"`
+	// SessionCookies are removed from bearer-authenticated requests; nil:
+	// DefaultSessionCookies, []: none.
+	SessionCookies []string `yaml:"session_cookies"`
+	// BearerMarker is set to "1" on bearer-authenticated requests so that
+	// Envoy can drop Set-Cookie from their responses; nil:
+	// DefaultBearerMarker, "": none.
+	BearerMarker *string `yaml:"bearer_marker"`
+}
+
+// Product is one Atlassian product behind restguard.
+type Product struct {
+	// Product is jira, confluence, bitbucket or bamboo.
+	Product string `yaml:"product"`
+	// Name prefixes the preset rule names (default: the product, with
+	// "-2", "-3" for repeats).
+	Name        string   `yaml:"name"`
+	Hosts       []string `yaml:"hosts"`
+	ContextPath string   `yaml:"context_path"`
+	// URL is the product's internal base URL including the context path,
+	// for native_tokens verify and the product directory.
+	URL          string   `yaml:"url"`
+	Authenticate []string `yaml:"authenticate"`
+	// CORSPreflight applies to the protected routes (default true).
+	CORSPreflight *bool `yaml:"cors_preflight"`
+	// BlockBasic applies to every preset route (default enabled: true).
+	BlockBasic *BlockBasic `yaml:"block_basic"`
+	// Groups, Users and IP apply to the protected routes.
+	Groups Groups `yaml:"groups"`
+	Users  Users  `yaml:"users"`
+	IP     IPRule `yaml:"ip"`
+	// Exclusions switches default exclusions on or off by name.
+	Exclusions   map[string]bool   `yaml:"exclusions"`
+	SCM          SCM               `yaml:"scm"`
+	NativeTokens NativeTokens      `yaml:"native_tokens"`
+	Directory    *Directory        `yaml:"directory"`
+	Username     UsernameTransform `yaml:"username"`
+}
+
+// SCM is Bitbucket's git-over-HTTP policy.
+type SCM struct {
+	// Basic: allow_access_tokens (default when Basic is blocked), block,
+	// or pass (default when it is not).
+	Basic string `yaml:"basic"`
+}
+
+// NativeTokens says what happens to product-native bearer tokens.
+type NativeTokens struct {
+	Mode        string   `yaml:"mode"`      // deny (default), pass_through, verify
+	Prefixes    []string `yaml:"prefixes"`  // default [BBDC-]
+	PATShape    *bool    `yaml:"pat_shape"` // default true
+	CacheTTL    Duration `yaml:"cache_ttl"`
+	NegativeTTL Duration `yaml:"negative_ttl"`
+	CacheSize   int      `yaml:"cache_size"`
+	Timeout     Duration `yaml:"timeout"`
+}
+
+// Directory reads users' groups from the product or from Crowd.
+type Directory struct {
+	Source       string   `yaml:"source"` // product (default) or crowd
+	URL          string   `yaml:"url"`    // default: the product url; required for crowd
+	UserFile     string   `yaml:"user_file"`
+	PasswordFile string   `yaml:"password_file"`
+	Groups       *bool    `yaml:"groups"` // default true
+	RequireUser  bool     `yaml:"require_user"`
+	CacheTTL     Duration `yaml:"cache_ttl"`
+	NegativeTTL  Duration `yaml:"negative_ttl"`
+	CacheSize    int      `yaml:"cache_size"`
+	Timeout      Duration `yaml:"timeout"`
+}
+
+// UsernameTransform maps IdP usernames to product login names.
+type UsernameTransform struct {
+	StripDomain bool              `yaml:"strip_domain"`
+	Lowercase   bool              `yaml:"lowercase"`
+	Map         map[string]string `yaml:"map"`
+}
+
+// Defaults of the atlassian section.
+const (
+	DefaultBearerMarker = "X-Restguard-Bearer"
+	DefaultNativeMode   = providers.NativeDeny
+)
+
+// DefaultSessionCookies are the Atlassian cookies that authenticate a
+// request on their own (atlassian.md §4.1).
+var DefaultSessionCookies = []string{
+	"JSESSIONID", "seraph.rememberme.cookie", "seraph.confluence", "BITBUCKETSESSIONID",
+	"_atl_bitbucket_remember_me", "crowd.token_key", "studio.crowd.tokenkey",
+}
 
 // productParts is what the Atlassian presets add to a build.
 type productParts struct {
@@ -23,6 +123,402 @@ type productParts struct {
 	upstream func(*authz.Upstream)
 }
 
+// builtProduct is one compiled product.
+type builtProduct struct {
+	cfg       *Product
+	native    authz.Authenticator // the configured mode
+	nativeDen authz.Authenticator // deny mode, for rules with group or user rules under pass_through
+	mappers   []authz.IdentityMapper
+}
+
+// presetRule is what decorate needs to know about a preset rule.
+type presetRule struct {
+	prod      *builtProduct
+	passwords authz.Policy // nil: none
+}
+
 func buildProducts(c *Config, o BuildOptions, logger *slog.Logger, provs builtProviders, p *problems) productParts {
-	return productParts{}
+	a := c.Atlassian
+	var parts productParts
+	if len(a.Products) == 0 && a.SessionCookies == nil && a.BearerMarker == nil {
+		return parts
+	}
+	logger = logger.With("component", "atlassian")
+	checkHandOff(a, p)
+
+	userNames := map[string]int{}
+	for i, r := range c.Rules {
+		userNames[r.Name] = i
+	}
+	presets := map[*authz.Rule]presetRule{}
+	var built []*builtProduct
+	names := map[string]bool{}
+	counts := map[string]int{}
+	remote := false
+	for i := range a.Products {
+		pc := &a.Products[i]
+		path := fmt.Sprintf("atlassian.products[%d]", i)
+		counts[pc.Product]++
+		name := pc.Name
+		if name == "" {
+			name = pc.Product
+			if n := counts[pc.Product]; n > 1 {
+				name = fmt.Sprintf("%s-%d", pc.Product, n)
+			}
+		}
+		switch {
+		case !nameRE.MatchString(name):
+			p.add(path+".name", "invalid name %q (lower-case letters, digits, '-' and '_')", name)
+		case names[name]:
+			p.add(path+".name", "two products named %q; give one a name", name)
+		}
+		names[name] = true
+
+		bp, routes, ok := buildProduct(c, pc, path, o, logger, p)
+		if !checkRoute(p, path, policy.RouteSpec{Rule: &authz.Rule{Name: "probe"}, Hosts: pc.Hosts}) || !ok {
+			continue
+		}
+		built = append(built, bp)
+		remote = remote || pc.NativeTokens.Mode == providers.NativeVerify || pc.Directory != nil
+		for _, r := range routes {
+			ruleName := name + "-" + r.Name
+			if _, clash := userNames[ruleName]; clash {
+				p.add(path, "preset rule %q has the name of a rule in rules; rename one", ruleName)
+			}
+			rule, pw, sum := presetRuleFor(pc, bp, ruleName, r, provs)
+			presets[rule] = presetRule{prod: bp, passwords: pw}
+			spec := policy.RouteSpec{Rule: rule, Hosts: pc.Hosts, Paths: r.Paths, Methods: r.Methods}
+			parts.routes = append(parts.routes, spec)
+			parts.summaries = append(parts.summaries, sum)
+		}
+	}
+	if remote && c.CheckTimeout.D() < 500*time.Millisecond {
+		logger.Warn("native_tokens verify and directory lookups call the product; a check_timeout below 500ms (and Envoy's 200ms default) ends cold lookups with 503 timeout", "check_timeout", durOr(c.CheckTimeout, DefaultCheckTimeout).String())
+	}
+
+	parts.decorate = func(rule *authz.Rule) {
+		if pr, ok := presets[rule]; ok {
+			decorateRule(rule, pr.prod, pr.passwords)
+			return
+		}
+		i, ok := userNames[rule.Name]
+		if !ok {
+			// The default rule (when Build decorates it): password channels
+			// only, there is no product to attach.
+			if rule.Name == "default" && c.Default.BlockBasic.Enabled {
+				decorateRule(rule, nil, policy.NewPasswordChannels(c.Default.BlockBasic.DryRun))
+			}
+			return
+		}
+		ur := c.Rules[i]
+		var pw authz.Policy
+		if ur.BlockBasic.Enabled {
+			pw = policy.NewPasswordChannels(ur.BlockBasic.DryRun)
+		}
+		decorateRule(rule, productFor(built, ur.Hosts), pw)
+	}
+	parts.upstream = func(up *authz.Upstream) {
+		up.RemoveCookies = DefaultSessionCookies
+		if a.SessionCookies != nil {
+			up.RemoveCookies = a.SessionCookies
+		}
+		up.BearerMarker = DefaultBearerMarker
+		if a.BearerMarker != nil {
+			up.BearerMarker = *a.BearerMarker
+		}
+	}
+	return parts
+}
+
+func checkHandOff(a Atlassian, p *problems) {
+	for i, name := range a.SessionCookies {
+		if !headerRE.MatchString(name) {
+			p.add(fmt.Sprintf("atlassian.session_cookies[%d]", i), "invalid cookie name %q", name)
+		}
+	}
+	if m := a.BearerMarker; m != nil && *m != "" && !headerRE.MatchString(*m) {
+		p.add("atlassian.bearer_marker", "invalid header name %q", *m)
+	}
+}
+
+// buildProduct checks one product and compiles its validators and
+// mappers; ok is false when the product cannot be built.
+func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems) (*builtProduct, []policy.PresetRoute, bool) {
+	ok := true
+	fail := func(sub, format string, args ...any) {
+		p.add(path+sub, format, args...)
+		ok = false
+	}
+	known := policy.AtlassianExclusions(pc.Product)
+	if known == nil {
+		fail(".product", "unknown product %q (%s)", pc.Product, strings.Join(policy.Products, ", "))
+		return nil, nil, false
+	}
+	if _, err := policy.CleanContextPath(pc.ContextPath); err != nil {
+		fail(".context_path", "%v", err)
+	}
+	for _, name := range sortedKeys(pc.Exclusions) {
+		if _, isKnown := known[name]; !isKnown {
+			fail(".exclusions."+name, "unknown exclusion %q for %s (%s)", name, pc.Product, strings.Join(sortedKeys(known), ", "))
+		}
+	}
+	if len(pc.Authenticate) == 0 {
+		fail("", "product needs at least one provider in authenticate")
+	}
+	for j, name := range pc.Authenticate {
+		if !slices.ContainsFunc(c.Providers, func(pr Provider) bool { return pr.Name == name }) {
+			fail(fmt.Sprintf(".authenticate[%d]", j), "unknown provider %q", name)
+		}
+	}
+	for j, s := range pc.IP.Allow {
+		before := len(p.errs)
+		checkCIDR(p, fmt.Sprintf("%s.ip.allow[%d]", path, j), s)
+		ok = ok && len(p.errs) == before
+	}
+	bb := basicOf(pc)
+	if _, err := basicPolicy(bb); err != nil {
+		fail(".block_basic", "%v", err)
+	}
+	switch pc.SCM.Basic {
+	case "", "allow_access_tokens", "block", "pass":
+		if pc.SCM.Basic != "" && pc.Product != policy.ProductBitbucket {
+			fail(".scm.basic", "scm applies to bitbucket only")
+		}
+	default:
+		fail(".scm.basic", "unknown scm basic policy %q (allow_access_tokens, block, pass)", pc.SCM.Basic)
+	}
+	if !ok {
+		return nil, nil, false
+	}
+	routes, err := policy.AtlassianPreset(pc.Product, pc.ContextPath, pc.Exclusions)
+	if err != nil {
+		fail("", "%v", err)
+		return nil, nil, false
+	}
+
+	bp := &builtProduct{cfg: pc}
+	shape := nativeShape(pc.NativeTokens)
+	nc := providers.AtlassianTokensConfig{
+		Name:        pc.Product + "-native",
+		Product:     pc.Product,
+		Mode:        or(pc.NativeTokens.Mode, DefaultNativeMode),
+		Shape:       shape,
+		URL:         pc.URL,
+		CacheTTL:    pc.NativeTokens.CacheTTL.D(),
+		NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
+		CacheSize:   pc.NativeTokens.CacheSize,
+		Timeout:     pc.NativeTokens.Timeout.D(),
+		HTTPClient:  o.HTTPClient,
+		Logger:      logger,
+		Now:         o.Now,
+	}
+	native, err := providers.NewAtlassianTokens(nc)
+	if err != nil {
+		failEach(fail, ".native_tokens", "atlassian: ", err)
+		return nil, nil, false
+	}
+	bp.native = authz.Authenticator{Name: nc.Name, Validator: native}
+	nc.Mode = providers.NativeDeny
+	den, _ := providers.NewAtlassianTokens(nc)
+	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
+
+	u := pc.Username
+	if u.StripDomain || u.Lowercase || len(u.Map) > 0 {
+		bp.mappers = append(bp.mappers, &providers.UsernameMapper{StripDomain: u.StripDomain, Lowercase: u.Lowercase, Rename: u.Map})
+	}
+	if d := pc.Directory; d != nil {
+		dc := providers.DirectoryConfig{
+			Name:         pc.Product,
+			Kind:         pc.Product,
+			URL:          or(d.URL, pc.URL),
+			UserFile:     d.UserFile,
+			PasswordFile: d.PasswordFile,
+			Groups:       d.Groups == nil || *d.Groups,
+			RequireUser:  d.RequireUser,
+			CacheTTL:     d.CacheTTL.D(),
+			NegativeTTL:  d.NegativeTTL.D(),
+			CacheSize:    d.CacheSize,
+			Timeout:      d.Timeout.D(),
+			HTTPClient:   o.HTTPClient,
+			Logger:       logger,
+			Now:          o.Now,
+		}
+		switch d.Source {
+		case "", "product":
+			if pc.Product == policy.ProductBamboo {
+				fail(".directory.source", "bamboo has no group directory here; use source: crowd")
+			}
+		case "crowd":
+			dc.Kind = providers.DirectoryCrowd
+			if d.URL == "" {
+				fail(".directory.url", "source crowd needs the crowd url")
+			}
+		default:
+			fail(".directory.source", "unknown directory source %q (product, crowd)", d.Source)
+		}
+		if !ok {
+			return nil, nil, false
+		}
+		dir, err := providers.NewDirectory(dc)
+		if err != nil {
+			failEach(fail, ".directory", "directory: ", err)
+			return nil, nil, false
+		}
+		bp.mappers = append(bp.mappers, dir)
+	}
+	return bp, routes, true
+}
+
+// failEach reports each of a joined error's parts on its own line.
+func failEach(fail func(sub, format string, args ...any), sub, prefix string, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		fail(sub, "%s", strings.TrimPrefix(e.Error(), prefix))
+	}
+}
+
+func basicOf(pc *Product) BlockBasic {
+	if pc.BlockBasic == nil {
+		return BlockBasic{Enabled: true}
+	}
+	return *pc.BlockBasic
+}
+
+func nativeShape(n NativeTokens) providers.AtlassianTokenShape {
+	s := providers.AtlassianTokenShape{Prefixes: n.Prefixes, PAT: n.PATShape == nil || *n.PATShape}
+	if n.Prefixes == nil {
+		s.Prefixes = []string{providers.DefaultBitbucketTokenPrefix}
+	}
+	return s
+}
+
+// presetRuleFor compiles one preset route into a rule (before decoration)
+// and its summary. passwords is the password-channel policy decorate adds.
+func presetRuleFor(pc *Product, bp *builtProduct, name string, r policy.PresetRoute, provs builtProviders) (*authz.Rule, authz.Policy, RuleSummary) {
+	bb := basicOf(pc)
+	rule := &authz.Rule{Name: name, Action: authz.ActionAuthenticate}
+	sum := RuleSummary{Name: name, Hosts: pc.Hosts, Paths: r.Paths, Methods: r.Methods, BlockBasic: describeBasic(bb)}
+	var passwords authz.Policy
+	if bb.Enabled && !r.BasicAllowed {
+		passwords = policy.NewPasswordChannels(bb.DryRun)
+	}
+	if r.Public {
+		rule.Action = authz.ActionPass
+		if r.BasicAllowed {
+			sum.BlockBasic = "off (" + r.Why + ")"
+		} else if b, _ := basicPolicy(bb); b != nil {
+			rule.PreAuth = append(rule.PreAuth, b)
+		}
+		sum.Action = rule.Action.String()
+		return rule, passwords, sum
+	}
+
+	rule.CORSPreflight = pc.CORSPreflight == nil || *pc.CORSPreflight
+	if len(pc.IP.Allow) > 0 {
+		rule.PreAuth = append(rule.PreAuth, policy.NewIPAllow(prefixes(pc.IP.Allow), pc.IP.DryRun))
+	}
+	if r.SCM {
+		mode := pc.SCM.Basic
+		if mode == "" {
+			mode = "pass"
+			if bb.Enabled {
+				mode = "allow_access_tokens"
+			}
+		}
+		if mode != "pass" {
+			shape := nativeShape(pc.NativeTokens)
+			scm, err := policy.NewSCMBasic(policy.SCMBasicOptions{
+				AllowAccessTokens: mode == "allow_access_tokens", IsAccessToken: shape.Match,
+				AllowUsers: bb.AllowUsers, DryRun: bb.DryRun,
+			})
+			if err == nil {
+				rule.PreAuth = append(rule.PreAuth, scm)
+			}
+		}
+		sum.BlockBasic = "scm: " + mode
+	} else if b, _ := basicPolicy(bb); b != nil {
+		rule.PreAuth = append(rule.PreAuth, b)
+	}
+	for _, name := range pc.Authenticate {
+		if p, ok := provs.byName[name]; ok {
+			rule.Authenticators = append(rule.Authenticators, authz.Authenticator{Name: name, Validator: p.Validator})
+		}
+	}
+	if len(pc.Groups.AnyOf)+len(pc.Groups.AllOf) > 0 {
+		rule.PostAuth = append(rule.PostAuth, policy.NewGroups(pc.Groups.AnyOf, pc.Groups.AllOf, pc.Groups.DryRun))
+	}
+	if len(pc.Users.Allow)+len(pc.Users.Deny) > 0 {
+		rule.PostAuth = append(rule.PostAuth, policy.NewUsers(pc.Users.Allow, pc.Users.Deny, pc.Users.DryRun))
+	}
+	sum.Action = rule.Action.String()
+	mode := or(pc.NativeTokens.Mode, DefaultNativeMode)
+	if mode == providers.NativePassThrough && len(rule.PostAuth) > 0 {
+		mode = providers.NativeDeny + " (pass_through skips group and user rules)"
+	}
+	sum.Providers = append([]string{bp.native.Name + " (" + mode + ")"}, pc.Authenticate...)
+	sum.Groups, sum.Users, sum.IPRule = describeGroups(pc.Groups), describeUsers(pc.Users), describeIP(pc.IP)
+	return rule, passwords, sum
+}
+
+// decorateRule adds the product policies to a compiled rule: the
+// password-channel policy (before authentication, on every action), and on
+// authenticating rules of a product the native-token classifier first in
+// the authenticators and the identity mappers.
+func decorateRule(rule *authz.Rule, bp *builtProduct, passwords authz.Policy) {
+	if passwords != nil {
+		rule.PreAuth = append(rule.PreAuth, passwords)
+	}
+	if bp == nil || rule.Action != authz.ActionAuthenticate {
+		return
+	}
+	native := bp.native
+	if v, ok := native.Validator.(*providers.AtlassianTokens); ok && v.Mode() == providers.NativePassThrough && len(rule.PostAuth) > 0 {
+		// A passed-through token has no identity, so it would skip this
+		// rule's group and user checks (security catalogue A6).
+		native = bp.nativeDen
+	}
+	rule.Authenticators = append([]authz.Authenticator{native}, rule.Authenticators...)
+	rule.Mappers = append(rule.Mappers, bp.mappers...)
+}
+
+// productFor is the product a user rule belongs to: the only product whose
+// hosts include every host of the rule, or the only product when the rule
+// names no host. Otherwise none: the rule gets the password-channel policy
+// but no product-native tokens or mappers.
+func productFor(built []*builtProduct, hosts []string) *builtProduct {
+	if len(hosts) == 0 {
+		if len(built) == 1 {
+			return built[0]
+		}
+		return nil
+	}
+	var found *builtProduct
+	for _, bp := range built {
+		all := true
+		for _, h := range hosts {
+			if len(bp.cfg.Hosts) > 0 && !slices.ContainsFunc(bp.cfg.Hosts, func(ph string) bool { return strings.EqualFold(ph, h) }) {
+				all = false
+				break
+			}
+		}
+		if all {
+			if found != nil {
+				return nil
+			}
+			found = bp
+		}
+	}
+	return found
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

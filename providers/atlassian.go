@@ -1,0 +1,363 @@
+package providers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// Atlassian product-native tokens (atlassian.md §4.6): personal access
+// tokens of Jira, Confluence and Bamboo, Bitbucket HTTP access tokens. They
+// arrive as Authorization: Bearer like IdP tokens, and no IdP can validate
+// them, so they are classified by shape before any IdP is asked.
+
+// Modes for product-native tokens.
+const (
+	// NativePassThrough lets the product check the token: the request is
+	// allowed without an identity and keeps its Authorization header.
+	NativePassThrough = "pass_through"
+	// NativeDeny refuses native tokens with 401 native_token_denied.
+	NativeDeny = "deny"
+	// NativeVerify asks the product who the token belongs to and returns
+	// that identity, so group and user rules apply.
+	NativeVerify = "verify"
+)
+
+// Defaults for AtlassianTokensConfig and DirectoryConfig.
+const (
+	DefaultAtlassianCacheTTL    = 5 * time.Minute
+	DefaultAtlassianNegativeTTL = 30 * time.Second
+	DefaultAtlassianTimeout     = 2 * time.Second
+	DefaultBitbucketTokenPrefix = "BBDC-"
+	// PATLength is the length of a Jira/Confluence/Bamboo personal access
+	// token: 33 bytes in standard base64.
+	PATLength = 44
+)
+
+// AtlassianTokenShape says which bearer tokens are product-native. The
+// zero value matches nothing.
+type AtlassianTokenShape struct {
+	// Prefixes mark native tokens ("BBDC-" for Bitbucket HTTP access
+	// tokens).
+	Prefixes []string
+	// PAT matches the observed personal-access-token shape: 44 characters
+	// of standard base64 decoding to "<digits>:<random>". Atlassian calls
+	// tokens opaque, so this is a hint: a token that is not native after
+	// all is refused by the product (pass_through) or by the "who am I"
+	// call (verify).
+	PAT bool
+}
+
+// Match reports whether token is shaped like a product-native token. A JWT
+// never is.
+func (s AtlassianTokenShape) Match(token string) bool {
+	if token == "" || len(token) > authz.MaxTokenBytes || LooksLikeJWT(token) {
+		return false
+	}
+	for _, p := range s.Prefixes {
+		if p != "" && strings.HasPrefix(token, p) && len(token) > len(p) {
+			return true
+		}
+	}
+	return s.PAT && isPAT(token)
+}
+
+func isPAT(token string) bool {
+	if len(token) != PATLength {
+		return false
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(token)
+	if err != nil {
+		return false
+	}
+	digits, _, ok := strings.Cut(string(raw), ":")
+	if !ok || digits == "" {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// String describes the shape for `restguard validate`.
+func (s AtlassianTokenShape) String() string {
+	var parts []string
+	for _, p := range s.Prefixes {
+		parts = append(parts, p+"…")
+	}
+	if s.PAT {
+		parts = append(parts, "personal access tokens")
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AtlassianTokensConfig configures an AtlassianTokens validator.
+type AtlassianTokensConfig struct {
+	// Name is the authenticator name (Identity.Provider).
+	Name string
+	// Product is jira, confluence, bitbucket or bamboo: it chooses the
+	// "who am I" call of verify.
+	Product string
+	// Mode is NativePassThrough, NativeDeny or NativeVerify.
+	Mode  string
+	Shape AtlassianTokenShape
+	// URL is the product's base URL including its context path
+	// ("https://jira.internal:8080/jira"), for verify. https, or http on
+	// loopback.
+	URL string
+	// CacheTTL bounds how long a verified token's user is reused; it is
+	// the window in which a revoked token still works. NegativeTTL is how
+	// long a refused token stays refused without asking again.
+	CacheTTL, NegativeTTL time.Duration
+	// CacheSize bounds the cache (0: DefaultCacheSize).
+	CacheSize int
+	// Timeout bounds one call (default 2s); MaxBodyBytes one answer.
+	Timeout      time.Duration
+	MaxBodyBytes int64
+	HTTPClient   *http.Client // redirects are never followed
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// AtlassianTokens is an authz.Validator for product-native tokens. It must
+// come first in a rule's authenticators: a token that is not native is
+// NotResponsible and goes on to the identity providers, and a native token
+// is never sent to an identity provider. It is safe for concurrent use.
+type AtlassianTokens struct {
+	cfg    AtlassianTokensConfig
+	call   caller
+	cache  *ttlCache[[32]byte, *authz.Identity]
+	flight singleflight.Group
+}
+
+// whoami is the "who am I" call per product (atlassian.md §2.2, §4.6).
+var whoami = map[string]string{
+	"jira":       "/rest/api/2/myself",
+	"confluence": "/rest/api/user/current",
+	"bitbucket":  "/rest/api/1.0/application-properties",
+	"bamboo":     "/rest/api/latest/currentUser",
+}
+
+// NewAtlassianTokens checks cfg and applies the defaults.
+func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
+	var errs []error
+	switch cfg.Mode {
+	case NativePassThrough, NativeDeny:
+	case NativeVerify:
+		if _, ok := whoami[cfg.Product]; !ok {
+			errs = append(errs, fmt.Errorf("atlassian: unknown product %q", cfg.Product))
+		}
+		if cfg.URL == "" {
+			errs = append(errs, errors.New("atlassian: verify needs the product url"))
+		} else if err := checkURL(cfg.URL); err != nil {
+			errs = append(errs, fmt.Errorf("atlassian: url: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("atlassian: unknown mode %q (pass_through, deny, verify)", cfg.Mode))
+	}
+	if len(cfg.Shape.Prefixes) == 0 && !cfg.Shape.PAT {
+		errs = append(errs, errors.New("atlassian: the token shape matches nothing"))
+	}
+	for _, d := range []*time.Duration{&cfg.CacheTTL, &cfg.NegativeTTL, &cfg.Timeout} {
+		if *d < 0 {
+			errs = append(errs, errors.New("atlassian: durations must not be negative"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg.CacheTTL = orDuration(cfg.CacheTTL, DefaultAtlassianCacheTTL)
+	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, DefaultAtlassianNegativeTTL)
+	cfg.Timeout = orDuration(cfg.Timeout, DefaultAtlassianTimeout)
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultRemoteMaxBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
+	return &AtlassianTokens{
+		cfg:   cfg,
+		call:  caller{what: "atlassian", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes},
+		cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize),
+	}, nil
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Mode is the configured mode.
+func (a *AtlassianTokens) Mode() string { return a.cfg.Mode }
+
+// Validate implements authz.Validator.
+func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Identity, error) {
+	if !a.cfg.Shape.Match(token) {
+		return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("atlassian: not a product-native token"))
+	}
+	switch a.cfg.Mode {
+	case NativePassThrough:
+		return nil, fmt.Errorf("atlassian: %w", authz.ErrPassThrough)
+	case NativeVerify:
+		return a.verify(ctx, token)
+	default:
+		return nil, authz.InvalidToken(authz.ReasonNativeTokenDenied, errors.New("atlassian: product-native tokens are not accepted here"))
+	}
+}
+
+// verify returns the token's user from the cache or from the product.
+// Concurrent requests with the same token share one call, which runs to its
+// own timeout even when the first request gives up, so that its answer is
+// cached for the retry. Outages are never cached.
+func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
+	key := sha256.Sum256([]byte(token))
+	if id, err, ok := a.cache.get(key, a.cfg.Now()); ok {
+		if err != nil {
+			return nil, err
+		}
+		cp := *id
+		cp.CacheHit = true
+		return &cp, nil
+	}
+	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
+		id, err := a.ask(context.WithoutCancel(ctx), token)
+		now := a.cfg.Now()
+		switch {
+		case err == nil:
+			a.cache.put(key, id, nil, now.Add(a.cfg.CacheTTL))
+		case errors.Is(err, authz.ErrInvalidToken):
+			a.cache.put(key, nil, err, now.Add(a.cfg.NegativeTTL))
+		}
+		return id, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		cp := *r.Val.(*authz.Identity)
+		return &cp, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ask calls the product's "who am I" with the token.
+func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identity, error) {
+	req, err := newRequest(http.MethodGet, a.cfg.URL+whoami[a.cfg.Product], nil)
+	if err != nil {
+		return nil, a.call.unavailable("%v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	ans, err := a.call.do(ctx, req)
+	if err != nil {
+		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "error", err)
+		return nil, err
+	}
+	switch {
+	case ans.status == http.StatusOK:
+	case ans.status == http.StatusUnauthorized, ans.status == http.StatusForbidden && !rateLimited(ans):
+		return nil, a.call.invalid(authz.ReasonTokenInvalid, "the product refused the token (status %d)", ans.status)
+	default:
+		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "status", ans.status)
+		return nil, a.call.unavailable("status %d", ans.status)
+	}
+	id := &authz.Identity{Provider: a.cfg.Name, Via: "atlassian"}
+	if a.cfg.Product == "bitbucket" {
+		// Bitbucket has no "myself"; every REST answer names the user.
+		id.Username = ans.header.Get("X-AUSERNAME")
+		if id.Username == "" || strings.EqualFold(id.Username, "anonymous") {
+			return nil, a.call.invalid(authz.ReasonTokenInvalid, "the product answered anonymously")
+		}
+		return id, nil
+	}
+	obj, err := a.call.object(ans)
+	if err != nil {
+		return nil, err
+	}
+	switch a.cfg.Product {
+	case "confluence":
+		// Confluence answers 200 {"type":"anonymous"} without a user.
+		if t, _ := obj["type"].(string); t != "known" {
+			return nil, a.call.invalid(authz.ReasonTokenInvalid, "the product answered anonymously")
+		}
+		id.Username, _ = obj["username"].(string)
+		id.Subject, _ = obj["userKey"].(string)
+	case "jira":
+		id.Username, _ = obj["name"].(string)
+		id.Subject, _ = obj["key"].(string)
+		id.Email, _ = obj["emailAddress"].(string)
+		if active, ok := obj["active"].(bool); ok && !active {
+			return nil, a.call.invalid(authz.ReasonTokenInvalid, "the user is inactive")
+		}
+	case "bamboo":
+		id.Username, _ = obj["name"].(string)
+		id.Email, _ = obj["email"].(string)
+	}
+	if id.Username == "" {
+		return nil, a.call.invalid(authz.ReasonUsernameMissing, "no user name in the answer")
+	}
+	return id, nil
+}
+
+// ttlCache is a bounded LRU whose entries carry their own expiry and either
+// a value or a definitive error. It is safe for concurrent use.
+type ttlCache[K comparable, V any] struct {
+	lru *lru.Cache[K, ttlEntry[V]]
+}
+
+type ttlEntry[V any] struct {
+	val   V
+	err   error
+	until time.Time
+}
+
+func newTTLCache[K comparable, V any](size int) *ttlCache[K, V] {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	c, _ := lru.New[K, ttlEntry[V]](size) // fails only for size <= 0, excluded above
+	return &ttlCache[K, V]{lru: c}
+}
+
+// get returns a live entry; an expired one is removed.
+func (c *ttlCache[K, V]) get(k K, now time.Time) (V, error, bool) {
+	e, ok := c.lru.Get(k)
+	if !ok {
+		var zero V
+		return zero, nil, false
+	}
+	if !now.Before(e.until) {
+		c.lru.Remove(k)
+		var zero V
+		return zero, nil, false
+	}
+	return e.val, e.err, true
+}
+
+func (c *ttlCache[K, V]) put(k K, v V, err error, until time.Time) {
+	c.lru.Add(k, ttlEntry[V]{val: v, err: err, until: until})
+}
