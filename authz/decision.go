@@ -63,6 +63,7 @@ const (
 	ReasonCORSPreflight          Reason = "cors_preflight"            // OPTIONS preflight without credentials
 	ReasonBasicPassThrough       Reason = "basic_pass_through"        // Basic not blocked on this route: the product checks it
 	ReasonNativeTokenPassThrough Reason = "native_token_pass_through" // an Atlassian personal access token, checked by the product
+	ReasonSchemePassThrough      Reason = "scheme_pass_through"       // a scheme the rule passes to the product (Bitbucket LFS "JWT")
 
 	// Request shape.
 	ReasonMalformedRequest    Reason = "malformed_request"    // contradictory or incomplete request

@@ -79,6 +79,10 @@ type Rule struct {
 	// CORSPreflight lets OPTIONS preflight requests without credentials
 	// through on an authenticating rule.
 	CORSPreflight bool
+	// PassSchemes are lower-case auth schemes other than Bearer and Basic
+	// that this rule lets through to the product unchecked (Bitbucket's
+	// "JWT" on Git LFS paths). Pre-auth policies still apply.
+	PassSchemes map[string]bool
 	// PreAuth policies run before authentication (IP rules, Basic blocking).
 	PreAuth []Policy
 	// Authenticators validate the bearer token, tried in order.
@@ -393,6 +397,9 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	case CredentialMalformed:
 		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail)
 	case CredentialOther:
+		if rule.PassSchemes[cred.Scheme] {
+			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, dry)
+		}
 		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme)
 	case CredentialBasic:
 		// Basic got past the pre-auth policies: not blocked here (disabled,

@@ -116,3 +116,16 @@ func TestForeignSessionCookieRemovedFromBearerRequest(t *testing.T) {
 		t.Error("a client-supplied bearer marker must be removed")
 	}
 }
+
+func TestPassSchemesOnlyWhereConfigured(t *testing.T) {
+	t.Parallel()
+	lfs := authRule(nil, nil)
+	lfs.PassSchemes = map[string]bool{"jwt": true}
+	d := newEngine(t, lfs).Check(context.Background(), req("JWT eyJ.x.y"))
+	if !d.Allowed() || d.Reason != authz.ReasonSchemePassThrough || len(d.UpstreamHeaders) != 0 || slices.Contains(d.RemoveHeaders, "authorization") {
+		t.Fatalf("got %s/%s %v %v", d.Verdict, d.Reason, d.UpstreamHeaders, d.RemoveHeaders)
+	}
+	if d := newEngine(t, authRule(nil, nil)).Check(context.Background(), req("JWT eyJ.x.y")); d.Reason != authz.ReasonUnsupportedScheme {
+		t.Fatalf("a rule without PassSchemes must refuse the scheme: %s", d.Reason)
+	}
+}

@@ -66,6 +66,9 @@ type PresetRoute struct {
 	// SCM marks Bitbucket's git-over-HTTP route, which has its own Basic
 	// policy (access tokens as passwords, see SCMBasic).
 	SCM bool
+	// LFS marks Bitbucket's Git LFS paths, where "Authorization: JWT"
+	// (issued by git-lfs-authenticate over SSH) passes to the product.
+	LFS bool
 	// BasicAllowed routes let Basic through to the product (Jira as a
 	// Crowd server: application credentials).
 	BasicAllowed bool
@@ -115,7 +118,8 @@ var protected = map[string][]PresetRoute{
 	},
 	ProductBitbucket: {
 		{Name: "rest", Paths: []string{"/rest/**"}, Why: "REST APIs"},
-		{Name: "scm", Paths: []string{"/scm/**"}, SCM: true, Why: "git over HTTP and LFS"},
+		{Name: "lfs", Paths: []string{"/scm/*/*/info/lfs/**"}, SCM: true, LFS: true, Why: "Git LFS (also JWT from git-lfs-authenticate)"},
+		{Name: "scm", Paths: []string{"/scm/**"}, SCM: true, Why: "git over HTTP"},
 	},
 	ProductBamboo: {
 		{Name: "rest", Paths: []string{"/rest/**"}, Why: "REST APIs"},

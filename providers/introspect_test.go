@@ -415,8 +415,12 @@ func TestIntrospectionOutagesAreUnavailableAndNotCached(t *testing.T) {
 			if !errors.Is(err, authz.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want unavailable", err)
 			}
-			if el := time.Since(start); el > 300*time.Millisecond {
-				t.Fatalf("took %s, beyond the deadline", el)
+			// Not a speed assertion: the slow fault holds its answer for 5 s,
+			// so returning well before that proves the call stopped at the
+			// request's deadline instead of waiting for the IdP (the slack
+			// absorbs a loaded -race run).
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("took %s: the call waited for the IdP instead of the 200ms deadline", el)
 			}
 			noTokenInError(t, err, "tok-outage")
 			// Recovery: the very next check asks again and is allowed.

@@ -63,6 +63,9 @@ type SCM struct {
 	// Basic: allow_access_tokens (default when Basic is blocked), block,
 	// or pass (default when it is not).
 	Basic string `yaml:"basic"`
+	// LFSJWT lets "Authorization: JWT" (from git-lfs-authenticate over
+	// SSH) through to Bitbucket on Git LFS paths (default true).
+	LFSJWT *bool `yaml:"lfs_jwt"`
 }
 
 // NativeTokens says what happens to product-native bearer tokens.
@@ -439,6 +442,10 @@ func presetRuleFor(pc *Product, bp *builtProduct, name string, r policy.PresetRo
 			}
 		}
 		sum.BlockBasic = "scm: " + mode
+		if r.LFS && (pc.SCM.LFSJWT == nil || *pc.SCM.LFSJWT) {
+			rule.PassSchemes = map[string]bool{"jwt": true}
+			sum.BlockBasic += ", JWT passes"
+		}
 	} else if b, _ := basicPolicy(bb); b != nil {
 		rule.PreAuth = append(rule.PreAuth, b)
 	}

@@ -227,7 +227,8 @@ func TestAtlassianPresetDecisions(t *testing.T) {
 		{"scm basic access token", "POST", git, "/scm/prj/repo.git/git-upload-pack", e.basicTok, allow, authz.ReasonBasicPassThrough},
 		{"scm bearer access token", "POST", git, "/scm/prj/repo.git/git-receive-pack", e.bbdc, allow, authz.ReasonNativeTokenPassThrough},
 		{"scm idp token", "POST", git, "/scm/prj/repo.git/git-upload-pack", e.bob, allow, authz.ReasonAuthenticated},
-		{"scm lfs JWT (needs Rule.PassSchemes)", "POST", git, "/scm/prj/repo.git/info/lfs/objects/batch", "JWT eyJ.x.y", c401, authz.ReasonUnsupportedScheme},
+		{"scm lfs JWT passes to Bitbucket", "POST", git, "/scm/prj/repo.git/info/lfs/objects/batch", "JWT eyJ.x.y", allow, authz.ReasonSchemePassThrough},
+		{"scm JWT outside LFS", "GET", git, "/scm/prj/repo.git/info/refs", "JWT eyJ.x.y", c401, authz.ReasonUnsupportedScheme},
 		{"scm password parameter", "GET", git, "/scm/prj/repo.git/info/refs?os_username=a&os_password=b", e.basicTok, c403, authz.ReasonPasswordChannel},
 
 		// Bamboo under /bamboo.

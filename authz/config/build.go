@@ -132,6 +132,9 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	} else if bp != nil {
 		def.PreAuth = append(def.PreAuth, bp)
 	}
+	if products.decorate != nil {
+		products.decorate(def)
+	}
 	rt.Rules = append(rt.Rules, RuleSummary{Name: "default", Action: def.Action.String(), BlockBasic: describeBasic(c.Default.BlockBasic)})
 
 	if len(p.errs) > 0 {

@@ -130,7 +130,7 @@ func friendlyYAML(m string) string {
 		field = field[:strings.Index(field, " not found")]
 		where := ""
 		if sm := typeName.FindStringSubmatch(m); sm != nil {
-			where = " in " + strings.ToLower(sm[1])
+			where = " in " + snake(sm[1])
 		}
 		return fmt.Sprintf("unknown key %q%s", field, where)
 	}
@@ -144,6 +144,22 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 		return nil
 	}
 	return n
+}
+
+// snake turns a Go type name (NativeTokens) into the YAML spelling
+// (native_tokens) for error messages.
+func snake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // locate finds the line of a path like rules[3].ip.allow[1] in the

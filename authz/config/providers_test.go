@@ -487,7 +487,9 @@ func TestIntrospectionOutageIs503AndRecovers(t *testing.T) {
 	if d.Verdict != authz.Unavailable || d.Reason != authz.ReasonIdPUnavailable || d.Verdict.HTTPStatus() != 503 || d.RetryAfter == 0 {
 		t.Fatalf("outage: %s %s %s retry-after %s", d.Verdict, d.Reason, d.Detail, d.RetryAfter)
 	}
-	if time.Since(start) > time.Second {
+	// The check deadline is 5 s here: an answer well before it shows the
+	// outage was reported, not waited out.
+	if time.Since(start) > 3*time.Second {
 		t.Fatal("outage answer took too long")
 	}
 	down.Store(false)
