@@ -16,7 +16,7 @@ FUZZ_TARGETS := \
 	./envoy:FuzzToResponse \
 	./envoy:FuzzHTTPHandler
 
-.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image clean
+.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image bench soak clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/restguard ./cmd/restguard
@@ -39,7 +39,7 @@ lint: deps-check
 deps-check:
 	@bad=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./authz | grep -v '^github.com/restguard/restguard/authz$$' || true); \
 	if [ -n "$$bad" ]; then echo "authz must import only the standard library, found:"; echo "$$bad"; exit 1; fi
-	@for pair in "github.com/envoyproxy/go-control-plane:envoy" "google.golang.org/grpc:envoy" \
+	@for pair in "github.com/envoyproxy/go-control-plane:envoy|cmd/restguard-load/internal/nullauthz" "google.golang.org/grpc:envoy|cmd/restguard-load/internal/nullauthz" \
 	             "github.com/lestrrat-go/jwx:providers|internal/idptest" "github.com/hashicorp/golang-lru:providers" \
 	             "gopkg.in/yaml.v3:authz/config"; do \
 		mod=$${pair%%:*}; home=$${pair##*:}; \
@@ -67,6 +67,14 @@ validate-examples:
 ## image: the container image (multi-stage, static, non-root, version-stamped)
 image:
 	docker build --build-arg VERSION=$(VERSION) -t restguard:$(VERSION) .
+
+## bench: restguard against the null ext_authz server in one run, ratios and a latency plot (not in CI)
+bench:
+	bash scripts/bench.sh
+
+## soak: 10 minutes of constant load, memory and goroutines over time (not in CI)
+soak:
+	bash scripts/soak.sh
 
 clean:
 	rm -rf bin

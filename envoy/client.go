@@ -91,6 +91,15 @@ func ParseCheckRequest(data []byte) (*authv3.CheckRequest, error) {
 	return &req, nil
 }
 
+// RecordedOrNew parses a recorded CheckRequest when data is not nil, and
+// builds one from in otherwise.
+func RecordedOrNew(data []byte, in CheckInput) (*authv3.CheckRequest, error) {
+	if data != nil {
+		return ParseCheckRequest(data)
+	}
+	return NewCheckRequest(in)
+}
+
 // Result is a CheckResponse read back the way Envoy applies it.
 type Result struct {
 	Allowed  bool

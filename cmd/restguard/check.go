@@ -56,7 +56,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 
 // checkOnce sends a recorded request (data) or one built from in.
 func checkOnce(addr string, timeout time.Duration, data []byte, in envoy.CheckInput) (envoy.Result, error) {
-	req, err := buildCheckRequest(data, in)
+	req, err := envoy.RecordedOrNew(data, in)
 	if err != nil {
 		return envoy.Result{}, err
 	}

@@ -89,7 +89,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			tr.Steps = append(tr.Steps, authz.Step{Phase: "providers", Outcome: "not_warm", Detail: err.Error()})
 		}
 	}
-	creq, err := buildCheckRequest(data, in)
+	creq, err := envoy.RecordedOrNew(data, in)
 	if err != nil {
 		fmt.Fprintln(stderr, "restguard:", err)
 		return 2

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
 	"github.com/restguard/restguard/envoy"
 )
 
@@ -65,12 +63,4 @@ func (r *requestFlags) input(path string) (envoy.CheckInput, []byte, error) {
 		headers = append(headers, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(r.basicUser+":placeholder")))
 	}
 	return envoy.CheckInput{Method: r.method, Host: r.host, Path: path, Headers: headers, SourceIP: r.ip, RequestID: r.requestID}, nil, nil
-}
-
-// buildCheckRequest parses a recorded request (data) or builds one from in.
-func buildCheckRequest(data []byte, in envoy.CheckInput) (*authv3.CheckRequest, error) {
-	if data != nil {
-		return envoy.ParseCheckRequest(data)
-	}
-	return envoy.NewCheckRequest(in)
 }
