@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restguard/restguard/authz"
+	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/envoy"
+)
+
+// TestMain lets the test binary play the null server when the load tool
+// re-executes itself (startNull runs os.Executable with roleEnv set).
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == "null-server" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testOptions are tiny runs: a few hundred requests, bounded by -n.
+func testOptions(t *testing.T, args ...string) *options {
+	t.Helper()
+	base := []string{"-n", "300", "-d", "20s", "-warmup", "0", "-c", "4", "-conns", "2", "-tokens", "8"}
+	o, err := parseFlags(append(base, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func startTestIdP(t *testing.T) *idp {
+	t.Helper()
+	p, err := startIdP(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	return p
+}
+
+func checkCounts(t *testing.T, rep *report, want int64) {
+	t.Helper()
+	var sum int64
+	for _, v := range rep.Results {
+		sum += v
+	}
+	if rep.Requests != want || sum != want || rep.Errors != 0 {
+		t.Fatalf("requests %d, results add up to %d, errors %d; want %d and no errors: %v", rep.Requests, sum, rep.Errors, want, rep.Results)
+	}
+	if rep.RPS <= 0 || rep.Latency.P50 <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.Latency.P99 > rep.Latency.Max {
+		t.Fatalf("implausible figures: %.0f/s, latency %+v", rep.RPS, rep.Latency)
+	}
+}
+
+// TestNullServerSubprocess runs the floor as a child process and measures
+// its CPU time.
+func TestNullServerSubprocess(t *testing.T) {
+	srv, err := startNull()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	p := startTestIdP(t)
+	o := testOptions(t, "-null")
+	rep, err := execute(context.Background(), o, p, target{name: srv.name, grpc: srv.grpc, pid: srv.pid()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, rep, 300)
+	if rep.Results["200"] != 300 {
+		t.Errorf("the null server should allow everything: %v", rep.Results)
+	}
+	if rep.ServerCPU < 0 || rep.ServerCPUPer1k < 0 {
+		t.Errorf("no CPU figures for pid %d", srv.pid())
+	}
+	var text strings.Builder
+	rep.writeText(&text)
+	if !strings.Contains(text.String(), "per 1,000 checks") {
+		t.Errorf("report lacks the CPU line:\n%s", text.String())
+	}
+}
+
+// inProcessRestguard builds restguard from the configuration the tool
+// generates and serves it over gRPC and forward-auth HTTP on loopback.
+func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
+	t.Helper()
+	c, err := config.Parse("load.yaml", []byte(restguardConfig(p, true, "info", 0, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := config.Build(c, config.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rt.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	engine := func() *authz.Engine { return rt.Engine }
+	g := envoy.NewGRPCServer(envoy.NewServer(engine, nil))
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(gl) }()
+	t.Cleanup(g.Stop)
+	hs := &http.Server{Handler: envoy.NewHTTPHandler(engine, envoy.HTTPOptions{}, nil), ReadHeaderTimeout: 5 * time.Second}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(hl) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return gl.Addr().String(), hl.Addr().String()
+}
+
+// TestRestguardInProcess drives a real engine with every credential kind
+// over both transports and checks each kind got its decision.
+func TestRestguardInProcess(t *testing.T) {
+	p := startTestIdP(t)
+	grpcAddr, httpAddr := inProcessRestguard(t, p)
+	mixArg := "valid=50,badsig=10,expired=10,basic=10,none=10,opaque=10"
+	want := map[string]bool{
+		"200 authenticated": true, "401 token_invalid": true, "401 token_expired": true,
+		"401 basic_auth_blocked": true, "401 credentials_missing": true,
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		tgt  target
+	}{
+		{"grpc", []string{"-addr", grpcAddr}, target{name: "in-process", grpc: grpcAddr}},
+		{"http", []string{"-http", httpAddr}, target{name: "in-process", http: httpAddr}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, append(tc.args, "-mix", mixArg, "-sources", "10.9.0.0/30,127.0.0.1")...)
+			rep, err := execute(context.Background(), o, p, tc.tgt, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCounts(t, rep, 300)
+			for k := range want {
+				if rep.Results[k] == 0 {
+					t.Errorf("no %q among %v", k, rep.Results)
+				}
+			}
+			// Opaque tokens reach no introspection provider in the
+			// generated configuration: a JWT-only provider refuses them.
+			for k := range rep.Results {
+				if !want[k] && !strings.HasPrefix(k, "401 ") {
+					t.Errorf("unexpected result %q (%d)", k, rep.Results[k])
+				}
+			}
+			if rep.ServerCPUPer1k != -1 {
+				t.Errorf("CPU per 1k without a pid: %v", rep.ServerCPUPer1k)
+			}
+		})
+	}
+}
+
+func TestRefusesNonLoopbackTargets(t *testing.T) {
+	for _, args := range [][]string{
+		{"-addr", "192.0.2.1:9001"},
+		{"-http", "example.com:80"},
+		{"-addr", "[2001:db8::1]:9001"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("%v: got %v, want a loopback refusal", args, err)
+		}
+	}
+	if _, err := parseFlags([]string{"-addr", "[::1]:9001"}, io.Discard); err != nil {
+		t.Errorf("::1 refused: %v", err)
+	}
+}
+
+func TestMixLayout(t *testing.T) {
+	m, err := parseMix("valid=80,basic=10,none=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &tokenSet{valid: []string{"a", "b", "c", "d"}}
+	slots := buildSlots(m, ts, []string{"10.0.0.1", "10.0.0.2"})
+	if len(slots) != 5 {
+		t.Fatalf("%d slots, want 5 (4 valid tokens at 80%%)", len(slots))
+	}
+	got := map[string]int{}
+	seen := map[string]bool{}
+	for _, s := range slots {
+		got[s.kind]++
+		if s.kind == kindValid {
+			seen[s.auth] = true
+		}
+	}
+	if got[kindValid] != 4 || len(seen) != 4 {
+		t.Errorf("valid slots %d with %d distinct tokens, want 4 and 4: %+v", got[kindValid], len(seen), slots)
+	}
+	if _, err := parseMix("valid=1,bogus=2"); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	h := newHist()
+	for i := 1; i <= 1000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {1, time.Millisecond}} {
+		got := h.quantile(tc.q)
+		if d := got - tc.want; d < -tc.want/100 || d > tc.want/100 {
+			t.Errorf("q%.2f = %v, want %v within 1%%", tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestPlotWritesSVG(t *testing.T) {
+	rep := &report{Label: "null", Sweep: []point{
+		{RPS: 1000, Latency: latencies{P50: 0.2, P99: 0.9}},
+		{RPS: 5000, Latency: latencies{P50: 0.4, P99: 3.1}},
+	}}
+	svg := svgPlot("test <plot>", []*report{rep})
+	for _, s := range []string{"<svg", "</svg>", "polyline", "null p99", "test &lt;plot&gt;"} {
+		if !strings.Contains(svg, s) {
+			t.Errorf("SVG lacks %q", s)
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/restguard/restguard/cmd/restguard-load/internal/nullauthz"
+)
+
+// roleEnv tells a re-executed binary which role to play. The real binary
+// reads its role from its arguments; a test binary re-executing itself
+// needs the hint (see TestMain).
+const roleEnv = "RESTGUARD_LOAD_ROLE"
+
+// startTimeout bounds how long a server may take to come up.
+const startTimeout = 30 * time.Second
+
+// server is a server process the load tool started.
+type server struct {
+	name       string // "null" or "restguard"
+	grpc, http string // bound addresses
+	admin      string
+	cmd        *exec.Cmd
+	done       chan error // receives Wait's result
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits (at most 20 s, then SIGKILL).
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// command prepares a child that dies with the load tool (Pdeathsig), so
+// that nothing outlives a run.
+func command(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
+}
+
+// startNull runs `restguard-load null-server` as a child process, so that
+// its CPU time can be read apart from the load tool's.
+func startNull() (*server, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := command(exe, "null-server", "-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), roleEnv+"=null-server")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{name: "null", cmd: cmd, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case line, ok := <-lines:
+		addr, found := strings.CutPrefix(line, "listening ")
+		if !ok || !found {
+			s.stop()
+			return nil, fmt.Errorf("null server: unexpected first line %q", line)
+		}
+		s.grpc = addr
+		return s, nil
+	case <-time.After(startTimeout):
+		s.stop()
+		return nil, errors.New("null server did not start")
+	}
+}
+
+// runNullServer is the `null-server` subcommand: serve until SIGTERM or
+// SIGINT (the parent's death sends SIGTERM, see command).
+func runNullServer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("null-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := requireLoopback(*addr); err != nil {
+		fmt.Fprintln(stderr, "restguard-load null-server:", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "restguard-load null-server:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := nullauthz.New()
+	go func() {
+		<-ctx.Done()
+		g.Stop()
+	}()
+	fmt.Fprintln(stdout, "listening", ln.Addr().String())
+	if err := g.Serve(ln); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "restguard-load null-server:", err)
+		return 1
+	}
+	return 0
+}
+
+// restguardConfig is the configuration the load tool gives restguard: its
+// own IdP as the only provider, a public route, the REST API behind a
+// group rule and an IP rule, Basic blocked everywhere.
+func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float64, cacheSize int) string {
+	httpListen := ""
+	if withHTTP {
+		httpListen = `, http: "127.0.0.1:0"`
+	}
+	cache := ""
+	if cacheSize > 0 {
+		cache = fmt.Sprintf("\n    cache: {size: %d}", cacheSize)
+	}
+	return fmt.Sprintf(`# written by restguard-load
+listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}
+realm: load
+log: {level: %s, allowed_sample: %g}
+providers:
+  - name: load
+    issuer: %s
+    audiences: [%s]
+    algorithms: [RS256, ES256]
+    username: {claims: [preferred_username, sub]}
+    groups: {claim: groups}%s
+rules:
+  - name: public
+    paths: ["/status", "/s/**"]
+    action: pass
+    block_basic: {enabled: true}
+  - name: rest-api
+    paths: ["/rest/**"]
+    authenticate: [load]
+    block_basic: {enabled: true}
+    groups: {any_of: [jira-api-users]}
+    ip: {allow: ["10.0.0.0/8", "127.0.0.0/8", "192.0.2.0/24", "198.18.0.0/15"]}
+default:
+  action: deny
+  block_basic: {enabled: true}
+upstream:
+  groups_header: X-Forwarded-Groups
+`, httpListen, logLevel, allowedSample, p.Issuer, Audience, cache)
+}
+
+// expandTemplate fills a user-supplied configuration template.
+func expandTemplate(tmpl string, p *idp) string {
+	return strings.NewReplacer("${ISSUER}", p.Issuer, "${JWKS_URI}", p.Issuer+"/jwks",
+		"${INTROSPECTION_URL}", p.IntrospectionURL(), "${AUDIENCE}", Audience).Replace(tmpl)
+}
+
+// startRestguard writes configYAML and runs `bin serve -config FILE`,
+// reading the bound addresses from its "restguard serving" log line and
+// waiting for "restguard ready". Everything else it logs (the decision
+// log) is read and dropped.
+func startRestguard(bin, configYAML string) (*server, error) {
+	dir, err := os.MkdirTemp("", "restguard-load-")
+	if err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "restguard.yaml")
+	if err := os.WriteFile(cfg, []byte(configYAML), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := command(bin, "serve", "-config", cfg)
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{name: "restguard", cmd: cmd, done: make(chan error, 1)}
+	serving := make(chan map[string]any, 1)
+	ready := make(chan struct{})
+	tail := &syncBuffer{} // the first lines, for error messages
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		seenServing, seenReady := false, false
+		for sc.Scan() {
+			line := sc.Bytes()
+			tail.Write(line)
+			var m map[string]any
+			if json.Unmarshal(line, &m) != nil {
+				continue
+			}
+			// restguard may log "ready" before "serving": wait for both.
+			switch m["msg"] {
+			case "restguard serving":
+				select {
+				case serving <- m:
+				default:
+				}
+				seenServing = true
+			case "restguard ready":
+				if !seenReady {
+					close(ready)
+				}
+				seenReady = true
+			}
+			if seenServing && seenReady {
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, errPipe) // the decision log
+	}()
+	go func() {
+		s.done <- cmd.Wait()
+		_ = os.RemoveAll(dir)
+	}()
+	fail := func(why string) (*server, error) {
+		s.stop()
+		return nil, fmt.Errorf("restguard %s:\n%s", why, tail.String())
+	}
+	timeout := time.After(startTimeout)
+	select {
+	case m := <-serving:
+		s.grpc, _ = m["grpc"].(string)
+		s.http, _ = m["http"].(string)
+		s.admin, _ = m["admin"].(string)
+	case <-s.done:
+		return nil, fmt.Errorf("restguard exited at start:\n%s", tail.String())
+	case <-timeout:
+		return fail("did not start")
+	}
+	select {
+	case <-ready:
+		return s, nil
+	case <-timeout:
+		return fail("not ready")
+	}
+}
+
+// syncBuffer collects a child's first log lines for error messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() < 8<<10 {
+		b.b.Write(p)
+		b.b.WriteByte('\n')
+	}
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
