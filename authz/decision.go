@@ -134,7 +134,8 @@ type Decision struct {
 	UpstreamHeaders []Header
 	// RemoveHeaders are removed from the upstream request on allow
 	// (lower-case names). Never contains a name in UpstreamHeaders, because
-	// Envoy applies removals after sets.
+	// Envoy applies removals after sets. The slice may be shared between
+	// decisions: read it, never modify it.
 	RemoveHeaders []string
 
 	// Challenge is the WWW-Authenticate value on 401 (and on 400/403 where

@@ -173,13 +173,16 @@ type Engine struct {
 	identity []string // lower-case identity header names to strip, with underscore spellings
 	// removeCookies holds the cookie names removed from bearer requests.
 	removeCookies map[string]bool
-	realm         string
-	timeout       time.Duration
-	retryAfter    time.Duration
-	log           *slog.Logger
-	logAllowed    float64
-	onDecision    func(*Request, *Decision)
-	now           func() time.Time
+	// Precomputed, shared read-only removal lists (see removalLists).
+	removeAnon []string
+	removeAuth [4][]string
+	realm      string
+	timeout    time.Duration
+	retryAfter time.Duration
+	log        *slog.Logger
+	logAllowed float64
+	onDecision func(*Request, *Decision)
+	now        func() time.Time
 }
 
 // DefaultRetryAfter is advertised with 503 answers unless configured.
@@ -240,6 +243,7 @@ func NewEngine(o Options) (*Engine, error) {
 			}
 		}
 	}
+	e.removalLists()
 	return e, nil
 }
 
@@ -274,7 +278,7 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
 		}
 		if e.log != nil && e.shouldLog(&d) {
-			e.logDecision(context.WithoutCancel(ctx), req, &d)
+			e.logDecision(ctx, req, &d)
 		}
 		if e.onDecision != nil {
 			e.onDecision(req, &d)
@@ -326,7 +330,8 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 	withFacts := func(d Decision) Decision {
 		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
 		d.Credential = in.Credential.Kind
-		if in.Credential.Kind == CredentialBearer {
+		// The fingerprint is for the decision log and explain only.
+		if in.Credential.Kind == CredentialBearer && (tr != nil || e.log != nil && e.log.Enabled(ctx, slog.LevelInfo)) {
 			d.TokenID = Fingerprint(in.Credential.Token)
 		}
 		return d

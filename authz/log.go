@@ -42,6 +42,9 @@ func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
 	if !e.log.Enabled(ctx, level) {
 		return
 	}
+	// Written after the response: the request's cancellation must not
+	// drop the line.
+	ctx = context.WithoutCancel(ctx)
 	attrs := make([]slog.Attr, 0, 24)
 	attrs = append(attrs,
 		slog.String(LogDecisionID, d.ID),

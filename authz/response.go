@@ -1,10 +1,11 @@
 package authz
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -23,45 +24,39 @@ func (e *Engine) shouldLog(d *Decision) bool {
 func (e *Engine) finish(req *Request, d *Decision) {
 	switch d.Verdict {
 	case Allow:
-		set := map[string]bool{}
-		if id := d.Identity; id != nil && d.Reason == ReasonAuthenticated {
-			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{e.upstream.UserHeader, id.Username})
-			set[strings.ToLower(e.upstream.UserHeader)] = true
-			if h := e.upstream.GroupsHeader; h != "" {
-				if v := joinGroups(id.Groups); v != "" {
-					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
-					set[strings.ToLower(h)] = true
-				}
+		id := d.Identity
+		if id == nil || d.Reason != ReasonAuthenticated {
+			d.RemoveHeaders = e.removeAnon
+			break
+		}
+		d.UpstreamHeaders = make([]Header, 1, 4)
+		d.UpstreamHeaders[0] = Header{e.upstream.UserHeader, id.Username}
+		variant := 0
+		if h := e.upstream.GroupsHeader; h != "" {
+			if v := joinGroups(id.Groups); v != "" {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
+				variant |= removeGroupsSet
 			}
-			if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
-				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
-				set[strings.ToLower(h)] = true
-			}
-			if e.upstream.StripAuthorization {
-				d.RemoveHeaders = append(d.RemoveHeaders, "authorization")
-			}
-			if h := e.upstream.BearerMarker; h != "" {
-				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
-				set[strings.ToLower(h)] = true
-			}
-			if req != nil && len(e.removeCookies) > 0 {
-				if kept, changed := filterCookies(req.Header.Values("Cookie"), e.removeCookies); changed {
-					if kept == "" {
-						d.RemoveHeaders = append(d.RemoveHeaders, "cookie")
-					} else {
-						d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
-						set["cookie"] = true
-					}
+		}
+		if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
+			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
+			variant |= removeEmailSet
+		}
+		if h := e.upstream.BearerMarker; h != "" {
+			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
+		}
+		// The removal lists are precomputed per combination of headers set
+		// and shared read-only between decisions.
+		d.RemoveHeaders = e.removeAuth[variant]
+		if req != nil && len(e.removeCookies) > 0 {
+			if kept, changed := filterCookies(req.Header.Values("Cookie"), e.removeCookies); changed {
+				if kept == "" {
+					d.RemoveHeaders = append(slices.Clip(d.RemoveHeaders), "cookie")
+				} else {
+					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
 				}
 			}
 		}
-		for _, n := range e.identity {
-			if !set[n] {
-				d.RemoveHeaders = append(d.RemoveHeaders, n)
-			}
-		}
-		// A proxy credential is hop-by-hop and never reaches the upstream.
-		d.RemoveHeaders = append(d.RemoveHeaders, "proxy-authorization")
 	case Unauthenticated:
 		if d.Credential == CredentialBearer {
 			d.Challenge = e.challenge("invalid_token", description(d.Reason))
@@ -142,7 +137,15 @@ func description(r Reason) string { return descriptions[r] }
 func Description(r Reason) string { return descriptions[r] }
 
 func joinGroups(groups []string) string {
+	if len(groups) == 1 && groups[0] != "" && strings.IndexByte(groups[0], ',') < 0 && safeHeaderValue(groups[0]) {
+		return groups[0]
+	}
 	var b strings.Builder
+	n := 0
+	for _, g := range groups {
+		n += len(g) + 1
+	}
+	b.Grow(n)
 	for _, g := range groups {
 		// A separator or control character inside a group name would let it
 		// pose as several groups upstream (security catalogue E4).
@@ -204,9 +207,56 @@ func Fingerprint(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// NewDecisionID returns a random id for a decision (24 hex digits).
+// NewDecisionID returns a random id for a decision (24 hex digits). It
+// correlates log lines and Envoy metadata and need not be unpredictable, so
+// it comes from the runtime's per-thread generator, not crypto/rand.
 func NewDecisionID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
+	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint32(b[8:], mrand.Uint32())
+	var out [24]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
+}
+
+// Combinations of identity headers an authenticated allow sets, indexing
+// Engine.removeAuth.
+const (
+	removeGroupsSet = 1 << iota
+	removeEmailSet
+)
+
+// removalLists precomputes what an allow removes upstream: every identity
+// header (and its underscore spelling) the decision does not set, and
+// Proxy-Authorization; authenticated allows also remove Authorization when
+// configured. Envoy applies removals after sets, so a header that is set
+// must not be listed.
+func (e *Engine) removalLists() {
+	build := func(set map[string]bool, authenticated bool) []string {
+		var out []string
+		if authenticated && e.upstream.StripAuthorization {
+			out = append(out, "authorization")
+		}
+		for _, n := range e.identity {
+			if !set[n] {
+				out = append(out, n)
+			}
+		}
+		// A proxy credential is hop-by-hop and never reaches the upstream.
+		return slices.Clip(append(out, "proxy-authorization"))
+	}
+	e.removeAnon = build(nil, false)
+	for variant := range e.removeAuth {
+		set := map[string]bool{strings.ToLower(e.upstream.UserHeader): true}
+		if variant&removeGroupsSet != 0 {
+			set[strings.ToLower(e.upstream.GroupsHeader)] = true
+		}
+		if variant&removeEmailSet != 0 {
+			set[strings.ToLower(e.upstream.EmailHeader)] = true
+		}
+		if h := e.upstream.BearerMarker; h != "" {
+			set[strings.ToLower(h)] = true
+		}
+		e.removeAuth[variant] = build(set, true)
+	}
 }
