@@ -62,7 +62,7 @@ func ToResponse(d *authz.Decision, requestID string) *authv3.CheckResponse {
 
 // allow builds the OK response, or nil if a header cannot be sent.
 func allow(d *authz.Decision) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{}
+	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.UpstreamHeaders))}
 	for _, h := range d.UpstreamHeaders {
 		name := strings.ToLower(h.Name)
 		if !isToken(name) || !validValue(h.Value) {
@@ -70,11 +70,25 @@ func allow(d *authz.Decision) *authv3.CheckResponse {
 		}
 		ok.Headers = append(ok.Headers, overwrite(name, h.Value))
 	}
+	// The engine's removal lists are lower-case tokens shared between
+	// decisions; they go into the response as they are (marshalling only
+	// reads them). Anything else is copied lower-cased.
+	shared := true
 	for _, name := range d.RemoveHeaders {
 		if !isToken(name) {
 			return nil
 		}
-		ok.HeadersToRemove = append(ok.HeadersToRemove, strings.ToLower(name))
+		if strings.ToLower(name) != name {
+			shared = false
+		}
+	}
+	if shared {
+		ok.HeadersToRemove = d.RemoveHeaders
+	} else {
+		ok.HeadersToRemove = make([]string, len(d.RemoveHeaders))
+		for i, name := range d.RemoveHeaders {
+			ok.HeadersToRemove[i] = strings.ToLower(name)
+		}
 	}
 	md := map[string]*structpb.Value{
 		MetaDecisionID: str(d.ID),
