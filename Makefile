@@ -12,11 +12,14 @@ FUZZ_TARGETS := \
 	./policy:FuzzClientIP \
 	./providers:FuzzJWTValidate \
 	./providers:FuzzStrictJSON \
+	./providers:FuzzClaimPath \
+	./providers:FuzzIntrospectionAnswer \
+	./policy:FuzzPasswordChannels \
 	./envoy:FuzzToRequest \
 	./envoy:FuzzToResponse \
 	./envoy:FuzzHTTPHandler
 
-.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image bench soak clean
+.PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image bench soak soak-hardening clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/restguard ./cmd/restguard
@@ -75,6 +78,10 @@ bench:
 ## soak: 10 minutes of constant load, memory and goroutines over time (not in CI)
 soak:
 	bash scripts/soak.sh
+
+## soak-hardening: mixed load (valid, attacks, faults) with a reload every minute (not in CI)
+soak-hardening:
+	RESTGUARD_SOAK=1 $(GO) test -run TestSoakHardening -timeout 30m -v ./e2e/soak/
 
 clean:
 	rm -rf bin
