@@ -81,7 +81,10 @@ func ParseCredential(h http.Header, rawQuery string) Credential {
 }
 
 func hasQueryToken(rawQuery string) bool {
-	if rawQuery == "" || !strings.Contains(rawQuery, "access_token") {
+	// Parameter names are percent-decoded by the servlet container
+	// (%61ccess_token is access_token), so only a query without the name
+	// and without any escape can skip parsing.
+	if rawQuery == "" || !strings.Contains(rawQuery, "access_token") && !strings.Contains(rawQuery, "%") {
 		return false
 	}
 	q, err := url.ParseQuery(rawQuery)

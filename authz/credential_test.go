@@ -52,6 +52,8 @@ func TestParseCredential(t *testing.T) {
 		{"query token only", nil, nil, "access_token=abc", authz.CredentialNone, "", ""},
 		{"query token and header", []string{"Bearer abc"}, nil, "x=1&access_token=abc", authz.CredentialMultiple, "", ""},
 		{"query lookalike", []string{"Bearer abc"}, nil, "my_access_token_count=1", authz.CredentialBearer, "abc", ""},
+		{"query token with an encoded name", []string{"Bearer abc"}, nil, "%61ccess_token=abc", authz.CredentialMultiple, "", ""},
+		{"query with other escapes", []string{"Bearer abc"}, nil, "jql=project%3DOPS", authz.CredentialBearer, "abc", ""},
 		{"oauth1 params", []string{`OAuth oauth_consumer_key="x",oauth_token="y", oauth_signature="z"`}, nil, "", authz.CredentialOther, "", ""},
 		{"oauth1 single param", []string{`OAuth oauth_consumer_key="x"`}, nil, "", authz.CredentialOther, "", ""},
 		{"oauth1 merged with bearer", []string{`OAuth oauth_consumer_key="x", Bearer abc`}, nil, "", authz.CredentialMultiple, "", ""},

@@ -68,6 +68,7 @@ const (
 	// Request shape.
 	ReasonMalformedRequest    Reason = "malformed_request"    // contradictory or incomplete request
 	ReasonPathAmbiguous       Reason = "path_ambiguous"       // encoded or dotted path that would reach a protected route through a public one
+	ReasonMethodOverride      Reason = "method_override"      // a method-override header would route the request to another rule
 	ReasonMultipleCredentials Reason = "multiple_credentials" // more than one credential or transport
 	ReasonMalformedCredential Reason = "malformed_credential" // credential syntax broken (empty Bearer, bad grammar)
 

@@ -352,6 +352,18 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 		tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
 		return withFacts(rd)
 	}
+	// A method-override header (honoured by some servlet filters) must not
+	// reach a rule the request line does not (security catalogue G6).
+	if m, ok := overrideMethod(req); ok && m != req.Method {
+		alt := *req
+		alt.Method = m
+		if altRule, altD := e.router.Match(&alt); altD.Verdict != Continue || altRule != rule {
+			d := Deny(BadRequest, ReasonMethodOverride, "method override "+m+" would be judged by another rule")
+			d.Rule = rule.Name
+			tr.add(Step{Phase: "route", Name: rule.Name, Outcome: "deny", Reason: d.Reason, Detail: d.Detail})
+			return withFacts(d)
+		}
+	}
 	tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String()})
 	d := e.run(ctx, rule, in)
 	d.Rule = rule.Name
@@ -570,6 +582,32 @@ func (e *Engine) errorDecision(ctx context.Context, err error) Decision {
 	default:
 		return Deny(Unavailable, ReasonInternalError, err.Error())
 	}
+}
+
+// methodOverrideHeaders are the headers servlet filters and frameworks
+// read to replace the request method.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// overrideMethod returns the method an override header asks for. Several
+// different values make the request ambiguous: the first differing one is
+// returned, so the caller refuses it unless it routes the same.
+func overrideMethod(r *Request) (string, bool) {
+	found := ""
+	for _, h := range methodOverrideHeaders {
+		for _, v := range r.Header.Values(h) {
+			for _, m := range strings.Split(v, ",") {
+				m = strings.ToUpper(strings.TrimSpace(m))
+				if m == "" {
+					continue
+				}
+				if m != r.Method {
+					return m, true
+				}
+				found = m
+			}
+		}
+	}
+	return found, found != ""
 }
 
 func isPreflight(r *Request) bool {

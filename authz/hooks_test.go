@@ -129,3 +129,36 @@ func TestPassSchemesOnlyWhereConfigured(t *testing.T) {
 		t.Fatalf("a rule without PassSchemes must refuse the scheme: %s", d.Reason)
 	}
 }
+
+// methodRouter protects DELETE separately from other methods.
+type methodRouter struct{ del, other *authz.Rule }
+
+func (m methodRouter) Match(r *authz.Request) (*authz.Rule, authz.Decision) {
+	if r.Method == "DELETE" {
+		return m.del, authz.Pass()
+	}
+	return m.other, authz.Pass()
+}
+
+func TestMethodOverrideCannotReachAnotherRule(t *testing.T) {
+	t.Parallel()
+	r := methodRouter{del: &authz.Rule{Name: "no-delete", Action: authz.ActionDeny}, other: authRule(nil, nil)}
+	e, err := authz.NewEngine(authz.Options{Router: r, Upstream: authz.Upstream{UserHeader: "X-Forwarded-User"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"} {
+		q := req("Bearer good")
+		q.Method = "POST"
+		q.Header.Set(h, "delete")
+		if d := e.Check(context.Background(), q); d.Verdict != authz.BadRequest || d.Reason != authz.ReasonMethodOverride {
+			t.Errorf("%s: got %s/%s", h, d.Verdict, d.Reason)
+		}
+	}
+	same := req("Bearer good")
+	same.Method = "POST"
+	same.Header.Set("X-HTTP-Method-Override", "PUT") // routes the same: harmless
+	if d := e.Check(context.Background(), same); !d.Allowed() {
+		t.Errorf("an override to a method of the same rule was refused: %s", d.Reason)
+	}
+}

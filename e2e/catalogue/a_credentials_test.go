@@ -124,10 +124,9 @@ var entriesA = []entry{
 		})
 		t.Run("header_and_encoded_query", func(t *testing.T) {
 			t.Parallel()
+			// A percent-encoded parameter name is the same parameter to the
+			// servlet container (found by this suite; fixed in authz).
 			o := s.checkGRPC(t, mustReq(t, in{path: myself + "?%61ccess_token=" + tok, headers: hdrs(bearer(tok))}))
-			if o.status == 200 {
-				t.Skip("DEFECT: authz/credential.go hasQueryToken looks for the literal \"access_token\" before parsing the query, so a percent-encoded name (?%61ccess_token=T0, decoded by Tomcat and url.ParseQuery) next to a bearer header is allowed instead of 400 multiple_credentials")
-			}
 			assertOutcome(t, nil, o, invalidRequest("multiple_credentials"))
 		})
 		t.Run("form_body", func(t *testing.T) {
