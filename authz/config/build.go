@@ -205,10 +205,11 @@ func (rt *Runtime) Refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Ready reports whether every provider that needs warming is warm.
+// Ready reports whether every provider that needs warming is warm, except
+// those allowed to start degraded.
 func (rt *Runtime) Ready() bool {
 	for _, bp := range rt.Providers {
-		if bp.Life != nil && !bp.Life.Ready() {
+		if bp.Life != nil && !bp.Degraded && !bp.Life.Ready() {
 			return false
 		}
 	}

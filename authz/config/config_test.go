@@ -1,8 +1,11 @@
 package config_test
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/internal/idptest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .err files")
@@ -172,4 +176,34 @@ func leaves(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// TestDegradedStartReadiness: a provider whose keys cannot load holds back
+// readiness, unless it is allowed to start degraded.
+func TestDegradedStartReadiness(t *testing.T) {
+	t.Parallel()
+	idp := idptest.New(t)
+	idp.SetJWKSFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	for _, degraded := range []bool{false, true} {
+		c, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`
+providers: [{name: idp, issuer: %q, audiences: [restguard], degraded_start: %v}]
+rules: [{name: api, paths: ["/rest/**"], authenticate: [idp]}]
+`, idp.Issuer, degraded)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := config.Build(c, config.BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Refresh(context.Background()); err == nil {
+			t.Fatal("refresh succeeded against a failing JWKS")
+		}
+		if rt.Ready() != degraded {
+			t.Errorf("degraded_start %v: ready = %v", degraded, rt.Ready())
+		}
+	}
 }

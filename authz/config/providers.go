@@ -26,6 +26,10 @@ type Provider struct {
 	Kind   string       `yaml:"kind"` // jwt (default), introspection, userinfo, api_key, discovery
 	Preset string       `yaml:"preset"`
 	Params PresetParams `yaml:"params"`
+	// DegradedStart lets restguard report ready before this provider's
+	// keys have loaded (its tokens get 503 until they do), so that one
+	// unreachable IdP does not hold back every other one.
+	DegradedStart bool `yaml:"degraded_start"`
 
 	// jwt (and the issuer check of introspection)
 	Issuer          string              `yaml:"issuer"`
@@ -233,6 +237,8 @@ type BuiltProvider struct {
 	Summary   string // one line for `restguard validate`: the expanded provider
 	Validator authz.Validator
 	Life      Lifecycle // nil when the provider needs no warming
+	// Degraded: readiness does not wait for this provider (degraded_start).
+	Degraded bool
 
 	// takesAllOpaque: opaque tokens reach this provider unfiltered and it
 	// decides them (so providers after it in a rule never see one).
@@ -276,6 +282,7 @@ func buildProviders(c *Config, o BuildOptions, logger *slog.Logger, p *problems)
 			}
 			continue
 		}
+		bp.Degraded = pc.DegradedStart
 		out.list = append(out.list, bp)
 		out.byName[pc.Name] = bp
 	}
