@@ -15,6 +15,16 @@ type ProviderStats struct {
 	// Keys is the number of usable keys; -1 when the provider has none by
 	// nature (not a JWKS provider).
 	Keys int
+	// CallLatency is the latency histogram of outbound calls.
+	CallLatency Histogram
+}
+
+// Histogram is a latency histogram snapshot in Prometheus form.
+type Histogram struct {
+	Bounds     []float64 // upper bounds, seconds
+	Cumulative []uint64  // observations <= each bound
+	Count      uint64
+	Sum        float64 // seconds
 }
 
 // StatsReporter is implemented by providers that report statistics.

@@ -109,3 +109,30 @@ func count(t *testing.T, m *metrics.Metrics, name string) int {
 	}
 	return 0
 }
+
+type latencyStats struct{}
+
+func (latencyStats) Stats() authz.ProviderStats {
+	return authz.ProviderStats{Calls: map[string]uint64{"ok": 3, "error": 1}, Keys: -1,
+		CallLatency: authz.Histogram{Bounds: []float64{.01, .1}, Cumulative: []uint64{2, 3}, Count: 4, Sum: 1.5}}
+}
+
+func TestProviderCallLatencyHistogram(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	m.SetProviders([]metrics.StatsSource{{Name: "hydra", Kind: "introspection", StatsReporter: latencyStats{}}})
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "restguard_provider_call_duration_seconds" {
+			h := f.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() != 4 || h.GetSampleSum() != 1.5 || len(h.GetBucket()) != 2 || h.GetBucket()[1].GetCumulativeCount() != 3 {
+				t.Fatalf("histogram = %v", h)
+			}
+			return
+		}
+	}
+	t.Fatal("no restguard_provider_call_duration_seconds")
+}

@@ -25,6 +25,8 @@ var (
 		"JWKS fetches by provider and outcome.", []string{"provider", "outcome"}, nil)
 	descKeys = prometheus.NewDesc("restguard_jwks_keys",
 		"Usable keys in the provider's current key set.", []string{"provider"}, nil)
+	descCallLatency = prometheus.NewDesc("restguard_provider_call_duration_seconds",
+		"Latency of outbound validation calls by provider.", []string{"provider", "kind"}, nil)
 )
 
 type providerCollector struct {
@@ -39,7 +41,7 @@ func (c *providerCollector) set(ps []StatsSource) {
 }
 
 func (c *providerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCalls, descCache, descCacheSize, descRefreshes, descKeys} {
+	for _, d := range []*prometheus.Desc{descCalls, descCache, descCacheSize, descRefreshes, descKeys, descCallLatency} {
 		ch <- d
 	}
 }
@@ -59,6 +61,13 @@ func (c *providerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCacheSize, prometheus.GaugeValue, float64(st.CacheSize), name)
 		for outcome, n := range st.KeyRefreshes {
 			ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(n), name, outcome)
+		}
+		if h := st.CallLatency; len(h.Bounds) > 0 {
+			buckets := make(map[float64]uint64, len(h.Bounds))
+			for i, b := range h.Bounds {
+				buckets[b] = h.Cumulative[i]
+			}
+			ch <- prometheus.MustNewConstHistogram(descCallLatency, h.Count, h.Sum, buckets, name, s.Kind)
 		}
 		if st.Keys >= 0 {
 			ch <- prometheus.MustNewConstMetric(descKeys, prometheus.GaugeValue, float64(st.Keys), name)

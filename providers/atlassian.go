@@ -145,6 +145,7 @@ type AtlassianTokens struct {
 	call   caller
 	cache  *ttlCache[[32]byte, *authz.Identity]
 	flight singleflight.Group
+	calls  callStats
 }
 
 // whoami is the "who am I" call per product (atlassian.md §2.2, §4.6).
@@ -196,11 +197,9 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		cfg.Now = time.Now
 	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	return &AtlassianTokens{
-		cfg:   cfg,
-		call:  caller{what: "atlassian", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes},
-		cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize),
-	}, nil
+	a := &AtlassianTokens{cfg: cfg, cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize)}
+	a.call = caller{what: "atlassian", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes, stats: &a.calls}
+	return a, nil
 }
 
 func orDuration(d, def time.Duration) time.Duration {

@@ -60,6 +60,7 @@ type Introspection struct {
 	cfg   IntrospectionConfig
 	call  *caller
 	cache *remoteCache
+	calls callStats
 }
 
 // NewIntrospection checks cfg and returns the provider. It does no I/O.
@@ -99,11 +100,9 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		return nil, errors.Join(errs...)
 	}
 	cfg.Mapping.defaults("username", "sub")
-	return &Introspection{
-		cfg:   cfg,
-		call:  &caller{what: "introspect", client: remoteClient(cfg.Remote.HTTPClient), timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes},
-		cache: newRemoteCache(cfg.Name, cfg.Remote),
-	}, nil
+	p := &Introspection{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
+	p.call = &caller{what: "introspect", client: remoteClient(cfg.Remote.HTTPClient), timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &p.calls}
+	return p, nil
 }
 
 // Name is the configured provider name.

@@ -138,6 +138,7 @@ type caller struct {
 	client  *http.Client
 	timeout time.Duration
 	maxBody int64
+	stats   *callStats // the provider's call counters (may be nil)
 }
 
 // answer is a provider's HTTP answer, read in full (bounded).
@@ -155,6 +156,17 @@ func (c *caller) do(ctx context.Context, req *http.Request) (*answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
+	start := time.Now()
+	a, err := c.send(req)
+	status := 0
+	if a != nil {
+		status = a.status
+	}
+	c.stats.record(status, err, time.Since(start))
+	return a, err
+}
+
+func (c *caller) send(req *http.Request) (*answer, error) {
 	resp, err := c.client.Do(req)
 	if err != nil {
 		var ue *url.Error

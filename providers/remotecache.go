@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -40,6 +41,8 @@ type remoteCache struct {
 	deadline time.Duration
 	now      func() time.Time
 	log      *slog.Logger
+
+	hits, misses atomic.Uint64 // for metrics
 }
 
 type posEntry struct {
@@ -112,8 +115,10 @@ func hit(id *authz.Identity) *authz.Identity {
 func (c *remoteCache) lookup(ctx context.Context, token string, fetch fetchFunc) (*authz.Identity, error) {
 	k := c.key(token)
 	if id, err, ok := c.cached(k, c.now()); ok {
+		c.hits.Add(1)
 		return id, err
 	}
+	c.misses.Add(1)
 	for attempt := 0; ; attempt++ {
 		// The fetch outlives a caller that gives up (the others still
 		// wait for it) but never the first caller's deadline, nor Timeout.
@@ -217,4 +222,10 @@ func (c *remoteCache) len() int {
 		return 0
 	}
 	return c.pos.Len()
+}
+
+// stats fills the cache part of a provider's statistics.
+func (c *remoteCache) stats(st *authz.ProviderStats) {
+	st.CacheHits, st.CacheMisses = c.hits.Load(), c.misses.Load()
+	st.CacheSize = c.len()
 }

@@ -50,6 +50,7 @@ type Userinfo struct {
 	call  *caller
 	bcall *caller
 	cache *remoteCache
+	calls callStats
 }
 
 // ErrNoAppBinding is returned by NewUserinfo for a provider with neither
@@ -105,9 +106,9 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 	cfg.Mapping.defaults("preferred_username", "sub")
 	u := &Userinfo{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
 	client := remoteClient(cfg.Remote.HTTPClient)
-	u.call = &caller{what: "userinfo", client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes}
+	u.call = &caller{what: "userinfo", client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}
 	if cfg.Binding != nil {
-		u.bcall = &caller{what: "app binding " + cfg.Binding.Type, client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes}
+		u.bcall = &caller{what: "app binding " + cfg.Binding.Type, client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}
 	}
 	return u, nil
 }
