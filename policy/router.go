@@ -136,7 +136,17 @@ func (r *Router) Match(req *authz.Request) (*authz.Rule, authz.Decision) {
 	var buf [32]string
 	segs := segments(clean, buf[:0])
 	rule := r.find(req.Method, host, segs, false)
+	trailing := strings.HasSuffix(clean, "/")
 	if rule.Action != authz.ActionPass {
+		// Atlassian forwards /s/<x>/_/<path> to /<path>: a request must not
+		// be judged by this rule when the product serves it as a path
+		// another rule (say, one with a group rule) would judge.
+		if rule.Action == authz.ActionAuthenticate && staticRewrites(segs, trailing, func(rw []string) bool {
+			target := r.find(req.Method, host, rw, false)
+			return target != rule && target.Action != authz.ActionPass
+		}) {
+			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "static resource rewrite to another rule")
+		}
 		return rule, authz.Pass()
 	}
 	if ambiguous {
@@ -145,7 +155,7 @@ func (r *Router) Match(req *authz.Request) (*authz.Rule, authz.Decision) {
 	if r.find(req.Method, host, segs, true).Action != authz.ActionPass {
 		return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "case variant of a protected route")
 	}
-	if staticRewrites(segs, strings.HasSuffix(clean, "/"), func(rw []string) bool {
+	if staticRewrites(segs, trailing, func(rw []string) bool {
 		return r.find(req.Method, host, rw, false).Action != authz.ActionPass ||
 			r.find(req.Method, host, rw, true).Action != authz.ActionPass
 	}) {

@@ -381,3 +381,32 @@ func BenchmarkRouterMatchPublic(b *testing.B) {
 		r.Match(req)
 	}
 }
+
+// TestStaticRewriteCannotDodgeAnotherRule: /s/<x>/_/<path> is served as
+// /<path>; between two authenticating rules the rewrite must not let a
+// request escape the stricter one (a group rule on /rest/admin/**).
+func TestStaticRewriteCannotDodgeAnotherRule(t *testing.T) {
+	t.Parallel()
+	admin := &authz.Rule{Name: "admin", Action: authz.ActionAuthenticate}
+	static := &authz.Rule{Name: "static", Action: authz.ActionAuthenticate}
+	r, err := NewRouter([]RouteSpec{
+		{Rule: admin, Paths: []string{"/rest/admin/**"}},
+		{Rule: static, Paths: []string{"/s/**"}},
+		{Rule: &authz.Rule{Name: "resources", Action: authz.ActionPass}, Paths: []string{"/download/resources/**"}},
+	}, &authz.Rule{Name: "default", Action: authz.ActionDeny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]authz.Reason{
+		"/s/x/_/rest/admin/x":            authz.ReasonPathAmbiguous, // served as a group-protected path
+		"/s/x/_/secret/report":           authz.ReasonPathAmbiguous, // served as a path the default denies
+		"/s/x/_/download/resources/a.js": "",                        // served as a public resource
+		"/s/x/_/s/y/z.js":                "",                        // served by the same rule
+		"/rest/admin/x":                  "",
+	} {
+		rule, d := r.Match(&authz.Request{Method: "GET", Host: "jira.example.com", Path: path})
+		if want == "" && d.Verdict != authz.Continue || want != "" && d.Reason != want {
+			t.Errorf("%s: rule %s, %s/%s", path, rule.Name, d.Verdict, d.Reason)
+		}
+	}
+}
