@@ -127,9 +127,20 @@ func parseAuthorization(v string) Credential {
 		// allowlists and never logged.
 		return Credential{Kind: CredentialBasic, Scheme: scheme, BasicUser: basicUser(rest)}
 	default:
+		// A value with nothing after the "scheme", or a scheme longer than
+		// any registered one, is a credential sent without a scheme (a bare
+		// token): refuse it as malformed and never keep it, since the
+		// scheme is logged.
+		if rest == "" || len(scheme) > maxSchemeLen {
+			return Credential{Kind: CredentialMalformed, Detail: "authorization value without an auth scheme"}
+		}
 		return Credential{Kind: CredentialOther, Scheme: scheme}
 	}
 }
+
+// maxSchemeLen bounds an auth-scheme name; registered ones are short
+// ("negotiate", "vapid", "privatetoken").
+const maxSchemeLen = 20
 
 // mergedCredentials reports whether an Authorization value holds more than
 // one credential. Neither b64token (Bearer) nor token68 (Basic) contains a

@@ -59,8 +59,12 @@ func TestParseCredential(t *testing.T) {
 		{"oauth1 merged with bearer", []string{`OAuth oauth_consumer_key="x", Bearer abc`}, nil, "", authz.CredentialMultiple, "", ""},
 		{"negotiate merged with basic", []string{`Negotiate YIIG,basic YWxp`}, nil, "", authz.CredentialMultiple, "", ""},
 		{"negotiate", []string{"Negotiate YIIG"}, nil, "", authz.CredentialOther, "", ""},
+		{"proxy bare token", nil, []string{"deadbeefcafe0123456789"}, "", authz.CredentialMalformed, "", ""},
 		{"jwt scheme", []string{"JWT abc"}, nil, "", authz.CredentialOther, "", ""},
 		{"bad scheme", []string{"Bea(rer abc"}, nil, "", authz.CredentialMalformed, "", ""},
+		{"bare token without a scheme", []string{"deadbeefcafe0123456789"}, nil, "", authz.CredentialMalformed, "", ""},
+		{"bare short token", []string{"abc123"}, nil, "", authz.CredentialMalformed, "", ""},
+		{"overlong scheme", []string{"averyveryverylongschemename params"}, nil, "", authz.CredentialMalformed, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -549,7 +549,7 @@ func TestToHTTPRequestFields(t *testing.T) {
 	r.RemoteAddr = "[::ffff:127.0.0.1]:4711"
 	r.Host = "restguard:9002"
 	r.Header.Set(HeaderForwardedMethod, "PUT")
-	r.Header.Set(HeaderForwardedURI, "/rest/api/2/issue/X-1?notify=false#frag")
+	r.Header.Set(HeaderForwardedURI, "/rest/api/2/issue/X-1?notify=false")
 	r.Header.Set(HeaderForwardedHost, "jira.example.com")
 	r.Header.Add("X-Forwarded-For", "203.0.113.7")
 	r.Header.Add("X-Forwarded-For", "198.51.100.20")

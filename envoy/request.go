@@ -167,7 +167,13 @@ func (t *translator) setTarget(target string) {
 		t.malformed("request target is not in origin form")
 		return
 	}
-	target, _, _ = strings.Cut(target, "#")
+	// Clients never send a fragment; a raw '#' in the target is something
+	// a proxy passed through unparsed, which the product may read
+	// differently (security catalogue G3): refuse it.
+	if strings.IndexByte(target, '#') >= 0 {
+		t.malformed("request target contains '#'")
+		return
+	}
 	t.r.Path, t.r.Query, _ = strings.Cut(target, "?")
 }
 

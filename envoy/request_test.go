@@ -131,8 +131,8 @@ func rawMap(kv ...string) *corev3.HeaderMap {
 func TestToRequestShapes(t *testing.T) {
 	base := func() *authv3.AttributeContext_HttpRequest {
 		return &authv3.AttributeContext_HttpRequest{
-			Id: "42", Method: "GET", Path: "/rest/x?a=1#frag", Host: "jira.example.com",
-			Headers: map[string]string{":authority": "jira.example.com", ":path": "/rest/x?a=1#frag", ":method": "GET",
+			Id: "42", Method: "GET", Path: "/rest/x?a=1", Host: "jira.example.com",
+			Headers: map[string]string{":authority": "jira.example.com", ":path": "/rest/x?a=1", ":method": "GET",
 				"x-forwarded-for": "203.0.113.7,198.51.100.20", "host": "evil.example"},
 		}
 	}
@@ -149,6 +149,13 @@ func TestToRequestShapes(t *testing.T) {
 		}
 		if _, ok := r.Header["Host"]; ok {
 			t.Error("a host key must be ignored")
+		}
+	})
+	t.Run("a raw fragment is refused", func(t *testing.T) {
+		h := base()
+		h.Path, h.Headers[":path"] = "/s/x#/../../rest/api/2/myself", "/s/x#/../../rest/api/2/myself"
+		if r := ToRequest(httpReq(h)); r.Malformed == "" {
+			t.Error("a '#' in the target must make the request malformed")
 		}
 	})
 	t.Run("pseudo-headers only", func(t *testing.T) {

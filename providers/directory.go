@@ -83,8 +83,9 @@ type Directory struct {
 }
 
 type dirEntry struct {
-	exists bool
-	groups []string
+	exists   bool
+	inactive bool // the user exists but is deactivated: always refused
+	groups   []string
 }
 
 // NewDirectory checks cfg and applies the defaults.
@@ -144,6 +145,11 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 	e, err := d.lookup(ctx, id.Username)
 	if err != nil {
 		return nil, err
+	}
+	if e.inactive {
+		// A deactivated account must not keep API access through a token
+		// its IdP still issues, whether or not require_user is set.
+		return nil, authz.ForbiddenError(authz.ReasonUserUnknown, errors.New("directory: the user is deactivated"))
 	}
 	if !e.exists {
 		if d.cfg.RequireUser {
@@ -285,7 +291,7 @@ func (d *Directory) jira(ctx context.Context, auth func(*http.Request), user str
 		return &dirEntry{}, err
 	}
 	if active, ok := obj["active"].(bool); ok && !active {
-		return &dirEntry{}, nil
+		return &dirEntry{inactive: true}, nil
 	}
 	e := &dirEntry{exists: true}
 	if d.cfg.Groups {

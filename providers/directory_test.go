@@ -2,7 +2,9 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -219,5 +221,21 @@ func TestUsernameMapper(t *testing.T) {
 	native := &authz.Identity{Username: "Carol@x", Via: "atlassian"}
 	if got, _ := m.Map(context.Background(), native); got != native {
 		t.Error("a product-verified identity was remapped")
+	}
+}
+
+// TestDeactivatedUserRefusedEvenWithoutRequireUser: a deactivated account
+// keeps no API access through a token its IdP still issues.
+func TestDeactivatedUserRefusedEvenWithoutRequireUser(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"name":%q,"key":"JIRAUSER9","active":false,"groups":{"size":1,"items":[{"name":"jira-api-users"}]}}`, r.URL.Query().Get("username"))
+	}))
+	t.Cleanup(srv.Close)
+	for _, require := range []bool{false, true} {
+		d := newDirectory(t, DirectoryJira, srv.URL, newClock(), func(c *DirectoryConfig) { c.RequireUser = require })
+		_, err := d.Map(context.Background(), &authz.Identity{Username: "former"})
+		wantReason(t, err, authz.ErrForbidden, authz.ReasonUserUnknown)
 	}
 }
