@@ -146,7 +146,13 @@ loop:
 	}
 	wg.Wait()
 	if !rg.WaitLog("configuration reloaded", reloads, 30*time.Second) {
-		t.Errorf("not every reload was applied (%d sent)", reloads)
+		var lines []string
+		for _, l := range strings.Split(rg.Logs(), "\n") {
+			if strings.Contains(l, "reload") || strings.Contains(l, "level\":\"WARN") || strings.Contains(l, "level\":\"ERROR") {
+				lines = append(lines, l)
+			}
+		}
+		t.Errorf("not every reload was applied (%d sent, %d logged):\n%s", reloads, strings.Count(rg.Logs(), "configuration reloaded"), strings.Join(lines, "\n"))
 	}
 	t.Logf("%d checks, %d reloads, %d unexpected", total.Load(), reloads, unexpected.Load())
 	if unexpected.Load() != 0 {
