@@ -259,7 +259,6 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 	}
-	var cred CredentialKind
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must never turn into an allow (security catalogue L3).
@@ -270,9 +269,6 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 		}
 		d.ID = NewDecisionID()
 		d.Duration = e.now().Sub(start)
-		if d.Credential == CredentialNone {
-			d.Credential = cred
-		}
 		e.finish(req, &d)
 		if tr := traceFrom(ctx); tr != nil {
 			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
@@ -284,11 +280,10 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			e.onDecision(req, &d)
 		}
 	}()
-	d = e.decide(ctx, req, &cred)
-	return d
+	return e.decide(ctx, req)
 }
 
-func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialKind) Decision {
+func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	if req == nil {
 		return Deny(BadRequest, ReasonMalformedRequest, "no request")
 	}
@@ -299,7 +294,6 @@ func (e *Engine) decide(ctx context.Context, req *Request, credKind *CredentialK
 		return Deny(BadRequest, ReasonMalformedRequest, "missing method or path")
 	}
 	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query)}
-	*credKind = in.Credential.Kind
 	var ipSource string
 	if e.clientIP != nil {
 		in.ClientIP, ipSource = e.clientIP.ClientIP(req)

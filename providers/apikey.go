@@ -129,7 +129,7 @@ func (p *APIKeys) Validate(_ context.Context, token string) (*authz.Identity, er
 	h := sha256.Sum256([]byte(token))
 	e, ok := p.byHash[h]
 	if !ok || subtle.ConstantTimeCompare(e.hash[:], h[:]) != 1 {
-		return nil, notResponsible(authz.ReasonTokenInvalid, errors.New("api keys: unknown key"))
+		return nil, authz.NotResponsible(authz.ReasonTokenInvalid, errors.New("api keys: unknown key"))
 	}
 	if !e.id.Expiry.IsZero() && !p.cfg.Now().Before(e.id.Expiry) {
 		return nil, authz.InvalidToken(authz.ReasonTokenExpired, fmt.Errorf("api keys: key %q expired", e.id.Subject))

@@ -215,7 +215,7 @@ func (a *AtlassianTokens) Mode() string { return a.cfg.Mode }
 // Validate implements authz.Validator.
 func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Identity, error) {
 	if !a.cfg.Shape.Match(token) {
-		return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("atlassian: not a product-native token"))
+		return nil, authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("atlassian: not a product-native token"))
 	}
 	switch a.cfg.Mode {
 	case NativePassThrough:

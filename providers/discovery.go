@@ -77,12 +77,12 @@ func (d *Discovery) Validate(ctx context.Context, token string) (*authz.Identity
 	oc := d.opaque.Load()
 	if oc == nil {
 		if d.cfg.Introspection == nil && d.cfg.Userinfo == nil {
-			return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("discovery: opaque tokens not configured"))
+			return nil, authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("discovery: opaque tokens not configured"))
 		}
 		return nil, authz.UnavailableError(authz.ReasonIdPUnavailable, errors.New("discovery: document not loaded yet"))
 	}
 	if oc.v == nil {
-		return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("discovery: the provider offers no endpoint for opaque tokens"))
+		return nil, authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("discovery: the provider offers no endpoint for opaque tokens"))
 	}
 	return oc.v.Validate(ctx, token)
 }

@@ -284,17 +284,12 @@ func (j *JWT) Name() string { return j.cfg.Name }
 // Issuer is the issuer this provider accepts.
 func (j *JWT) Issuer() string { return j.cfg.Issuer }
 
-// notResponsible lets the Engine try the next validator.
-func notResponsible(r authz.Reason, cause error) error {
-	return &authz.ReasonError{Reason: r, Class: authz.ErrNotResponsible, Err: cause}
-}
-
 // Validate checks a compact JWS access token and returns its identity. See
 // the package documentation for the order of checks. Errors never contain
 // the token.
 func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, error) {
 	if strings.Count(token, ".") != 2 {
-		return nil, notResponsible(authz.ReasonTokenMalformed, errors.New("not a compact jws"))
+		return nil, authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("not a compact jws"))
 	}
 	// A cached entry holds exactly this string after it passed every check
 	// below, so a hit skips decoding as well as the signature.
@@ -319,7 +314,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 	// The unverified iss only selects the provider. Nothing is fetched
 	// because of anything in the token (security catalogue C10).
 	if iss, _ := claims["iss"].(string); iss != j.cfg.Issuer {
-		return nil, notResponsible(authz.ReasonIssuerUnknown, fmt.Errorf("issuer %q is not %q", truncate(iss), j.cfg.Name))
+		return nil, authz.NotResponsible(authz.ReasonIssuerUnknown, fmt.Errorf("issuer %q is not %q", truncate(iss), j.cfg.Name))
 	}
 	alg, kid, err := j.checkHeader(header)
 	if err != nil {
@@ -344,7 +339,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 func splitCompact(token string) ([3][]byte, error) {
 	var out [3][]byte
 	if strings.Count(token, ".") != 2 {
-		return out, notResponsible(authz.ReasonTokenMalformed, errors.New("not a compact jws"))
+		return out, authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("not a compact jws"))
 	}
 	if len(token) > authz.MaxTokenBytes {
 		return out, authz.InvalidToken(authz.ReasonTokenMalformed, errors.New("token too long"))

@@ -351,7 +351,7 @@ type FirstOf []authz.Validator
 
 // Validate implements authz.Validator.
 func (f FirstOf) Validate(ctx context.Context, token string) (*authz.Identity, error) {
-	var last error = notResponsible(authz.ReasonTokenMalformed, errors.New("no validator"))
+	var last error = authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("no validator"))
 	for _, v := range f {
 		id, err := v.Validate(ctx, token)
 		if err == nil || !errors.Is(err, authz.ErrNotResponsible) {

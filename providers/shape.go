@@ -77,7 +77,7 @@ func (s TokenShape) Filtered() bool {
 func (s TokenShape) admit(token string) error {
 	if LooksLikeJWT(token) {
 		if !s.AcceptJWT {
-			return notResponsible(authz.ReasonIssuerUnknown, errors.New("a jwt is not sent to this provider"))
+			return authz.NotResponsible(authz.ReasonIssuerUnknown, errors.New("a jwt is not sent to this provider"))
 		}
 		return nil
 	}
@@ -87,11 +87,11 @@ func (s TokenShape) admit(token string) error {
 			ok = ok || strings.HasPrefix(token, p)
 		}
 		if !ok {
-			return notResponsible(authz.ReasonTokenMalformed, errors.New("token prefix not accepted by this provider"))
+			return authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("token prefix not accepted by this provider"))
 		}
 	}
 	if s.MinLength > 0 && len(token) < s.MinLength || s.MaxLength > 0 && len(token) > s.MaxLength {
-		return notResponsible(authz.ReasonTokenMalformed, errors.New("token length not accepted by this provider"))
+		return authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("token length not accepted by this provider"))
 	}
 	in := charsets[s.Charset]
 	if in == nil {
@@ -99,7 +99,7 @@ func (s TokenShape) admit(token string) error {
 	}
 	for i := 0; i < len(token); i++ {
 		if !in(token[i]) {
-			return notResponsible(authz.ReasonTokenMalformed, errors.New("token characters not accepted by this provider"))
+			return authz.NotResponsible(authz.ReasonTokenMalformed, errors.New("token characters not accepted by this provider"))
 		}
 	}
 	return nil
