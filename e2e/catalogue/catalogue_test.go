@@ -14,12 +14,14 @@ type entry struct {
 }
 
 // TestCatalogue runs every entry of the security catalogue, A1 to N4,
-// against one restguard process and its identity providers. Entries run
+// against one restguard process and its identity providers (and, for the
+// entries that need another configuration, a profile process of their own). Entries run
 // in order; the variants inside an entry run in parallel. The log checks
 // (N1, N2) come last and read everything the process logged.
 func TestCatalogue(t *testing.T) {
 	s := newSuite(t)
-	for _, group := range [][]entry{entriesA, entriesB, entriesC, entriesD, entriesE, entriesF, entriesG, entriesH, entriesI, entriesAtlassian, entriesJ, entriesK, entriesL, entriesM, entriesN} {
+	for _, group := range [][]entry{entriesA, entriesB, entriesC, entriesD, entriesE, entriesF, entriesG, entriesH, entriesI, entriesAtlassian, entriesJ, entriesK, entriesL, entriesM, entriesN,
+		entriesOForwardAuth, entriesOEngine, entriesOIdentity, entriesOProviders} {
 		for _, e := range group {
 			t.Run(e.name, func(t *testing.T) { e.fn(t, s) })
 		}
@@ -34,13 +36,13 @@ type cs struct {
 	hw   []want // a different expectation over HTTP forward-auth, if any
 }
 
-// table runs the variants in parallel.
-func (s *suite) table(t *testing.T, cases []cs) {
+// table runs the variants in parallel against one restguard process.
+func (e *env) table(t *testing.T, cases []cs) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s.run(t, c.r, c.w, c.hw...)
+			e.run(t, c.r, c.w, c.hw...)
 		})
 	}
 }

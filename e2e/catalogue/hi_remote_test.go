@@ -177,17 +177,6 @@ func (s *suite) remoteProfile(t *testing.T) *remote {
 	return remoteEnv
 }
 
-// rtable runs variants against the remote profile.
-func (r *remote) table(t *testing.T, cases []cs) {
-	t.Helper()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r.run(t, c.r, c.w, c.hw...)
-		})
-	}
-}
-
 func op(name string) string { return "op_" + name + "_" + randHex(6) }
 
 var entriesH = []entry{

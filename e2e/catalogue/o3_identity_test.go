@@ -1,0 +1,4 @@
+package catalogue
+
+// entriesOIdentity: usernames, presets and user lists (seams items 10-14, 16).
+var entriesOIdentity = []entry{}
