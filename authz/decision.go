@@ -154,6 +154,10 @@ type Decision struct {
 	// Detail is a short internal explanation for logs and explain. It never
 	// contains credentials and is never sent to the client.
 	Detail string
+
+	// stripCredentials: a pass rule with Rule.StripCredentials decided;
+	// finish removes the credentials it did not check.
+	stripCredentials bool
 }
 
 // Allowed reports whether the decision lets the request through. Only the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,6 +84,13 @@ type Rule struct {
 	// that this rule lets through to the product unchecked (Bitbucket's
 	// "JWT" on Git LFS paths). Pre-auth policies still apply.
 	PassSchemes map[string]bool
+	// StripCredentials makes a pass decision (ActionPass) remove a bearer
+	// Authorization header and the session cookies (Upstream.RemoveCookies),
+	// so that a route nobody authenticates never forwards a credential
+	// restguard did not check (the Atlassian presets set it on their
+	// exclusions). Other schemes (OAuth 1.0a, Basic where it is allowed)
+	// stay: the product checks them.
+	StripCredentials bool
 	// PreAuth policies run before authentication (IP rules, Basic blocking).
 	PreAuth []Policy
 	// Authenticators validate the bearer token, tried in order.
@@ -135,7 +143,13 @@ type Upstream struct {
 	// RemoveCookies are cookie names (session cookies of the product) that
 	// are removed from bearer-authenticated requests, so that the upstream
 	// cannot act on someone else's session instead of the token's user.
+	// They are compared case-insensitively. The same names, and
+	// "jsessionid", are the path parameters that carry a session
+	// (";jsessionid=..."): a bearer request with one is refused.
 	RemoveCookies []string
+	// RemoveAllCookies removes the Cookie header altogether from
+	// bearer-authenticated requests.
+	RemoveAllCookies bool
 	// BearerMarker, if set, is a header set to "1" on bearer-authenticated
 	// requests, so that the proxy can drop Set-Cookie from their responses.
 	BearerMarker string
@@ -171,8 +185,17 @@ type Engine struct {
 	clientIP ClientIPResolver
 	upstream Upstream
 	identity []string // lower-case identity header names to strip, with underscore spellings
-	// removeCookies holds the cookie names removed from bearer requests.
-	removeCookies map[string]bool
+	// spellings holds the identity header names with '_' mapped to '-':
+	// a request header that maps to one of them in another spelling is
+	// removed too (see finish).
+	spellings map[string]bool
+	// removeCookies holds the lower-case cookie names removed from bearer
+	// requests; removeAllCookies removes every cookie.
+	removeCookies    map[string]bool
+	removeAllCookies bool
+	// sessionParams holds the lower-case path-parameter names that carry a
+	// session id (see Upstream.RemoveCookies).
+	sessionParams map[string]bool
 	// Precomputed, shared read-only removal lists (see removalLists).
 	removeAnon []string
 	removeAuth [4][]string
@@ -220,20 +243,25 @@ func NewEngine(o Options) (*Engine, error) {
 	if e.realm == "" {
 		e.realm = "restguard"
 	}
+	e.removeAllCookies = o.Upstream.RemoveAllCookies
+	e.sessionParams = map[string]bool{"jsessionid": true}
 	if len(o.Upstream.RemoveCookies) > 0 {
 		e.removeCookies = map[string]bool{}
 		for _, c := range o.Upstream.RemoveCookies {
-			e.removeCookies[c] = true
+			e.removeCookies[strings.ToLower(c)] = true
+			e.sessionParams[strings.ToLower(c)] = true
 		}
 	}
 	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader, o.Upstream.BearerMarker}
 	names = append(names, o.Upstream.RemoveHeaders...)
 	seen := map[string]bool{}
+	e.spellings = map[string]bool{}
 	for _, n := range names {
 		if n == "" {
 			continue
 		}
 		n = strings.ToLower(n)
+		e.spellings[strings.ReplaceAll(n, "_", "-")] = true
 		// Some servlet containers treat '_' and '-' alike (atlassian.md
 		// §1.5): strip both spellings.
 		for _, v := range []string{n, strings.ReplaceAll(n, "-", "_")} {
@@ -309,7 +337,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 		if req.Query != "" {
 			q = " (query present, not shown)"
 		}
-		tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, req.Path, q)})
+		tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, RedactPath(req.Path), q)})
 		tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
 		c := in.Credential
 		detail := c.Scheme
@@ -346,9 +374,11 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 		tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
 		return withFacts(rd)
 	}
-	// A method-override header (honoured by some servlet filters) must not
-	// reach a rule the request line does not (security catalogue G6).
-	if m, ok := overrideMethod(req); ok && m != req.Method {
+	// A method-override header or _method parameter (honoured by servlet
+	// filters) must not reach a rule the request line does not (security
+	// catalogue G6, seams item 5). Every method asked for must route the
+	// same: which of several values a component reads is its own choice.
+	for _, m := range overrideMethods(req) {
 		alt := *req
 		alt.Method = m
 		if altRule, altD := e.router.Match(&alt); altD.Verdict != Continue || altRule != rule {
@@ -374,6 +404,11 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	if cred.Kind == CredentialMultiple {
 		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail)
 	}
+	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
+	// second credential that no header removal can take away.
+	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
+		return Deny(BadRequest, ReasonMultipleCredentials, "session id in a path parameter")
+	}
 
 	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
 	// blocking), on every action, public routes included.
@@ -393,7 +428,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		if reason == "" {
 			reason = ReasonPublicRoute
 		}
-		return withDry(Decision{Verdict: Allow, Reason: reason}, dry)
+		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, dry)
 	case ActionAuthenticate:
 	default:
 		return Deny(Forbidden, ReasonInternalError, "unknown rule action")
@@ -582,26 +617,54 @@ func (e *Engine) errorDecision(ctx context.Context, err error) Decision {
 // read to replace the request method.
 var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// overrideMethod returns the method an override header asks for. Several
-// different values make the request ambiguous: the first differing one is
-// returned, so the caller refuses it unless it routes the same.
-func overrideMethod(r *Request) (string, bool) {
-	found := ""
-	for _, h := range methodOverrideHeaders {
-		for _, v := range r.Header.Values(h) {
+// methodOverrideParam is the query parameter Jersey's and Spring's
+// method-override filters read (HttpMethodOverrideFilter,
+// HiddenHttpMethodFilter); Spring upper-cases its value.
+const methodOverrideParam = "_method"
+
+// overrideMethods returns the methods other than the request's own that
+// an override header or the _method parameter asks for, each once.
+func overrideMethods(r *Request) []string {
+	var out []string
+	add := func(values []string) {
+		for _, v := range values {
 			for _, m := range strings.Split(v, ",") {
 				m = strings.ToUpper(strings.TrimSpace(m))
-				if m == "" {
-					continue
+				if m != "" && m != r.Method && !slices.Contains(out, m) {
+					out = append(out, m)
 				}
-				if m != r.Method {
-					return m, true
-				}
-				found = m
 			}
 		}
 	}
-	return found, found != ""
+	for _, h := range methodOverrideHeaders {
+		add(r.Header.Values(h))
+	}
+	if strings.Contains(r.Query, "method") || strings.Contains(r.Query, "%") {
+		add(QueryValues(r.Query, methodOverrideParam))
+	}
+	return out
+}
+
+// sessionInPath reports whether a raw path has a path parameter that
+// carries a session id (";jsessionid=...", or the name of a session
+// cookie, which Tomcat uses as the parameter name when the cookie is
+// renamed). Names are compared case-insensitively after lenient
+// percent-decoding: a superset of what Tomcat reads.
+func (e *Engine) sessionInPath(raw string) bool {
+	for i := strings.IndexByte(raw, ';'); i >= 0; {
+		raw = raw[i+1:]
+		end := strings.IndexAny(raw, ";/")
+		param := raw
+		if end >= 0 {
+			param = raw[:end]
+		}
+		name, _, _ := strings.Cut(param, "=")
+		if e.sessionParams[strings.ToLower(QueryUnescape(name))] {
+			return true
+		}
+		i = strings.IndexByte(raw, ';')
+	}
+	return false
 }
 
 func isPreflight(r *Request) bool {

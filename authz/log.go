@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // Decision log keys. They are stable: dashboards and alerts depend on them.
@@ -31,7 +32,8 @@ const (
 )
 
 // logDecision writes one line per decision. It logs the path without the
-// query (queries carry tokens and personal data), the token fingerprint and
+// query (queries carry tokens and personal data) and without path
+// parameters (";jsessionid=" carries a session), the token fingerprint and
 // never a header value. The JSON handler escapes control characters, so a
 // hostile username or path cannot forge log lines.
 func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
@@ -58,7 +60,7 @@ func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
 			slog.String(LogRequestID, req.ID),
 			slog.String(LogMethod, req.Method),
 			slog.String(LogHost, req.Host),
-			slog.String(LogPath, req.Path),
+			slog.String(LogPath, RedactPath(req.Path)),
 		)
 	}
 	if d.Provider != "" {
@@ -90,4 +92,29 @@ func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
 		attrs = append(attrs, slog.String(LogDetail, d.Detail))
 	}
 	e.log.LogAttrs(ctx, level, "decision", attrs...)
+}
+
+// RedactPath returns a raw path for logs: every path parameter (from ';'
+// to the next '/') is replaced by ";…", since a parameter may carry a
+// session id (";jsessionid=...").
+func RedactPath(p string) string {
+	if strings.IndexByte(p, ';') < 0 {
+		return p
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(p, ';')
+		if i < 0 {
+			b.WriteString(p)
+			return b.String()
+		}
+		b.WriteString(p[:i])
+		b.WriteString(";…")
+		p = p[i+1:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		} else {
+			return b.String()
+		}
+	}
 }

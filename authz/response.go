@@ -25,38 +25,41 @@ func (e *Engine) finish(req *Request, d *Decision) {
 	switch d.Verdict {
 	case Allow:
 		id := d.Identity
-		if id == nil || d.Reason != ReasonAuthenticated {
-			d.RemoveHeaders = e.removeAnon
-			break
-		}
-		d.UpstreamHeaders = make([]Header, 1, 4)
-		d.UpstreamHeaders[0] = Header{e.upstream.UserHeader, id.Username}
-		variant := 0
-		if h := e.upstream.GroupsHeader; h != "" {
-			if v := joinGroups(id.Groups); v != "" {
-				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
-				variant |= removeGroupsSet
-			}
-		}
-		if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
-			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
-			variant |= removeEmailSet
-		}
-		if h := e.upstream.BearerMarker; h != "" {
-			d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
-		}
-		// The removal lists are precomputed per combination of headers set
-		// and shared read-only between decisions.
-		d.RemoveHeaders = e.removeAuth[variant]
-		if req != nil && len(e.removeCookies) > 0 {
-			if kept, changed := filterCookies(req.Header.Values("Cookie"), e.removeCookies); changed {
-				if kept == "" {
-					d.RemoveHeaders = append(slices.Clip(d.RemoveHeaders), "cookie")
-				} else {
-					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
+		authenticated := id != nil && d.Reason == ReasonAuthenticated
+		if authenticated {
+			d.UpstreamHeaders = make([]Header, 1, 4)
+			d.UpstreamHeaders[0] = Header{e.upstream.UserHeader, id.Username}
+			variant := 0
+			if h := e.upstream.GroupsHeader; h != "" {
+				if v := joinGroups(id.Groups); v != "" {
+					d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, v})
+					variant |= removeGroupsSet
 				}
 			}
+			if h := e.upstream.EmailHeader; h != "" && id.Email != "" && safeHeaderValue(id.Email) {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, id.Email})
+				variant |= removeEmailSet
+			}
+			if h := e.upstream.BearerMarker; h != "" {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
+			}
+			// The removal lists are precomputed per combination of headers
+			// set and shared read-only between decisions; anything added
+			// below copies (they are clipped).
+			d.RemoveHeaders = e.removeAuth[variant]
+		} else {
+			d.RemoveHeaders = e.removeAnon
 		}
+		if req == nil {
+			break
+		}
+		if d.stripCredentials && d.Credential == CredentialBearer {
+			d.RemoveHeaders = append(d.RemoveHeaders, "authorization")
+		}
+		if authenticated || d.stripCredentials {
+			e.dropCookies(req, d)
+		}
+		e.dropSpellings(req, d)
 	case Unauthenticated:
 		if d.Credential == CredentialBearer {
 			d.Challenge = e.challenge("invalid_token", description(d.Reason))
@@ -175,28 +178,98 @@ func safeHeaderValue(s string) bool {
 	return true
 }
 
-// filterCookies drops the named cookies from Cookie header values (several
-// lines or one "; "-joined value). It reports whether anything changed and
-// returns the remaining cookies joined with "; ".
+// dropCookies applies the cookie policy (Upstream.RemoveCookies,
+// RemoveAllCookies) to an allowed request: the Cookie header is removed or
+// replaced by what is left of it.
+func (e *Engine) dropCookies(req *Request, d *Decision) {
+	values := req.Header.Values("Cookie")
+	if len(values) == 0 || len(e.removeCookies) == 0 && !e.removeAllCookies {
+		return
+	}
+	kept, changed := "", true
+	if !e.removeAllCookies {
+		kept, changed = filterCookies(values, e.removeCookies)
+	}
+	switch {
+	case !changed:
+	case kept == "":
+		d.RemoveHeaders = append(d.RemoveHeaders, "cookie")
+	default:
+		d.UpstreamHeaders = append(d.UpstreamHeaders, Header{"Cookie", kept})
+	}
+}
+
+// dropSpellings removes every request header that is an identity header in
+// another spelling: a name that equals one after mapping '_' to '-',
+// case-insensitively ("x-forwarded_user"). The all-hyphen and
+// all-underscore spellings are in the precomputed lists already; only
+// names with an underscore can be another spelling, so most requests cost
+// one scan of their header names.
+func (e *Engine) dropSpellings(req *Request, d *Decision) {
+	for name := range req.Header {
+		if strings.IndexByte(name, '_') < 0 {
+			continue
+		}
+		lower := strings.ToLower(name)
+		if !e.spellings[strings.ReplaceAll(lower, "_", "-")] || slices.Contains(d.RemoveHeaders, lower) ||
+			slices.ContainsFunc(d.UpstreamHeaders, func(h Header) bool { return strings.EqualFold(h.Name, lower) }) {
+			continue
+		}
+		d.RemoveHeaders = append(d.RemoveHeaders, lower)
+	}
+}
+
+// filterCookies drops the named cookies (lower-case names, compared
+// case-insensitively) from Cookie header values. Pairs are separated by
+// ';' and, where Envoy joined several Cookie lines into one value of its
+// headers map, by ','; a ',' that is not followed by a name=value pair
+// stays inside the value before it. It reports whether anything changed
+// and returns the remaining pairs joined with "; ".
 func filterCookies(values []string, drop map[string]bool) (string, bool) {
 	var kept []string
 	changed := len(values) > 1
 	for _, v := range values {
 		for _, part := range strings.Split(v, ";") {
-			part = strings.TrimSpace(part)
-			if part == "" {
+			pairs := cookiePairs(part)
+			if len(pairs) > 1 {
 				changed = true
-				continue
 			}
-			name, _, _ := strings.Cut(part, "=")
-			if drop[strings.TrimSpace(name)] {
-				changed = true
-				continue
+			for _, pair := range pairs {
+				if pair == "" {
+					changed = true
+					continue
+				}
+				name, _, _ := strings.Cut(pair, "=")
+				if drop[strings.ToLower(strings.TrimSpace(name))] {
+					changed = true
+					continue
+				}
+				kept = append(kept, pair)
 			}
-			kept = append(kept, part)
 		}
 	}
 	return strings.Join(kept, "; "), changed
+}
+
+// cookiePairs splits one ';'-separated part of a Cookie value at the commas
+// that start another name=value pair, trimmed.
+func cookiePairs(part string) []string {
+	if strings.IndexByte(part, ',') < 0 {
+		return []string{strings.TrimSpace(part)}
+	}
+	var out []string
+	for i, el := range strings.Split(part, ",") {
+		name, _, hasValue := strings.Cut(el, "=")
+		if i > 0 && !(hasValue && IsToken(strings.TrimSpace(name))) {
+			out[len(out)-1] += "," + el
+			continue
+		}
+		out = append(out, el)
+	}
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
 }
 
 // Fingerprint is a short, non-reversible id of a token for logs: the first

@@ -95,8 +95,9 @@ func (p *BasicAuth) allowedPath(raw string) bool {
 	if !p.matchPath(segs) {
 		return false
 	}
-	// Atlassian forwards /s/<x>/_/<rest> to /<rest> with the credential.
-	return !staticRewrites(segs, strings.HasSuffix(clean, "/"), func(rw []string) bool { return !p.matchPath(rw) })
+	// The product may serve the path as another one (the /s/<x>/_/ forward,
+	// a representation suffix): every such view must be allowed too.
+	return !productViews(segs, strings.HasSuffix(clean, "/"), func(v []string) bool { return !p.matchPath(v) })
 }
 
 func (p *BasicAuth) matchPath(segs []string) bool {

@@ -25,13 +25,23 @@ import (
 //     exact names the servlet container reads);
 //   - os_authType=basic (Bamboo honours Basic only with it, and it makes
 //     Jira answer with a Basic challenge that prompts browsers);
-//   - a path that reaches Jira's session login /rest/auth/{1,latest}/session
-//     below any context path, directly or through the /s/<x>/_/ rewrite:
-//     it turns a password, or a token, into a JSESSIONID that outlives
-//     every check here.
+//   - a form-encoded body (Content-Type application/x-www-form-urlencoded)
+//     next to a bearer token: the body is not visible to ext_authz, its
+//     type is, and Tomcat hands form fields to Seraph as parameters;
+//   - a path that reaches a login endpoint below any context path,
+//     directly or through a view the product serves (the /s/<x>/_/
+//     forward, a representation suffix): Jira's session login
+//     /rest/auth/{1,latest}/session and gadget login
+//     /rest/gadget/{1.0,latest}/login, which turn a password into a
+//     JSESSIONID that outlives every check here, and Confluence's RPC
+//     endpoints, whose login method takes a password in the body: XML-RPC
+//     (/rpc/xmlrpc), SOAP (/rpc/soap-axis/...) and JSON-RPC (the envelope
+//     endpoint /rpc/json-rpc/<service>, where the method is in the body,
+//     and /rpc/json-rpc/<service>/login).
 //
-// Form bodies are not visible to ext_authz; see docs/atlassian.md. The
-// detail names the channel, never a value.
+// Multipart bodies are not refused: REST attachment uploads need them, and
+// Tomcat parses them into parameters only for servlets that ask for it.
+// The detail names the channel, never a value.
 type PasswordChannels struct {
 	dryRun bool
 }
@@ -50,8 +60,11 @@ func (p *PasswordChannels) Evaluate(_ context.Context, in *authz.Input) authz.De
 	if ch := passwordParameter(in.Request.Query); ch != "" {
 		return p.deny(ch + " parameter")
 	}
-	if sessionLogin(in.Request.Path) {
-		return p.deny("session login endpoint")
+	if in.Credential.Kind == authz.CredentialBearer && formBody(in.Request.Header.Values("Content-Type")) {
+		return p.deny("form-encoded body with a bearer token")
+	}
+	if loginEndpoint(in.Request.Path) {
+		return p.deny("login endpoint")
 	}
 	return authz.Pass()
 }
@@ -76,13 +89,13 @@ func passwordParameter(rawQuery string) string {
 	// may be the one another component reads.
 	for part := range strings.SplitSeq(rawQuery, "&") {
 		name, value, _ := strings.Cut(part, "=")
-		switch strings.ToLower(queryUnescape(name)) {
+		switch strings.ToLower(authz.QueryUnescape(name)) {
 		case "os_username":
 			return "os_username"
 		case "os_password":
 			return "os_password"
 		case "os_authtype":
-			if strings.EqualFold(strings.TrimSpace(queryUnescape(value)), "basic") {
+			if strings.EqualFold(strings.TrimSpace(authz.QueryUnescape(value)), "basic") {
 				return "os_authType=basic"
 			}
 		}
@@ -90,53 +103,82 @@ func passwordParameter(rawQuery string) string {
 	return ""
 }
 
-// queryUnescape decodes '+' and %XX leniently: an invalid escape is kept
-// as it is, so a malformed name can never hide a decodable one.
-func queryUnescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
+// formBody reports whether any Content-Type value (or comma-joined
+// element of one) is application/x-www-form-urlencoded, whatever its case
+// and parameters.
+func formBody(values []string) bool {
+	for _, v := range values {
+		for el := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(el, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+				return true
+			}
 		}
 	}
-	return b.String()
+	return false
 }
 
-// sessionLogin reports whether a raw path reaches /rest/auth/{1,latest}/
-// session (and anything below it) under a context path of any depth up to
-// maxContextDepth, after normalisation, case-insensitively, or through the
-// /s/<x>/_/ static rewrite. A path NormalizePath refuses is not this
-// policy's concern: the router answers 400 for it.
-func sessionLogin(raw string) bool {
+// loginEndpoint reports whether a raw path reaches one of the login
+// endpoints of PasswordChannels (and anything below it) under a context
+// path of any depth up to maxContextDepth, after normalisation,
+// case-insensitively, or through a view the product serves. A path
+// NormalizePath refuses is not this policy's concern: the router answers
+// 400 for it.
+func loginEndpoint(raw string) bool {
 	clean, _, err := NormalizePath(raw)
 	if err != nil {
 		return false
 	}
 	var buf [32]string
 	segs := segments(clean, buf[:0])
-	if isSessionPath(segs) {
+	if isLoginPath(segs) {
 		return true
 	}
-	return staticRewrites(segs, strings.HasSuffix(clean, "/"), isSessionPath)
+	return productViews(segs, strings.HasSuffix(clean, "/"), isLoginPath)
 }
 
-func isSessionPath(segs []string) bool {
-	for i := 0; i <= maxContextDepth && i+4 <= len(segs); i++ {
-		if asciiEqualFold(segs[i], "rest") && asciiEqualFold(segs[i+1], "auth") &&
-			(segs[i+2] == "1" || asciiEqualFold(segs[i+2], "latest")) && asciiEqualFold(segs[i+3], "session") {
+// loginPaths are the login endpoints, as segments below the context path;
+// "*" is any one segment, and each matches its path and everything below.
+var loginPaths = [][]string{
+	{"rest", "auth", "1", "session"},
+	{"rest", "auth", "latest", "session"},
+	{"rest", "gadget", "1.0", "login"},
+	{"rest", "gadget", "latest", "login"},
+	{"rpc", "xmlrpc"},
+	{"rpc", "soap-axis"},
+	{"rpc", "json-rpc", "*", "login"},
+}
+
+// jsonRPC is Confluence's JSON-RPC prefix: its envelope endpoint (exactly
+// /rpc/json-rpc/<service>) carries the method name in the body.
+var jsonRPC = []string{"rpc", "json-rpc"}
+
+func isLoginPath(segs []string) bool {
+	for i := 0; i <= maxContextDepth && i < len(segs); i++ {
+		for _, lp := range loginPaths {
+			if hasSegments(segs[i:], lp) {
+				return true
+			}
+		}
+		if len(segs)-i == len(jsonRPC)+1 && hasSegments(segs[i:], jsonRPC) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasSegments reports whether segs starts with want, compared ASCII
+// case-insensitively ("*" matches any one segment).
+func hasSegments(segs, want []string) bool {
+	if len(segs) < len(want) {
+		return false
+	}
+	for j, w := range want {
+		if w != "*" && !asciiEqualFold(segs[j], w) {
+			return false
+		}
+	}
+	return true
 }
 
 // SCMBasicOptions configure an SCMBasic policy.

@@ -10,7 +10,7 @@ import (
 // servlet container reads parameters (split at '&', names percent- and
 // '+'-decoded): whenever a decodable name is os_username or os_password
 // (any case) the detector must fire, and a path that normalises to the
-// session-login endpoint must be seen as one. Nothing panics.
+// login endpoint must be seen as one. Nothing panics.
 func FuzzPasswordChannels(f *testing.F) {
 	for _, s := range []struct{ query, path string }{
 		{"os_username=admin&os_password=admin", "/rest/api/2/myself"},
@@ -20,6 +20,8 @@ func FuzzPasswordChannels(f *testing.F) {
 		{"os_authType=basic", "/REST/AUTH/1/SESSION/"},
 		{"x=%zz&os_username", "/rest/auth/1/session;x=y"},
 		{"os+username=a", "/rest/auth/1/../1/session"},
+		{"", "/rest/gadget/1.0/login.json"},
+		{"", "/confluence/rpc/json-rpc/confluenceservice-v2"},
 	} {
 		f.Add(s.query, s.path)
 	}
@@ -35,14 +37,16 @@ func FuzzPasswordChannels(f *testing.F) {
 				t.Fatalf("query %q carries %q but no password channel was found", query, dec)
 			}
 		}
-		login := sessionLogin(path)
+		login := loginEndpoint(path)
 		clean, _, err := NormalizePath(path)
 		if err != nil {
 			return
 		}
 		l := strings.ToLower(strings.TrimSuffix(clean, "/"))
-		if (strings.HasSuffix(l, "/rest/auth/1/session") || strings.HasSuffix(l, "/rest/auth/latest/session")) && strings.Count(l, "/") <= 4+maxContextDepth && !login {
-			t.Fatalf("path %q (normalised %q) reaches session login undetected", path, clean)
+		for _, ep := range []string{"/rest/auth/1/session", "/rest/auth/latest/session", "/rest/gadget/1.0/login", "/rpc/xmlrpc"} {
+			if strings.HasSuffix(l, ep) && strings.Count(l, "/") <= strings.Count(ep, "/")+maxContextDepth && !login {
+				t.Fatalf("path %q (normalised %q) reaches %s undetected", path, clean, ep)
+			}
 		}
 	})
 }

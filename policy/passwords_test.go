@@ -49,6 +49,17 @@ func TestPasswordChannelsBlockedEvenWithValidToken(t *testing.T) {
 		"/status/../rest/auth/1/session":                           true,
 		"/s/x/_/rest/auth/1/session":                               true,
 		"/jira/s/x/_/rest/auth/1/session":                          true,
+		"/rest/gadget/1.0/login":                                   true,
+		"/jira/rest/gadget/latest/login":                           true,
+		"/rest/auth/1/session.json":                                true,
+		"/rest/gadget/1.0/login.xml":                               true,
+		"/rpc/xmlrpc":                                              true,
+		"/confluence/rpc/soap-axis/confluenceservice-v2":           true,
+		"/rpc/json-rpc/confluenceservice-v2":                       true,
+		"/rpc/json-rpc/confluenceservice-v2/":                      true,
+		"/rpc/json-rpc/confluenceservice-v1/login":                 true,
+		"/rpc/json-rpc/confluenceservice-v2/getSpaces":             false,
+		"/rest/gadget/1.0/dashboards":                              false,
 		"/rest/api/2/myself?os_authType=any":                       false,
 		"/rest/api/2/myself?os_authType=cookie":                    false,
 		"/rest/api/2/myself?jql=os_username%3Dx":                   false,
@@ -71,6 +82,37 @@ func TestPasswordChannelsBlockedEvenWithValidToken(t *testing.T) {
 	}
 	if d := NewPasswordChannels(true).Evaluate(context.Background(), pwInput("/x?os_username=a", "")); !d.DryRun {
 		t.Error("dry run not reported")
+	}
+}
+
+// TestFormBodyWithBearerIsAPasswordChannel: Tomcat hands the fields of a
+// form-encoded body to Seraph as parameters, so os_username/os_password
+// may be in a body restguard cannot see (seams item 7).
+func TestFormBodyWithBearerIsAPasswordChannel(t *testing.T) {
+	t.Parallel()
+	p := NewPasswordChannels(false)
+	for _, c := range []struct {
+		auth, ctype string
+		blocked     bool
+	}{
+		{"Bearer good", "application/x-www-form-urlencoded", true},
+		{"Bearer good", "Application/X-WWW-Form-URLEncoded; charset=UTF-8", true},
+		{"Bearer good", "text/plain, application/x-www-form-urlencoded", true},
+		{"Bearer good", "application/json", false},
+		{"Bearer good", "multipart/form-data; boundary=x", false},
+		{"Bearer good", "", false},
+		// Without a token the form is the product's login (the UI), or the
+		// route answers 401 anyway.
+		{"", "application/x-www-form-urlencoded", false},
+	} {
+		in := pwInput("/rest/api/2/issue", c.auth)
+		if c.ctype != "" {
+			in.Request.Header.Set("Content-Type", c.ctype)
+		}
+		d := p.Evaluate(context.Background(), in)
+		if got := d.Reason == authz.ReasonPasswordChannel; got != c.blocked {
+			t.Errorf("%q %q: %s/%s, blocked want %v", c.auth, c.ctype, d.Verdict, d.Reason, c.blocked)
+		}
 	}
 }
 

@@ -336,6 +336,67 @@ func MatchGlob(pattern, path string) bool {
 	return g.match(segments(clean, buf[:0]), false)
 }
 
+// productViews calls fn with each other path the product may serve for a
+// clean path (segs are its segments, trailing says whether it ends in
+// '/'), so that the router and the policies judge what the product will
+// actually run:
+//
+//   - Atlassian's UrlRewriteFilter forwards "/s/<x>/_/<rest>" to "/<rest>"
+//     (staticRewrites);
+//   - Atlassian's REST module serves ".../name.json" as ".../name" with the
+//     matching Accept header (representationSuffix);
+//   - and each forward with its suffix removed.
+//
+// fn returns true to stop; productViews reports whether it did.
+func productViews(segs []string, trailing bool, fn func(view []string) bool) bool {
+	if v, ok := withoutSuffix(segs, trailing); ok && fn(v) {
+		return true
+	}
+	return staticRewrites(segs, trailing, func(rw []string) bool {
+		if fn(rw) {
+			return true
+		}
+		v, ok := withoutSuffix(rw, trailing)
+		return ok && fn(v)
+	})
+}
+
+// representationSuffix holds the extensions of Atlassian's REST module
+// (com.atlassian.plugins.rest.common.filter.ExtensionJerseyFilter): a REST
+// path ending in ".json" is served as the path without it, with
+// "Accept: application/json". The filter looks at the text after the last
+// '.' of the path, case-sensitively, so ".JSON" and "x.json/" are
+// literal.
+var representationSuffix = map[string]bool{"txt": true, "htm": true, "html": true, "json": true, "xml": true, "atom": true}
+
+// withoutSuffix returns the segments of a REST path (a "rest" segment
+// below a context path of up to maxContextDepth segments) with its
+// representation suffix removed, and false when the path has none.
+func withoutSuffix(segs []string, trailing bool) ([]string, bool) {
+	n := len(segs)
+	if trailing || n < 2 {
+		return nil, false
+	}
+	rest := false
+	for i := 0; i <= maxContextDepth && i < n-1; i++ {
+		if segs[i] == "rest" {
+			rest = true
+			break
+		}
+	}
+	last := segs[n-1]
+	dot := strings.LastIndexByte(last, '.')
+	if !rest || dot < 0 || !representationSuffix[last[dot+1:]] {
+		return nil, false
+	}
+	view := make([]string, 0, n)
+	view = append(view, segs[:n-1]...)
+	if dot > 0 {
+		view = append(view, last[:dot])
+	}
+	return view, true
+}
+
 // staticRewrites calls fn with each path Atlassian's UrlRewriteFilter may
 // forward a clean path to: the rule "^/s/(.*)/_/(.*)" → "/$2", tried below
 // a context path of up to maxContextDepth segments. segs are the path's

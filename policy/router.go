@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/restguard/restguard/authz"
@@ -27,7 +28,8 @@ type RouteSpec struct {
 	// does). Empty: any path.
 	Paths []string
 	// Methods are upper-case method names, compared exactly: a request
-	// method "get" does not match "GET". Empty: any method.
+	// method "get" does not match "GET". GET implies HEAD, which servlet
+	// containers and JAX-RS serve with the GET handler. Empty: any method.
 	Methods []string
 }
 
@@ -53,12 +55,15 @@ type route struct {
 //     slashes, dots, controls, a trailing dot or non-ASCII);
 //   - the same request compared case-insensitively (path and method) would
 //     have chosen a rule that does not pass;
-//   - the path has the form "/s/<x>/_/<rest>" (optionally below a context
-//     path), which Atlassian's UrlRewriteFilter forwards to "/<rest>", and
-//     "/<rest>" would be chosen by a rule that does not pass.
+//   - a view of the path the product serves (see productViews: the
+//     "/s/<x>/_/<rest>" forward, a representation suffix such as ".json")
+//     would be chosen by a rule that does not pass.
 //
-// On any other rule the normalised path is what matched, so such requests
-// are simply authenticated.
+// An authenticating rule is refused the same way (400 path_ambiguous) when
+// a view of the path would be chosen by another rule that does not pass,
+// say a deny rule or one with a group rule for that very resource. On
+// any other rule the normalised path is what matched, so such requests are
+// simply authenticated.
 type Router struct {
 	routes []route
 	def    *authz.Rule
@@ -108,6 +113,11 @@ func NewRouter(routes []RouteSpec, def *authz.Rule) (*Router, error) {
 			}
 			rt.methods = append(rt.methods, m)
 		}
+		// Tomcat's HttpServlet.doHead and JAX-RS run the GET handler for a
+		// HEAD request: a rule about GET judges HEAD too (seams item 4).
+		if slices.Contains(rt.methods, "GET") && !slices.Contains(rt.methods, "HEAD") {
+			rt.methods = append(rt.methods, "HEAD")
+		}
 		r.routes = append(r.routes, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -137,30 +147,33 @@ func (r *Router) Match(req *authz.Request) (*authz.Rule, authz.Decision) {
 	segs := segments(clean, buf[:0])
 	rule := r.find(req.Method, host, segs, false)
 	trailing := strings.HasSuffix(clean, "/")
-	if rule.Action != authz.ActionPass {
-		// Atlassian forwards /s/<x>/_/<path> to /<path>: a request must not
-		// be judged by this rule when the product serves it as a path
-		// another rule (say, one with a group rule) would judge.
-		if rule.Action == authz.ActionAuthenticate && staticRewrites(segs, trailing, func(rw []string) bool {
-			target := r.find(req.Method, host, rw, false)
+	switch rule.Action {
+	case authz.ActionAuthenticate:
+		// The product may serve this path as another one (a view, see
+		// productViews): the request must not be judged by this rule when
+		// that other path would be judged by another rule that does not
+		// pass (a deny rule, or one with a group rule).
+		if productViews(segs, trailing, func(v []string) bool {
+			target := r.find(req.Method, host, v, false)
 			return target != rule && target.Action != authz.ActionPass
 		}) {
-			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "static resource rewrite to another rule")
+			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "the product serves this path as one another rule judges")
 		}
-		return rule, authz.Pass()
+	case authz.ActionPass:
+		if ambiguous {
+			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "ambiguous path on a pass rule")
+		}
+		if r.find(req.Method, host, segs, true).Action != authz.ActionPass {
+			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "case variant of a protected route")
+		}
+		if productViews(segs, trailing, func(v []string) bool {
+			return r.find(req.Method, host, v, false).Action != authz.ActionPass ||
+				r.find(req.Method, host, v, true).Action != authz.ActionPass
+		}) {
+			return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "the product serves this path as a protected route")
+		}
 	}
-	if ambiguous {
-		return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "ambiguous path on a pass rule")
-	}
-	if r.find(req.Method, host, segs, true).Action != authz.ActionPass {
-		return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "case variant of a protected route")
-	}
-	if staticRewrites(segs, trailing, func(rw []string) bool {
-		return r.find(req.Method, host, rw, false).Action != authz.ActionPass ||
-			r.find(req.Method, host, rw, true).Action != authz.ActionPass
-	}) {
-		return rule, authz.Deny(authz.BadRequest, authz.ReasonPathAmbiguous, "static resource rewrite to a protected route")
-	}
+	// A deny rule refuses whatever the product would serve.
 	return rule, authz.Pass()
 }
 

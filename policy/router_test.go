@@ -410,3 +410,71 @@ func TestStaticRewriteCannotDodgeAnotherRule(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadIsJudgedByTheGetRule: HEAD runs the GET handler (Tomcat's
+// HttpServlet.doHead, JAX-RS), so a GET-only rule judges HEAD too (seams
+// item 4).
+func TestHeadIsJudgedByTheGetRule(t *testing.T) {
+	t.Parallel()
+	deny := &authz.Rule{Name: "no-user-read", Action: authz.ActionDeny}
+	r, err := NewRouter([]RouteSpec{
+		{Rule: deny, Paths: []string{"/rest/api/2/user"}, Methods: []string{"GET"}},
+		{Rule: ruleREST, Paths: []string{"/rest/**"}},
+	}, ruleDefPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for method, want := range map[string]*authz.Rule{"GET": deny, "HEAD": deny, "POST": ruleREST, "head": ruleREST} {
+		if got, _ := r.Match(&authz.Request{Method: method, Host: "h", Path: "/rest/api/2/user"}); got != want {
+			t.Errorf("%s: rule %s, want %s", method, got.Name, want.Name)
+		}
+	}
+}
+
+// TestRepresentationSuffixIsTheSameResource: Atlassian's REST module serves
+// ".../user.json" as ".../user"; a request must not be judged by another
+// rule than the resource's (seams item 6).
+func TestRepresentationSuffixIsTheSameResource(t *testing.T) {
+	t.Parallel()
+	deny := &authz.Rule{Name: "no-user", Action: authz.ActionDeny}
+	admins := &authz.Rule{Name: "admins", Action: authz.ActionAuthenticate}
+	public := &authz.Rule{Name: "public", Action: authz.ActionPass}
+	r, err := NewRouter([]RouteSpec{
+		{Rule: deny, Paths: []string{"/rest/api/2/user"}},
+		{Rule: admins, Paths: []string{"/rest/api/2/group"}},
+		{Rule: public, Paths: []string{"/rest/api/2/serverInfo.json", "/robots.txt"}},
+		{Rule: ruleREST, Paths: []string{"/rest/**"}},
+	}, ruleDefAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		rule *authz.Rule
+		bad  bool // 400 path_ambiguous
+	}{
+		{"/rest/api/2/user.json", ruleREST, true},
+		{"/rest/api/2/user.xml", ruleREST, true},
+		{"/rest/api/2/user.atom", ruleREST, true},
+		{"/rest/api/2/group.html", ruleREST, true},
+		{"/rest/api/2/group.htm", ruleREST, true},
+		{"/rest/api/2/group.txt", ruleREST, true},
+		{"/rest/api/2/group/.json", ruleREST, true},
+		{"/s/x/_/rest/api/2/user.json", ruleDefAuth, true},
+		{"/rest/api/2/user.JSON", ruleREST, false}, // the filter is case-sensitive
+		{"/rest/api/2/user.json/", ruleREST, false},
+		{"/rest/api/2/user.yaml", ruleREST, false},
+		{"/rest/api/2/myself.json", ruleREST, false},
+		// A public rule written with the suffix: its literal path is
+		// served as /rest/api/2/serverInfo, which /rest/** protects.
+		{"/rest/api/2/serverInfo.json", public, true},
+		// Not below /rest: no suffix handling.
+		{"/robots.txt", public, false},
+	}
+	for _, tt := range tests {
+		rule, d := r.Match(get(tt.path))
+		if rule != tt.rule || (d.Verdict == authz.BadRequest) != tt.bad || tt.bad && d.Reason != authz.ReasonPathAmbiguous {
+			t.Errorf("%s: rule %s %s/%s, want rule %s, refused %v", tt.path, rule.Name, d.Verdict, d.Reason, tt.rule.Name, tt.bad)
+		}
+	}
+}

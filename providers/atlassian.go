@@ -212,6 +212,30 @@ func orDuration(d, def time.Duration) time.Duration {
 // Mode is the configured mode.
 func (a *AtlassianTokens) Mode() string { return a.cfg.Mode }
 
+// Gate returns the pre-authentication policy for the product's pass
+// routes (its exclusions and public rules), where no authenticator runs:
+// in deny mode a product-native bearer token is refused there too, with
+// 401 native_token_denied, so that it cannot reach the application-link or
+// OAuth-provider APIs that happen to be public. In the other modes it
+// returns nil: the token is the product's to check, and the preset
+// exclusions remove bearer tokens anyway (authz.Rule.StripCredentials).
+func (a *AtlassianTokens) Gate() authz.Policy {
+	if a.cfg.Mode != NativeDeny {
+		return nil
+	}
+	return nativeGate{a}
+}
+
+type nativeGate struct{ a *AtlassianTokens }
+
+// Evaluate implements authz.Policy.
+func (g nativeGate) Evaluate(ctx context.Context, in *authz.Input) authz.Decision {
+	if in == nil || in.Credential.Kind != authz.CredentialBearer || !g.a.cfg.Shape.Match(in.Credential.Token) {
+		return authz.Pass()
+	}
+	return authz.Deny(authz.Unauthenticated, authz.ReasonNativeTokenDenied, "product-native token on a pass route")
+}
+
 // Validate implements authz.Validator.
 func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Identity, error) {
 	if !a.cfg.Shape.Match(token) {

@@ -229,6 +229,38 @@ func TestNativeTokenModes(t *testing.T) {
 	}
 }
 
+// TestNativeTokenGateOnPassRoutes: in deny mode a product-native token is
+// refused on pass routes too, where no authenticator runs (seams item 9);
+// the other modes have no gate.
+func TestNativeTokenGateOnPassRoutes(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	gate := newNative(t, "jira", NativeDeny, "", clk).Gate()
+	if gate == nil {
+		t.Fatal("deny mode has no gate")
+	}
+	for token, denied := range map[string]bool{testPAT: true, testBBDC: true, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln": false, "opaque-token": false} {
+		in := &authz.Input{Request: &authz.Request{}, Credential: authz.Credential{Kind: authz.CredentialBearer, Token: token}}
+		d := gate.Evaluate(context.Background(), in)
+		if got := d.Verdict == authz.Unauthenticated && d.Reason == authz.ReasonNativeTokenDenied; got != denied {
+			t.Errorf("%.12s…: %s/%s, denied want %v", token, d.Verdict, d.Reason, denied)
+		}
+		if strings.Contains(d.Detail, token) {
+			t.Error("the token is in the detail")
+		}
+	}
+	basic := &authz.Input{Request: &authz.Request{}, Credential: authz.Credential{Kind: authz.CredentialBasic}}
+	if d := gate.Evaluate(context.Background(), basic); d.Verdict != authz.Continue {
+		t.Errorf("basic: %s", d.Verdict)
+	}
+	f := newFakeAtlassian(t)
+	for _, mode := range []string{NativePassThrough, NativeVerify} {
+		if g := newNative(t, "jira", mode, f.URL, clk).Gate(); g != nil {
+			t.Errorf("%s has a gate", mode)
+		}
+	}
+}
+
 // TestNativeTokenVerifyPerProduct: each product's "who am I" answer gives
 // the identity; a refused or anonymous answer refuses the token.
 func TestNativeTokenVerifyPerProduct(t *testing.T) {

@@ -64,7 +64,9 @@ type SCM struct {
 	// or pass (default when it is not).
 	Basic string `yaml:"basic"`
 	// LFSJWT lets "Authorization: JWT" (from git-lfs-authenticate over
-	// SSH) through to Bitbucket on Git LFS paths (default true).
+	// SSH) through to Bitbucket on Git LFS paths unchecked (default false:
+	// 401 unsupported_scheme, like every credential restguard cannot
+	// check).
 	LFSJWT *bool `yaml:"lfs_jwt"`
 }
 
@@ -131,6 +133,7 @@ type builtProduct struct {
 	cfg       *Product
 	native    authz.Authenticator // the configured mode
 	nativeDen authz.Authenticator // deny mode, for rules with group or user rules under pass_through
+	gate      authz.Policy        // the native-token decision on pass rules (nil: none)
 	mappers   []authz.IdentityMapper
 }
 
@@ -221,10 +224,11 @@ func buildProducts(c *Config, o BuildOptions, logger *slog.Logger, provs builtPr
 		decorateRule(rule, productFor(built, ur.Hosts), pw)
 	}
 	parts.upstream = func(up *authz.Upstream) {
-		up.RemoveCookies = DefaultSessionCookies
+		cookies := DefaultSessionCookies
 		if a.SessionCookies != nil {
-			up.RemoveCookies = a.SessionCookies
+			cookies = a.SessionCookies
 		}
+		up.RemoveCookies = append(slices.Clip(cookies), up.RemoveCookies...)
 		up.BearerMarker = DefaultBearerMarker
 		if a.BearerMarker != nil {
 			up.BearerMarker = *a.BearerMarker
@@ -321,6 +325,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 		return nil, nil, false
 	}
 	bp.native = authz.Authenticator{Name: nc.Name, Validator: native}
+	bp.gate = native.Gate()
 	nc.Mode = providers.NativeDeny
 	den, _ := providers.NewAtlassianTokens(nc)
 	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
@@ -410,6 +415,10 @@ func presetRuleFor(pc *Product, bp *builtProduct, name string, r policy.PresetRo
 	}
 	if r.Public {
 		rule.Action = authz.ActionPass
+		// Exclusions are anonymous: a bearer token or a session cookie
+		// that travelled with the request is not forwarded (the other
+		// schemes an exclusion exists for, OAuth 1.0a, stay).
+		rule.StripCredentials = true
 		if r.BasicAllowed {
 			sum.BlockBasic = "off (" + r.Why + ")"
 		} else if b, _ := basicPolicy(bb); b != nil {
@@ -442,7 +451,7 @@ func presetRuleFor(pc *Product, bp *builtProduct, name string, r policy.PresetRo
 			}
 		}
 		sum.BlockBasic = "scm: " + mode
-		if r.LFS && (pc.SCM.LFSJWT == nil || *pc.SCM.LFSJWT) {
+		if r.LFS && pc.SCM.LFSJWT != nil && *pc.SCM.LFSJWT {
 			rule.PassSchemes = map[string]bool{"jwt": true}
 			sum.BlockBasic += ", JWT passes"
 		}
@@ -471,14 +480,26 @@ func presetRuleFor(pc *Product, bp *builtProduct, name string, r policy.PresetRo
 }
 
 // decorateRule adds the product policies to a compiled rule: the
-// password-channel policy (before authentication, on every action), and on
+// password-channel policy (before authentication, on every action); on
+// pass rules of a product the native-token gate of deny mode; and on
 // authenticating rules of a product the native-token classifier first in
 // the authenticators and the identity mappers.
 func decorateRule(rule *authz.Rule, bp *builtProduct, passwords authz.Policy) {
 	if passwords != nil {
 		rule.PreAuth = append(rule.PreAuth, passwords)
 	}
-	if bp == nil || rule.Action != authz.ActionAuthenticate {
+	if bp == nil {
+		return
+	}
+	if rule.Action == authz.ActionPass {
+		// No authenticator runs on a pass rule: the native-token decision
+		// of deny mode is made here instead.
+		if bp.gate != nil {
+			rule.PreAuth = append(rule.PreAuth, bp.gate)
+		}
+		return
+	}
+	if rule.Action != authz.ActionAuthenticate {
 		return
 	}
 	native := bp.native

@@ -106,6 +106,34 @@ func (e *atlassianEnv) check(t *testing.T, method, host, target, auth string, hd
 	})
 }
 
+// TestLFSJWTIsAnExplicitChoice: Bitbucket's "Authorization: JWT" (from
+// git-lfs-authenticate over SSH) is a credential restguard cannot check, so
+// it reaches Bitbucket only with scm.lfs_jwt: true, and only on Git LFS
+// paths (seams item 19: it used to pass by default, against the docs).
+func TestLFSJWTIsAnExplicitChoice(t *testing.T) {
+	t.Parallel()
+	e := newAtlassianEnv(t, `
+providers: [{name: corp, issuer: %s, audiences: [restguard]}]
+atlassian:
+  products: [{product: bitbucket, hosts: [git.example.test], authenticate: [corp], scm: {lfs_jwt: true}}]
+default: {action: deny}
+`)
+	for _, c := range []struct {
+		target  string
+		verdict authz.Verdict
+		reason  authz.Reason
+	}{
+		{"/scm/prj/repo.git/info/lfs/objects/batch", authz.Allow, authz.ReasonSchemePassThrough},
+		{"/scm/prj/repo.git/info/refs", authz.Unauthenticated, authz.ReasonUnsupportedScheme},
+		{"/rest/api/1.0/projects", authz.Unauthenticated, authz.ReasonUnsupportedScheme},
+	} {
+		d := e.check(t, "POST", "git.example.test", c.target, "JWT eyJ.x.y")
+		if d.Verdict != c.verdict || d.Reason != c.reason {
+			t.Errorf("%s: %s/%s, want %s/%s", c.target, d.Verdict, d.Reason, c.verdict, c.reason)
+		}
+	}
+}
+
 // TestAtlassianPresetDecisions runs every default exclusion and every
 // protected path of each preset, and the path tricks of security catalogue
 // G1-G3 and the password channels of A8, through an engine built from YAML.
@@ -208,7 +236,12 @@ func TestAtlassianPresetDecisions(t *testing.T) {
 		{"wiki rest no token", "GET", wiki, "/confluence/rest/api/user/current", "", c401, authz.ReasonCredentialsMissing},
 		{"wiki rest token", "GET", wiki, "/confluence/rest/api/content/1", e.bob, allow, authz.ReasonAuthenticated},
 		{"wiki attachments", "GET", wiki, "/confluence/download/attachments/123/plan.pdf", "", c401, authz.ReasonCredentialsMissing},
-		{"wiki rpc", "POST", wiki, "/confluence/rpc/json-rpc/confluenceservice-v2", "", c401, authz.ReasonCredentialsMissing},
+		{"wiki rpc light method", "POST", wiki, "/confluence/rpc/json-rpc/confluenceservice-v2/getSpaces", "", c401, authz.ReasonCredentialsMissing},
+		// The RPC endpoints whose login method is in the body (seams item 7).
+		{"wiki rpc envelope", "POST", wiki, "/confluence/rpc/json-rpc/confluenceservice-v2", e.alice, c403, authz.ReasonPasswordChannel},
+		{"wiki rpc login", "POST", wiki, "/confluence/rpc/json-rpc/confluenceservice-v1/login", "", c403, authz.ReasonPasswordChannel},
+		{"wiki xml-rpc", "POST", wiki, "/confluence/rpc/xmlrpc", e.alice, c403, authz.ReasonPasswordChannel},
+		{"wiki soap", "POST", wiki, "/confluence/rpc/soap-axis/confluenceservice-v2", e.alice, c403, authz.ReasonPasswordChannel},
 		{"wiki static rewrite", "GET", wiki, "/confluence/s/x/_/rest/api/content", "", c400, authz.ReasonPathAmbiguous},
 		{"wiki static rewrite to attachments", "GET", wiki, "/confluence/s/x/_/download/attachments/1/a.pdf", "", c400, authz.ReasonPathAmbiguous},
 		{"wiki context path dotdot", "GET", wiki, "/confluence/status/../rest/api/content", "", c401, authz.ReasonCredentialsMissing},
@@ -227,7 +260,7 @@ func TestAtlassianPresetDecisions(t *testing.T) {
 		{"scm basic access token", "POST", git, "/scm/prj/repo.git/git-upload-pack", e.basicTok, allow, authz.ReasonBasicPassThrough},
 		{"scm bearer access token", "POST", git, "/scm/prj/repo.git/git-receive-pack", e.bbdc, allow, authz.ReasonNativeTokenPassThrough},
 		{"scm idp token", "POST", git, "/scm/prj/repo.git/git-upload-pack", e.bob, allow, authz.ReasonAuthenticated},
-		{"scm lfs JWT passes to Bitbucket", "POST", git, "/scm/prj/repo.git/info/lfs/objects/batch", "JWT eyJ.x.y", allow, authz.ReasonSchemePassThrough},
+		{"scm lfs JWT refused by default", "POST", git, "/scm/prj/repo.git/info/lfs/objects/batch", "JWT eyJ.x.y", c401, authz.ReasonUnsupportedScheme},
 		{"scm JWT outside LFS", "GET", git, "/scm/prj/repo.git/info/refs", "JWT eyJ.x.y", c401, authz.ReasonUnsupportedScheme},
 		{"scm password parameter", "GET", git, "/scm/prj/repo.git/info/refs?os_username=a&os_password=b", e.basicTok, c403, authz.ReasonPasswordChannel},
 

@@ -152,6 +152,8 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		EmailHeader:        c.Upstream.EmailHeader,
 		StripAuthorization: strip,
 		RemoveHeaders:      append(append([]string(nil), DefaultRemoveHeaders...), c.Upstream.RemoveHeaders...),
+		RemoveCookies:      c.Upstream.RemoveCookies.Names,
+		RemoveAllCookies:   c.Upstream.RemoveCookies.All,
 	}
 	if products.upstream != nil {
 		products.upstream(&up)

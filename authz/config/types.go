@@ -96,6 +96,37 @@ type Upstream struct {
 	EmailHeader        string   `yaml:"email_header"`
 	StripAuthorization *bool    `yaml:"strip_authorization"`
 	RemoveHeaders      []string `yaml:"remove_headers"`
+	// RemoveCookies are cookies removed from bearer-authenticated requests
+	// (in addition to atlassian.session_cookies), or all of them.
+	RemoveCookies CookieList `yaml:"remove_cookies"`
+}
+
+// CookieList is a list of cookie names, or the word "all".
+type CookieList struct {
+	All   bool
+	Names []string
+}
+
+// UnmarshalYAML accepts "all" or a list of cookie names. It is a leaf
+// type: the shape is checked here, so strictness is kept.
+func (c *CookieList) UnmarshalYAML(n *yaml.Node) error {
+	fail := func(format string, args ...any) error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Value == "all":
+		c.All = true
+	case n.Kind == yaml.SequenceNode:
+		for _, e := range n.Content {
+			if e.Kind != yaml.ScalarNode || e.Tag != "!!str" {
+				return fail("remove_cookies lists cookie names (strings)")
+			}
+			c.Names = append(c.Names, e.Value)
+		}
+	default:
+		return fail("remove_cookies is \"all\" or a list of cookie names, got %s", describe(n))
+	}
+	return nil
 }
 
 // Log configures the process log and the decision log.

@@ -151,6 +151,11 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 			p.add(fmt.Sprintf("upstream.remove_headers[%d]", i), "invalid header name %q", h)
 		}
 	}
+	for i, name := range c.Upstream.RemoveCookies.Names {
+		if !headerRE.MatchString(name) {
+			p.add(fmt.Sprintf("upstream.remove_cookies[%d]", i), "invalid cookie name %q", name)
+		}
+	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
