@@ -226,7 +226,7 @@ func checkKindKeys(pc Provider, kind string) error {
 	refuse("introspection", !emptyIntrospection(pc.Introspection) && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, discovery")
 	refuse("userinfo", (pc.Userinfo.URL != "" || pc.Userinfo.Method != "" || len(pc.Userinfo.Headers) > 0 || pc.Userinfo.SuccessField != "") && kind != providers.KindUserinfo, "userinfo")
 	refuse("app_binding", pc.AppBinding != (AppBinding{}) && kind != providers.KindUserinfo, "userinfo")
-	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindDiscovery, "userinfo, discovery")
+	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, userinfo, discovery")
 	refuse("keys", len(pc.Keys) > 0 && kind != providers.KindAPIKey, "api_key")
 	refuse("header", pc.Header != "" && kind != providers.KindAPIKey, "api_key")
 	remote := kind == providers.KindIntrospection || kind == providers.KindUserinfo || kind == providers.KindDiscovery
@@ -442,11 +442,17 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 		return nil, at("client_secret", err)
 	}
 	ic := introspectionConfig(pc, pre, secret, o, logger)
+	// The discovery kind's introspection is bound by the audiences or
+	// client ids its JWT side requires; here the opt-in is explicit.
+	ic.AllowAnyClient = pc.AllowAnyClient
 	if ic.Endpoint == "" {
 		return nil, at("introspection", errors.New("needs endpoint (the RFC 7662 introspection endpoint)"))
 	}
 	v, err := providers.NewIntrospection(ic)
 	if err != nil {
+		if errors.Is(err, providers.ErrNoClientBinding) {
+			return nil, at("client_ids", err)
+		}
 		return nil, err
 	}
 	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true}, nil
