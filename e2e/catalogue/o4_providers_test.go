@@ -2,11 +2,15 @@ package catalogue
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/restguard/restguard/internal/idptest"
 )
 
 // entriesOProviders: provider bindings, key sets and reloads (seams items 15, 17, 18).
@@ -75,5 +79,94 @@ client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 				t.Errorf("allow_any_client: true refused: %v\n%s", err, out)
 			}
 		})
+	}},
+
+	// Item 17(a). The background refresh timer was armed before the first
+	// key set loaded, with min_refresh_interval, so every provider fetched
+	// its JWKS a second time min_refresh_interval after a good start.
+	// Before: fetches at 0 s, 1 s, 3 s, 5 s with refresh_interval 2s and
+	// min_refresh_interval 1s. Now: one fetch at startup, then one every
+	// refresh_interval after the last fetch.
+	{"O4_17_jwks_no_early_refetch", func(t *testing.T, s *suite) {
+		idp := idptest.New(s.top)
+		var mu sync.Mutex
+		var at []time.Time
+		idp.SetJWKSFault(func(_ http.ResponseWriter, _ *http.Request) bool {
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			return false // served normally
+		})
+		fetches := func() []time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]time.Time(nil), at...)
+		}
+		const interval = 2 * time.Second
+		e := s.profile(t, "o4-17a", fmt.Sprintf(`listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"}
+realm: jira
+providers:
+  - {name: a, issuer: %q, audiences: [%q], jwks: {refresh_interval: 2s, min_refresh_interval: 1s}}
+rules:
+  - {name: api, paths: ["/rest/**"], authenticate: [a]}
+default: {action: deny}
+`, idp.Issuer, jiraAud))
+		if n := len(fetches()); n != 1 {
+			t.Errorf("%d JWKS fetches by readiness, want exactly 1", n)
+		}
+		if !eventually(4*interval, func() bool { return len(fetches()) >= 4 }) {
+			t.Fatalf("background refresh: %d fetches in %s, want 4", len(fetches()), 4*interval)
+		}
+		got := fetches()[:4]
+		for i := 1; i < len(got); i++ {
+			// The fetch is timed from its end inside restguard, and the
+			// hit is recorded when its request arrives: a gap is never
+			// shorter than the interval, whatever the scheduling delay.
+			if gap := got[i].Sub(got[i-1]); gap < interval-100*time.Millisecond {
+				t.Errorf("fetch %d came %s after fetch %d, want at least refresh_interval %s (before: the first came after min_refresh_interval)", i+1, gap.Round(time.Millisecond), i, interval)
+			}
+		}
+		e.run(t, in{headers: hdrs(bearer(idp.Mint(t, p0(idp.Issuer, nil))))}, allow("alice"))
+	}},
+
+	// Item 17(b). Two providers of one issuer (one audience per host) each
+	// had their own key set: two fetches at startup, and a kid rotation
+	// refetched once per provider. Now providers with the same JWKS source
+	// and fetch settings share one key set within a configuration and
+	// across reloads. Before: 2 fetches at startup, 3 after the rotation.
+	{"O4_17_one_key_set_per_issuer", func(t *testing.T, s *suite) {
+		idp := idptest.New(s.top)
+		e := s.profile(t, "o4-17b", fmt.Sprintf(`listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+realm: jira
+client_ip: {trusted_proxies: ["127.0.0.1/32"]}
+providers:
+  - {name: jira, issuer: %[1]q, audiences: [%[2]q], jwks: {min_refresh_interval: 1s}}
+  - {name: wiki, issuer: %[1]q, audiences: [%[3]q], jwks: {min_refresh_interval: 1s}}
+rules:
+  - {name: jira, hosts: [jira.example.test], paths: ["/rest/**"], authenticate: [jira]}
+  - {name: wiki, hosts: [confluence.example.test], paths: ["/rest/**"], authenticate: [wiki]}
+default: {action: deny}
+`, idp.Issuer, jiraAud, confAud))
+		if n := idp.JWKSHits(); n != 1 {
+			t.Errorf("%d JWKS fetches at startup for two providers of one issuer, want 1", n)
+		}
+		k3 := idp.AddKey(t, "k3")
+		forJira := idp.MintWithKey(t, "k3", k3, p0(idp.Issuer, nil))
+		forWiki := idp.MintWithKey(t, "k3", k3, p0(idp.Issuer, map[string]any{"aud": confAud}))
+		// The first unknown-kid refetch is allowed min_refresh_interval
+		// after the startup fetch.
+		if !eventually(10*time.Second, func() bool {
+			return e.checkGRPC(t, mustReq(t, in{headers: hdrs(bearer(forJira))})).status == 200
+		}) {
+			t.Fatal("the rotated key was never picked up")
+		}
+		e.table(t, []cs{
+			{name: "jira", r: in{headers: hdrs(bearer(forJira))}, w: allow("alice")},
+			{name: "wiki", r: in{host: confHost, headers: hdrs(bearer(forWiki))}, w: allow("alice")},
+			{name: "wiki_token_on_jira", r: in{headers: hdrs(bearer(forWiki))}, w: invalidToken("audience_mismatch")},
+		})
+		if n := idp.JWKSHits(); n != 2 {
+			t.Errorf("%d JWKS fetches after one kid rotation seen by both providers, want 2 (startup and one refetch)", n)
+		}
 	}},
 }
