@@ -160,10 +160,13 @@ default: {action: deny}
 		}) {
 			t.Fatal("the rotated key was never picked up")
 		}
-		e.table(t, []cs{
-			{name: "jira", r: in{headers: hdrs(bearer(forJira))}, w: allow("alice")},
-			{name: "wiki", r: in{host: confHost, headers: hdrs(bearer(forWiki))}, w: allow("alice")},
-			{name: "wiki_token_on_jira", r: in{headers: hdrs(bearer(forWiki))}, w: invalidToken("audience_mismatch")},
+		// (A group, so that its parallel cases finish before the count.)
+		t.Run("after_rotation", func(t *testing.T) {
+			e.table(t, []cs{
+				{name: "jira", r: in{headers: hdrs(bearer(forJira))}, w: allow("alice")},
+				{name: "wiki", r: in{host: confHost, headers: hdrs(bearer(forWiki))}, w: allow("alice")},
+				{name: "wiki_token_on_jira", r: in{headers: hdrs(bearer(forWiki))}, w: invalidToken("audience_mismatch")},
+			})
 		})
 		if n := idp.JWKSHits(); n != 2 {
 			t.Errorf("%d JWKS fetches after one kid rotation seen by both providers, want 2 (startup and one refetch)", n)
