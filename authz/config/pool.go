@@ -2,12 +2,12 @@ package config
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"encoding/json"
 	"sync"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/restguard/restguard/providers"
 )
@@ -17,14 +17,16 @@ import (
 //   - key sets, by their settings (issuer, discovery or JWKS URL, fetch
 //     settings): a reload fetches no key set the running configuration
 //     already holds, whichever providers use it now;
-//   - providers whose configuration is unchanged, with their token caches.
+//   - providers (kinds jwt, introspection and userinfo) whose decoded
+//     configuration and secret are unchanged, with their token caches,
+//     HTTP clients and counters.
 //
-// A provider that reads a secret file must re-read it on reload, so only
-// providers without external secrets (kind jwt) are pooled. Key sets and
-// providers that the installed configuration no longer uses are stopped
-// and dropped by Retain. A pool serves builds with the same BuildOptions.
+// Key sets and providers that the installed configuration no longer uses
+// are stopped and dropped by Retain. A pool serves builds with the same
+// BuildOptions.
 type Pool struct {
 	ctx       context.Context
+	key       [32]byte // HMAC key of the fingerprints, random per pool
 	mu        sync.Mutex
 	providers map[string]*BuiltProvider // by fingerprint
 	keySets   map[providers.KeySetConfig]*keySetEntry
@@ -38,7 +40,9 @@ type keySetEntry struct {
 // NewPool returns a pool whose key sets refresh until ctx ends or they are
 // released.
 func NewPool(ctx context.Context) *Pool {
-	return &Pool{ctx: ctx, providers: map[string]*BuiltProvider{}, keySets: map[providers.KeySetConfig]*keySetEntry{}}
+	p := &Pool{ctx: ctx, providers: map[string]*BuiltProvider{}, keySets: map[providers.KeySetConfig]*keySetEntry{}}
+	_, _ = rand.Read(p.key[:]) // never fails (crypto/rand)
+	return p
 }
 
 // Len is the number of pooled providers (tests).
@@ -55,25 +59,35 @@ func (p *Pool) KeySets() int {
 	return len(p.keySets)
 }
 
-// poolable says which providers may be reused.
-func poolable(bp *BuiltProvider) bool { return bp.Kind == "jwt" }
+// poolable says which providers may be reused. Their state is a token
+// cache, an HTTP client and counters, all decided by their configuration
+// and secret. The discovery kind is rebuilt: a reload reads its discovery
+// document again (its key set is pooled all the same).
+func poolable(bp *BuiltProvider) bool {
+	switch bp.Kind {
+	case providers.KindJWT, providers.KindIntrospection, providers.KindUserinfo:
+		return true
+	}
+	return false
+}
 
-// fingerprint identifies a provider's configuration: its YAML text. A
-// change to any key gives a new provider.
-func fingerprint(c *Config, i int) string {
-	if c.root == nil {
-		return ""
-	}
-	n := nodeAt(c.root, fmt.Sprintf("providers[%d]", i))
-	if n == nil {
-		return ""
-	}
-	b, err := yaml.Marshal(n)
+// fingerprint identifies what a provider was built from: its decoded
+// configuration (every field of Provider, as JSON) and the SHA-256 of the
+// secret it read, keyed with the pool's random key so that the secret's
+// hash is not kept in a guessable form. Decoded, not the YAML text: a
+// node that refers to an anchor prints as "*auds" whatever the anchor
+// holds (seams item 18). "" when the configuration cannot be encoded: the
+// provider is then never reused.
+func (p *Pool) fingerprint(pc Provider, bp *BuiltProvider) string {
+	b, err := json.Marshal(pc)
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	m := hmac.New(sha256.New, p.key[:])
+	m.Write(b)
+	m.Write([]byte{0})
+	m.Write(bp.secret[:])
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // reuse swaps freshly built providers for pooled ones with the same
@@ -86,10 +100,11 @@ func (p *Pool) reuse(c *Config, provs *builtProviders) map[*BuiltProvider]string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, bp := range provs.list {
-		if !poolable(bp) {
+		idx := configIndex(c, bp.Name)
+		if !poolable(bp) || idx < 0 {
 			continue
 		}
-		fp := fingerprint(c, configIndex(c, bp.Name))
+		fp := p.fingerprint(c.Providers[idx], bp)
 		if fp == "" {
 			continue
 		}

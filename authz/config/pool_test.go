@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,4 +121,119 @@ rules: [{name: api, paths: ["/rest/**"], authenticate: [a, b, c]}]
 	if n := idp.JWKSHits(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (a alone; b and c shared)", n)
 	}
+}
+
+// validatorOf is the validator of the named provider in rt.
+func validatorOf(t *testing.T, rt *config.Runtime, name string) authz.Validator {
+	t.Helper()
+	for _, bp := range rt.Providers {
+		if bp.Name == name {
+			return bp.Validator
+		}
+	}
+	t.Fatalf("no provider %q", name)
+	return nil
+}
+
+const anchored = `
+providers:
+  - name: wiki
+    issuer: %[1]q
+    audiences: &auds %[2]s
+  - name: api
+    issuer: %[1]q
+    audiences: *auds
+  - {name: other, issuer: %[1]q, audiences: [restguard], cache: {size: 50}}
+rules:
+  - {name: wiki, hosts: [wiki.example.test], paths: ["/rest/**"], authenticate: [wiki]}
+  - {name: other, hosts: [other.example.test], paths: ["/rest/**"], authenticate: [other]}
+  - {name: api, hosts: [jira.example.test], paths: ["/rest/**"], authenticate: [api]}
+`
+
+// TestReloadRevokesAudienceRemovedFromAnchor: a reload reuses a provider
+// only when its decoded configuration is unchanged. It used to compare the
+// YAML text of the provider's node, where "audiences: *auds" prints the
+// same whatever the anchor holds: an audience removed from the anchor was
+// still accepted after "configuration reloaded" (seams item 18).
+func TestReloadRevokesAudienceRemovedFromAnchor(t *testing.T) {
+	t.Parallel()
+	idp := idptest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := config.NewPool(ctx)
+	rt1 := install(t, ctx, pool, fmt.Sprintf(anchored, idp.Issuer, "[restguard, wiki]"))
+	tok := idp.Mint(t, nil) // aud restguard
+	wantDecision(t, checkOn(rt1.Engine, "jira.example.test", tok), true, authz.ReasonAuthenticated)
+
+	rt2 := install(t, ctx, pool, fmt.Sprintf(anchored, idp.Issuer, "[wiki]"))
+	wantDecision(t, checkOn(rt2.Engine, "jira.example.test", tok), false, authz.ReasonAudienceMismatch)
+	wantDecision(t, checkOn(rt2.Engine, "wiki.example.test", tok), false, authz.ReasonAudienceMismatch)
+	wantDecision(t, checkOn(rt2.Engine, "other.example.test", tok), true, authz.ReasonAuthenticated)
+	if validatorOf(t, rt2, "api") == validatorOf(t, rt1, "api") {
+		t.Error("the provider whose anchored audiences changed was reused")
+	}
+	if validatorOf(t, rt2, "other") != validatorOf(t, rt1, "other") {
+		t.Error("the unchanged provider was rebuilt")
+	}
+	if n := idp.JWKSHits(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1: the reload keeps the key set", n)
+	}
+}
+
+// TestReloadRereadsChangedSecret: a remote provider is reused across a
+// reload (with its cache) while its configuration and secret are
+// unchanged, and rebuilt with the new secret when the secret file's
+// content changed, even though the configuration text did not.
+func TestReloadRereadsChangedSecret(t *testing.T) {
+	t.Parallel()
+	var password atomic.Value
+	password.Store("first-secret")
+	var calls atomic.Int64
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if _, p, _ := r.BasicAuth(); p != password.Load().(string) {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintf(w, `{"active":true,"client_id":"jira-cli","username":"alice","exp":%d}`, time.Now().Add(time.Hour).Unix())
+	}))
+	t.Cleanup(as.Close)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("first-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`
+check_timeout: 5s
+providers:
+  - name: p
+    kind: introspection
+    introspection: {endpoint: %q}
+    client_id: restguard
+    client_secret: {file: %q}
+    client_ids: [jira-cli]
+rules: [{name: api, paths: ["/rest/**"], authenticate: [p]}]
+`, as.URL, secret)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := config.NewPool(ctx)
+	rt1 := install(t, ctx, pool, yaml)
+	wantDecision(t, check(rt1.Engine, "opaque-1"), true, authz.ReasonAuthenticated)
+
+	rt2 := install(t, ctx, pool, yaml)
+	if validatorOf(t, rt2, "p") != validatorOf(t, rt1, "p") {
+		t.Error("an unchanged introspection provider was rebuilt")
+	}
+	if d := check(rt2.Engine, "opaque-1"); d.Verdict != authz.Allow || !d.Identity.CacheHit || calls.Load() != 1 {
+		t.Errorf("after an unchanged reload: %s, cache hit %v, %d calls; want a cache hit and 1 call", d.Verdict, d.Identity != nil && d.Identity.CacheHit, calls.Load())
+	}
+
+	password.Store("second-secret")
+	if err := os.WriteFile(secret, []byte("second-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt3 := install(t, ctx, pool, yaml)
+	if validatorOf(t, rt3, "p") == validatorOf(t, rt2, "p") {
+		t.Fatal("the provider was reused although its secret changed")
+	}
+	wantDecision(t, check(rt3.Engine, "opaque-2"), true, authz.ReasonAuthenticated)
 }

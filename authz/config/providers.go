@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,11 @@ type BuiltProvider struct {
 	// keySets are the JWKS the provider verifies with, shared with the
 	// other providers of the build that have the same key-set settings.
 	keySets []*providers.KeySet
+	// secret is the SHA-256 of the client secret the provider read (from
+	// its file or environment variable), for the pool's fingerprint: a
+	// reload must not reuse a provider whose secret changed. The secret
+	// itself is never kept here.
+	secret [32]byte
 
 	// takesAllOpaque: opaque tokens reach this provider unfiltered and it
 	// decides them (so providers after it in a rule never see one).
@@ -458,7 +464,7 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true}, nil
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
 func userinfoConfig(pc Provider, pre *providers.Preset, secret string, o BuildOptions, logger *slog.Logger) providers.UserinfoConfig {
@@ -511,7 +517,7 @@ func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *s
 		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true}, nil
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
 func buildAPIKeys(pc Provider, o BuildOptions) (*BuiltProvider, error) {
@@ -589,7 +595,7 @@ func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *
 		filtered = dc.Userinfo.Shape.Filtered()
 	}
 	return &BuiltProvider{Summary: d.Describe(), Validator: d, Life: endpoints{d}, keySets: []*providers.KeySet{d.KeySet()},
-		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil}, nil
+		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
 // endpoints is the lifecycle of a discovery provider beyond its key set,

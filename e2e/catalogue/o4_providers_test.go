@@ -172,4 +172,62 @@ default: {action: deny}
 			t.Errorf("%d JWKS fetches after one kid rotation seen by both providers, want 2 (startup and one refetch)", n)
 		}
 	}},
+
+	// Item 18. A reload reused a pooled JWT provider whose YAML text printed
+	// the same; a node that refers to an anchor prints as "*auds" whatever
+	// the anchor holds. Before: after "configuration reloaded", a token for
+	// the audience removed from the anchor was still allowed until restart.
+	// Now a provider is reused only when its decoded configuration (and its
+	// secret's content) is unchanged; its key set is reused all the same.
+	{"O4_18_reload_anchor_revokes_audience", func(t *testing.T, s *suite) {
+		idp := idptest.New(s.top)
+		const tmpl = `listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+realm: jira
+client_ip: {trusted_proxies: ["127.0.0.1/32"]}
+providers:
+  - name: wiki
+    issuer: %[1]q
+    audiences: &auds %[2]s
+  - name: api
+    issuer: %[1]q
+    audiences: *auds
+rules:
+  - {name: wiki, hosts: [confluence.example.test], paths: ["/rest/**"], authenticate: [wiki]}
+  - {name: api, hosts: [jira.example.test], paths: ["/rest/**"], authenticate: [api]}
+default: {action: deny}
+`
+		both := fmt.Sprintf(`[%q, %q]`, jiraAud, confAud)
+		e := s.profile(t, "o4-18", fmt.Sprintf(tmpl, idp.Issuer, both))
+		forJira := idp.Mint(t, p0(idp.Issuer, nil))
+		forWiki := idp.Mint(t, p0(idp.Issuer, map[string]any{"aud": confAud}))
+		// (Groups, so that their parallel cases run before and after the
+		// reload, not all after the entry returns.)
+		t.Run("before_reload", func(t *testing.T) {
+			e.table(t, []cs{
+				{name: "jira_audience", r: in{headers: hdrs(bearer(forJira))}, w: allow("alice")},
+				{name: "wiki_audience", r: in{headers: hdrs(bearer(forWiki))}, w: allow("alice")},
+			})
+		})
+		hits := idp.JWKSHits()
+		if err := os.WriteFile(e.rg.ConfigPath, []byte(fmt.Sprintf(tmpl, idp.Issuer, fmt.Sprintf(`[%q]`, confAud))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rg.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if !e.rg.WaitLog(`"msg":"configuration reloaded"`, 1, 10*time.Second) {
+			t.Fatalf("no reload logged:\n%s", e.rg.Logs())
+		}
+		t.Run("after_reload", func(t *testing.T) {
+			e.table(t, []cs{
+				// before: allowed as alice until restart
+				{name: "revoked_audience", r: in{headers: hdrs(bearer(forJira))}, w: invalidToken("audience_mismatch")},
+				{name: "revoked_audience_wiki", r: in{host: confHost, headers: hdrs(bearer(forJira))}, w: invalidToken("audience_mismatch")},
+				{name: "kept_audience", r: in{headers: hdrs(bearer(forWiki))}, w: allow("alice")},
+			})
+		})
+		if n := idp.JWKSHits(); n != hits {
+			t.Errorf("the reload refetched the unchanged key set: %d → %d JWKS fetches", hits, n)
+		}
+	}},
 }
