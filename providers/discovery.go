@@ -87,9 +87,18 @@ func (d *Discovery) Validate(ctx context.Context, token string) (*authz.Identity
 	return oc.v.Validate(ctx, token)
 }
 
-// Refresh loads the key set and, once, the remote endpoints.
+// KeySet is the key set of the provider's JWTs.
+func (d *Discovery) KeySet() *KeySet { return d.jwt.KeySet() }
+
+// Refresh loads the key set (unless it is loaded: it may be shared with
+// other providers, or only the discovery failed) and, once, the remote
+// endpoints.
 func (d *Discovery) Refresh(ctx context.Context) error {
-	return errors.Join(d.jwt.Refresh(ctx), d.discover(ctx))
+	var err error
+	if !d.jwt.Ready() {
+		err = d.jwt.Refresh(ctx)
+	}
+	return errors.Join(err, d.discover(ctx))
 }
 
 // Start runs the JWKS refresh and retries discovery until it succeeds.
@@ -115,6 +124,13 @@ func (d *Discovery) Start(ctx context.Context) {
 func (d *Discovery) Ready() bool {
 	return d.jwt.Ready() && d.opaque.Load() != nil
 }
+
+// Discover loads the remote endpoints from the discovery document, once;
+// Refresh does it too, with the key set.
+func (d *Discovery) Discover(ctx context.Context) error { return d.discover(ctx) }
+
+// Discovered reports whether the remote endpoints are loaded.
+func (d *Discovery) Discovered() bool { return d.opaque.Load() != nil }
 
 func (d *Discovery) discover(ctx context.Context) error {
 	d.mu.Lock()

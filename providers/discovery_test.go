@@ -26,7 +26,7 @@ func TestDiscoveryDecidesJWTOrIntrospection(t *testing.T) {
 	t.Cleanup(srv.Close)
 	d, err := NewDiscovery(DiscoveryConfig{
 		JWT:           JWTConfig{Name: "c", Issuer: srv.URL, Audiences: []string{idptest.Audience}},
-		Introspection: &IntrospectionConfig{Name: "c", ClientID: "rs", ClientSecret: "s", Mapping: IdentityMapping{UsernameClaims: []string{"ext.username"}}},
+		Introspection: &IntrospectionConfig{Name: "c", ClientID: "rs", ClientSecret: "s", ClientIDs: []string{"svc-jira"}, Mapping: IdentityMapping{UsernameClaims: []string{"ext.username"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

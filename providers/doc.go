@@ -27,6 +27,12 @@
 // Verified tokens are cached by the SHA-256 of the whole token; a hit
 // re-checks exp and that the verifying key is still published.
 //
+// The keys come from a KeySet: fetched once at startup, refreshed every
+// RefreshInterval after the last fetch, refetched on an unknown kid at most
+// once per MinRefreshInterval. Providers of one issuer whose key-set
+// settings are equal (KeySetConfig) may share one KeySet, so one issuer
+// used with several audiences is fetched once.
+//
 // # What it must not do
 //
 //   - Fetch anything named by a token: jku, x5u, jwk and x5c are ignored,

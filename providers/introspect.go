@@ -39,6 +39,10 @@ type IntrospectionConfig struct {
 	// ClientIDs, when set: client_id must be one of them, so tokens issued
 	// to other clients are refused.
 	ClientIDs []string
+	// AllowAnyClient must be set when neither Audiences nor ClientIDs are:
+	// then a token the authorization server issued to any of its clients
+	// authenticates (another application, Keycloak's account-console).
+	AllowAnyClient bool
 	// TokenTypes, when set: token_type must be present and one of them
 	// (case-insensitive). Refresh tokens are always refused: token_type,
 	// Keycloak's typ and Hydra's token_use naming a refresh token (or, for
@@ -62,6 +66,11 @@ type Introspection struct {
 	cache *remoteCache
 	calls callStats
 }
+
+// ErrNoClientBinding is returned by NewIntrospection for a provider with
+// neither Audiences, ClientIDs nor AllowAnyClient: an authorization server
+// reports active every token it issued, to any of its clients.
+var ErrNoClientBinding = errors.New("introspection: without client_ids or audiences, every token the authorization server issued to any of its clients (another application, Keycloak's account-console) authenticates; list your clients (client_ids: [jira-cli]) or audiences, or set allow_any_client: true to accept that")
 
 // NewIntrospection checks cfg and returns the provider. It does no I/O.
 func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
@@ -89,6 +98,12 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		}
 	default:
 		bad("unknown auth method %q (client_secret_basic, client_secret_post, none)", cfg.AuthMethod)
+	}
+	switch bound := len(cfg.Audiences)+len(cfg.ClientIDs) > 0; {
+	case bound && cfg.AllowAnyClient:
+		bad("allow_any_client and audiences or client_ids contradict each other")
+	case !bound && !cfg.AllowAnyClient:
+		errs = append(errs, ErrNoClientBinding)
 	}
 	if err := cfg.Shape.Check(); err != nil {
 		errs = append(errs, err)
@@ -253,6 +268,9 @@ func (p *Introspection) Describe() string {
 	}
 	if len(p.cfg.ClientIDs) > 0 {
 		fmt.Fprintf(&b, ", client_id %s", strings.Join(p.cfg.ClientIDs, "|"))
+	}
+	if p.cfg.AllowAnyClient {
+		b.WriteString(", any client (allow_any_client)")
 	}
 	fmt.Fprintf(&b, "; %s", describeMapping(p.cfg.Mapping))
 	fmt.Fprintf(&b, "; tokens: %s; %s", p.cfg.Shape, describeCache(p.cfg.Remote))

@@ -22,7 +22,7 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 	}))
 	b.Cleanup(srv.Close)
 	p, err := NewIntrospection(IntrospectionConfig{
-		Name: "as", Endpoint: srv.URL + "/introspect", ClientID: "rs-jira", ClientSecret: "s",
+		Name: "as", Endpoint: srv.URL + "/introspect", ClientID: "rs-jira", ClientSecret: "s", AllowAnyClient: true,
 		Mapping: IdentityMapping{UsernameClaims: []string{"ext.username"}, GroupsClaim: "ext.groups"},
 	})
 	if err != nil {

@@ -85,8 +85,11 @@ func newIntrospection(t *testing.T, f *fakeAS, clk *clock, mod func(*Introspecti
 	cfg := IntrospectionConfig{
 		Name: "as", Endpoint: f.srv.URL + "/introspect", ClientID: "rs-jira", ClientSecret: "s3cret&=:x",
 		TokenTypeHint: "access_token",
-		Mapping:       IdentityMapping{UsernameClaims: []string{"ext.username"}, GroupsClaim: "ext.groups"},
-		Remote:        RemoteOptions{Now: clk.Now},
+		// Most answers below carry no client_id: the binding checks have
+		// tests of their own.
+		AllowAnyClient: true,
+		Mapping:        IdentityMapping{UsernameClaims: []string{"ext.username"}, GroupsClaim: "ext.groups"},
+		Remote:         RemoteOptions{Now: clk.Now},
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -223,7 +226,7 @@ func TestIntrospectionActiveButUnusableRefused(t *testing.T) {
 			p := newIntrospection(t, f, clk, func(c *IntrospectionConfig) {
 				c.Mapping = IdentityMapping{}
 				if strings.Contains(tc.body, "client_id") {
-					c.Issuer, c.ClientIDs, c.Audiences = "https://as.test/", []string{"svc-jira"}, []string{"https://jira.example.test"}
+					c.Issuer, c.ClientIDs, c.Audiences, c.AllowAnyClient = "https://as.test/", []string{"svc-jira"}, []string{"https://jira.example.test"}, false
 				}
 			})
 			_, err := p.Validate(context.Background(), "tok")
@@ -576,6 +579,29 @@ func TestCacheScopedByProvider(t *testing.T) {
 	}
 }
 
+// TestIntrospectionWithoutClientBindingRefusedAtLoad: an authorization
+// server reports active every token it issued, to any of its clients; a
+// provider that checks neither client_id nor aud would accept them all
+// (seams item 15), so it does not load without the explicit opt-in.
+func TestIntrospectionWithoutClientBindingRefusedAtLoad(t *testing.T) {
+	t.Parallel()
+	cfg := IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: AuthNone}
+	if _, err := NewIntrospection(cfg); !errors.Is(err, ErrNoClientBinding) {
+		t.Fatalf("err = %v, want ErrNoClientBinding", err)
+	}
+	for _, mod := range []func(*IntrospectionConfig){
+		func(c *IntrospectionConfig) { c.ClientIDs = []string{"jira-cli"} },
+		func(c *IntrospectionConfig) { c.Audiences = []string{"https://jira.example.test"} },
+		func(c *IntrospectionConfig) { c.AllowAnyClient = true },
+	} {
+		c := cfg
+		mod(&c)
+		if _, err := NewIntrospection(c); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}
+
 func TestIntrospectionConfigErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -587,6 +613,9 @@ func TestIntrospectionConfigErrors(t *testing.T) {
 		{"no secret", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", ClientID: "a"}, "needs a client id and a client secret"},
 		{"bad method", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: "private_key_jwt"}, "unknown auth method"},
 		{"none with secret", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: AuthNone, ClientSecret: "s"}, "sends no client secret"},
+		{"no client binding", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: AuthNone}, "allow_any_client: true"},
+		{"any client and client ids", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: AuthNone, ClientIDs: []string{"a"}, AllowAnyClient: true}, "contradict"},
+		{"any client and audiences", IntrospectionConfig{Name: "x", Endpoint: "https://as.example.com/i", AuthMethod: AuthNone, Audiences: []string{"a"}, AllowAnyClient: true}, "contradict"},
 	} {
 		if _, err := NewIntrospection(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)

@@ -11,11 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"golang.org/x/sync/singleflight"
 )
 
 // maxKeys bounds the keys of one JWKS; a set with more is refused.
@@ -59,11 +63,95 @@ func (s *keySet) has(kid string, pub crypto.PublicKey) bool {
 	return false
 }
 
+// KeySetConfig is what decides a key set: where its keys come from and
+// how they are fetched. It is comparable: JWT providers whose settings
+// are equal (after defaults) may share one KeySet (JWTConfig.KeySet).
+type KeySetConfig struct {
+	Issuer       string // the discovery document's issuer must equal it
+	DiscoveryURL string // used when JWKSURI is empty
+	JWKSURI      string
+	// RefreshInterval: background refresh after the last fetch;
+	// MinRefreshInterval: at most one unknown-kid fetch per interval, and
+	// the retry interval while no usable set is loaded.
+	RefreshInterval, MinRefreshInterval time.Duration
+	MaxStale                            time.Duration
+	FetchTimeout                        time.Duration
+	MaxBodyBytes                        int64
+}
+
+// KeySetConfig returns the key-set settings of c with the defaults
+// applied (invalid values are reported by NewJWT and NewKeySet).
+func (c JWTConfig) KeySetConfig() KeySetConfig {
+	prepareKeySet(&c, func(string, ...any) {})
+	return KeySetConfig{
+		Issuer: c.Issuer, DiscoveryURL: c.DiscoveryURL, JWKSURI: c.JWKSURI,
+		RefreshInterval: c.RefreshInterval, MinRefreshInterval: c.MinRefreshInterval,
+		MaxStale: c.MaxStale, FetchTimeout: c.FetchTimeout, MaxBodyBytes: c.MaxBodyBytes,
+	}
+}
+
+// KeySet is one issuer's JWKS: fetched at startup (Refresh), refreshed in
+// the background (Start), refetched on an unknown kid at most once per
+// MinRefreshInterval. Several JWT providers may share one (the same issuer
+// with different audiences on different hosts): they then see one fetch at
+// startup, one refresh per interval and one refetch per rotation. It is
+// safe for concurrent use.
+type KeySet struct {
+	cfg    KeySetConfig
+	client *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+	// wait sleeps d or until ctx ends (false); tests replace it to drive
+	// the background refresh with an injected clock.
+	wait func(ctx context.Context, d time.Duration) bool
+
+	keys    atomic.Pointer[keySet]
+	flight  singleflight.Group
+	started atomic.Bool
+	stopped chan struct{} // closed when the Start goroutine returns
+
+	fetchMu sync.Mutex // serialises fetches
+
+	mu          sync.Mutex // guards the fields below
+	jwksURI     string     // configured or discovered
+	gen         uint64
+	startedAt   time.Time
+	lastAttempt time.Time // start of the last fetch: rate-limits unknown-kid fetches
+	lastFetch   time.Time // end of the last fetch, whatever its outcome: schedules the next refresh
+	lastSuccess time.Time // also keySet.fetched; kept for status reporting
+
+	refreshOK, refreshErrors atomic.Uint64 // JWKS fetches by outcome
+}
+
+// NewKeySet returns the key set a JWT provider configured with c fetches
+// (its KeySetConfig, HTTPClient, Logger and Now). It does no network I/O.
+func NewKeySet(c JWTConfig) (*KeySet, error) {
+	var errs []error
+	prepareKeySet(&c, func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwt: "+format, args...)) })
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	k := &KeySet{cfg: c.KeySetConfig(), client: c.HTTPClient, log: c.Logger, now: c.Now, wait: sleep, stopped: make(chan struct{}), jwksURI: c.JWKSURI}
+	if k.client == nil {
+		k.client = defaultClient()
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	return k, nil
+}
+
+// Config is the key set's configuration, with defaults.
+func (k *KeySet) Config() KeySetConfig { return k.cfg }
+
 // current returns the key set if it may still be used: loaded, and the
 // last successful fetch no older than MaxStale (security catalogue J2).
-func (j *JWT) current(now time.Time) *keySet {
-	ks := j.keys.Load()
-	if ks == nil || now.Sub(ks.fetched) > j.cfg.MaxStale {
+func (k *KeySet) current(now time.Time) *keySet {
+	ks := k.keys.Load()
+	if ks == nil || now.Sub(ks.fetched) > k.cfg.MaxStale {
 		return nil
 	}
 	return ks
@@ -74,11 +162,11 @@ func (j *JWT) current(now time.Time) *keySet {
 // startup before reporting ready. A failed fetch keeps the previous set
 // (until MaxStale); a successfully parsed set replaces it, even when it
 // holds no usable key.
-func (j *JWT) Refresh(ctx context.Context) error {
-	ch := j.flight.DoChan("refresh", func() (any, error) {
-		j.fetchMu.Lock()
-		defer j.fetchMu.Unlock()
-		return nil, j.fetch(context.WithoutCancel(ctx))
+func (k *KeySet) Refresh(ctx context.Context) error {
+	ch := k.flight.DoChan("refresh", func() (any, error) {
+		k.fetchMu.Lock()
+		defer k.fetchMu.Unlock()
+		return nil, k.fetch(context.WithoutCancel(ctx))
 	})
 	select {
 	case r := <-ch:
@@ -92,18 +180,18 @@ func (j *JWT) Refresh(ctx context.Context) error {
 // at most once per MinRefreshInterval. Concurrent callers share one fetch.
 // The fetch runs detached from the request's cancellation (bounded by
 // FetchTimeout), so a short request deadline cannot waste it.
-func (j *JWT) refreshOnMiss(ctx context.Context) {
-	ch := j.flight.DoChan("miss", func() (any, error) {
-		j.fetchMu.Lock()
-		defer j.fetchMu.Unlock()
-		now := j.now()
-		j.mu.Lock()
-		if !j.lastAttempt.IsZero() && now.Sub(j.lastAttempt) < j.cfg.MinRefreshInterval {
-			j.mu.Unlock()
+func (k *KeySet) refreshOnMiss(ctx context.Context) {
+	ch := k.flight.DoChan("miss", func() (any, error) {
+		k.fetchMu.Lock()
+		defer k.fetchMu.Unlock()
+		now := k.now()
+		k.mu.Lock()
+		if !k.lastAttempt.IsZero() && now.Sub(k.lastAttempt) < k.cfg.MinRefreshInterval {
+			k.mu.Unlock()
 			return nil, nil
 		}
-		j.mu.Unlock()
-		return nil, j.fetch(context.WithoutCancel(ctx))
+		k.mu.Unlock()
+		return nil, k.fetch(context.WithoutCancel(ctx))
 	})
 	select {
 	case <-ch:
@@ -111,46 +199,82 @@ func (j *JWT) refreshOnMiss(ctx context.Context) {
 	}
 }
 
-// Start runs the background refresh until ctx is done. It refreshes every
-// RefreshInterval, or every MinRefreshInterval while no usable key set is
-// loaded. Only the first call starts a goroutine.
-func (j *JWT) Start(ctx context.Context) {
-	if !j.started.CompareAndSwap(false, true) {
+// Start runs the background refresh until ctx is done: RefreshInterval
+// after the last fetch (whoever ran it: Refresh at startup, an unknown
+// kid, or this loop), MinRefreshInterval while no usable key set is
+// loaded. Start does not fetch itself before MinRefreshInterval has
+// passed, so that Start followed by Refresh at startup is one fetch, and
+// the next one comes a whole RefreshInterval later (seams item 17). Only
+// the first call starts a goroutine.
+func (k *KeySet) Start(ctx context.Context) {
+	if !k.started.CompareAndSwap(false, true) {
 		return
 	}
+	k.mu.Lock()
+	k.startedAt = k.now()
+	k.mu.Unlock()
 	go func() {
-		defer close(j.stopped)
-		timer := time.NewTimer(j.nextRefresh())
-		defer timer.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-				_ = j.Refresh(ctx) // logged by fetch
-				timer.Reset(j.nextRefresh())
-			}
+		defer close(k.stopped)
+		for k.wait(ctx, k.untilDue(k.now())) {
+			k.refreshIfDue(ctx)
 		}
 	}()
 }
 
-func (j *JWT) nextRefresh() time.Duration {
-	if j.Ready() {
-		return j.cfg.RefreshInterval
+// untilDue is the time left until the next background refresh.
+func (k *KeySet) untilDue(now time.Time) time.Duration {
+	interval := k.cfg.MinRefreshInterval
+	if k.ready(now) {
+		interval = k.cfg.RefreshInterval
 	}
-	return j.cfg.MinRefreshInterval
+	k.mu.Lock()
+	base := k.lastFetch
+	if base.IsZero() {
+		base = k.startedAt
+	}
+	k.mu.Unlock()
+	return base.Add(interval).Sub(now)
+}
+
+// refreshIfDue fetches unless another fetch made it unnecessary while the
+// loop slept; it decides under fetchMu, so a fetch in progress is waited
+// for and counted.
+func (k *KeySet) refreshIfDue(ctx context.Context) {
+	k.fetchMu.Lock()
+	defer k.fetchMu.Unlock()
+	if k.untilDue(k.now()) > 0 {
+		return
+	}
+	_ = k.fetch(ctx) // logged by fetch
+}
+
+// sleep waits d, or until ctx ends (then it reports false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Ready reports whether a usable, non-stale key set with at least one key
 // is loaded.
-func (j *JWT) Ready() bool {
-	ks := j.current(j.now())
+func (k *KeySet) Ready() bool { return k.ready(k.now()) }
+
+func (k *KeySet) ready(now time.Time) bool {
+	ks := k.current(now)
 	return ks != nil && len(ks.keys) > 0
 }
 
 // KeyCount is the number of usable keys in the current set.
-func (j *JWT) KeyCount() int {
-	ks := j.current(j.now())
+func (k *KeySet) KeyCount() int {
+	ks := k.current(k.now())
 	if ks == nil {
 		return 0
 	}
@@ -158,27 +282,27 @@ func (j *JWT) KeyCount() int {
 }
 
 // fetch runs one discovery (if needed) and JWKS fetch and installs the
-// result. Callers hold j.fetchMu, so an older fetch never overwrites a
+// result. Callers hold k.fetchMu, so an older fetch never overwrites a
 // newer set.
-func (j *JWT) fetch(ctx context.Context) error {
-	now := j.now()
-	j.mu.Lock()
-	j.lastAttempt = now
-	uri := j.jwksURI
-	j.mu.Unlock()
+func (k *KeySet) fetch(ctx context.Context) error {
+	now := k.now()
+	k.mu.Lock()
+	k.lastAttempt = now
+	uri := k.jwksURI
+	k.mu.Unlock()
 
 	err := func() error {
 		if uri == "" {
-			u, err := j.discover(ctx)
+			u, err := k.discover(ctx)
 			if err != nil {
 				return err
 			}
-			j.mu.Lock()
-			j.jwksURI = u
-			j.mu.Unlock()
+			k.mu.Lock()
+			k.jwksURI = u
+			k.mu.Unlock()
 			uri = u
 		}
-		body, err := j.get(ctx, uri)
+		body, err := k.get(ctx, uri)
 		if err != nil {
 			return fmt.Errorf("jwks: %w", err)
 		}
@@ -186,33 +310,36 @@ func (j *JWT) fetch(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("jwks: %w", err)
 		}
-		j.install(keys, j.now())
+		k.install(keys, k.now())
 		return nil
 	}()
+	k.mu.Lock()
+	k.lastFetch = k.now()
+	k.mu.Unlock()
 	if err != nil {
-		j.refreshErrors.Add(1)
-		j.log.Warn("jwks refresh failed", "provider", j.cfg.Name, "issuer", j.cfg.Issuer, "error", err)
+		k.refreshErrors.Add(1)
+		k.log.Warn("jwks refresh failed", "issuer", k.cfg.Issuer, "error", err)
 	} else {
-		j.refreshOK.Add(1)
+		k.refreshOK.Add(1)
 	}
 	return err
 }
 
-func (j *JWT) install(keys []*publicKey, now time.Time) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.gen++
-	ks := &keySet{gen: j.gen, fetched: now, keys: keys, byKID: map[string][]*publicKey{}}
-	for _, k := range keys {
-		ks.byKID[k.kid] = append(ks.byKID[k.kid], k)
+func (k *KeySet) install(keys []*publicKey, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gen++
+	ks := &keySet{gen: k.gen, fetched: now, keys: keys, byKID: map[string][]*publicKey{}}
+	for _, pk := range keys {
+		ks.byKID[pk.kid] = append(ks.byKID[pk.kid], pk)
 	}
-	j.lastSuccess = now
-	j.keys.Store(ks)
+	k.lastSuccess = now
+	k.keys.Store(ks)
 }
 
 // discover reads the OpenID discovery document and returns its jwks_uri.
-func (j *JWT) discover(ctx context.Context) (string, error) {
-	body, err := j.get(ctx, j.cfg.DiscoveryURL)
+func (k *KeySet) discover(ctx context.Context) (string, error) {
+	body, err := k.get(ctx, k.cfg.DiscoveryURL)
 	if err != nil {
 		return "", fmt.Errorf("discovery: %w", err)
 	}
@@ -221,7 +348,7 @@ func (j *JWT) discover(ctx context.Context) (string, error) {
 		return "", errors.New("discovery: document is not a json object")
 	}
 	var issuer, uri string
-	if err := json.Unmarshal(doc["issuer"], &issuer); err != nil || issuer != j.cfg.Issuer {
+	if err := json.Unmarshal(doc["issuer"], &issuer); err != nil || issuer != k.cfg.Issuer {
 		return "", fmt.Errorf("discovery: issuer %q does not match the configured issuer", truncate(issuer))
 	}
 	if err := json.Unmarshal(doc["jwks_uri"], &uri); err != nil || uri == "" {
@@ -234,15 +361,15 @@ func (j *JWT) discover(ctx context.Context) (string, error) {
 }
 
 // get fetches url: status 200 required, body bounded by MaxBodyBytes.
-func (j *JWT) get(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, j.cfg.FetchTimeout)
+func (k *KeySet) get(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := j.client.Do(req)
+	resp, err := k.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -250,12 +377,12 @@ func (j *JWT) get(ctx context.Context, url string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, j.cfg.MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, k.cfg.MaxBodyBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(body)) > j.cfg.MaxBodyBytes {
-		return nil, fmt.Errorf("body larger than %d bytes", j.cfg.MaxBodyBytes)
+	if int64(len(body)) > k.cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("body larger than %d bytes", k.cfg.MaxBodyBytes)
 	}
 	return body, nil
 }

@@ -321,3 +321,152 @@ func TestRefreshHonoursContext(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+// steppedWait replaces a key set's sleep: each wait reports its duration
+// on waits and returns when the test sends on fire (or ctx ends). With an
+// injected clock the test then drives the background refresh step by step.
+type steppedWait struct {
+	waits chan time.Duration
+	fire  chan struct{}
+}
+
+func newSteppedWait(k *KeySet) *steppedWait {
+	s := &steppedWait{waits: make(chan time.Duration), fire: make(chan struct{})}
+	k.wait = func(ctx context.Context, d time.Duration) bool {
+		select {
+		case s.waits <- d:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-s.fire:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return s
+}
+
+// TestNoEarlyJWKSRefetchAfterStartup: started as serve does (Start, then
+// Refresh before ready), a key set fetches once at startup and then once
+// per refresh interval. The timer used to be armed before the first keys
+// loaded, with the short retry interval, so every provider fetched again
+// 30 s after a good start (seams item 17).
+func TestNoEarlyJWKSRefetchAfterStartup(t *testing.T) {
+	p := idptest.New(t)
+	clk := newClock()
+	j, err := NewJWT(baseConfig(p, clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := newSteppedWait(j.keys)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-j.keys.stopped }()
+	j.Start(ctx)
+	if err := j.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	interval := j.cfg.RefreshInterval
+	for elapsed := time.Duration(0); elapsed <= 3*interval; {
+		d := <-step.waits
+		if want := 1 + int64(elapsed/interval); p.JWKSHits() != want {
+			t.Fatalf("%d fetches %s after startup, want %d (one at startup, then one per %s)", p.JWKSHits(), elapsed, want, interval)
+		}
+		if d <= 0 || d > interval {
+			t.Fatalf("next wait %s, want within (0, %s]", d, interval)
+		}
+		clk.Add(d)
+		elapsed += d
+		step.fire <- struct{}{}
+	}
+}
+
+// TestBackgroundRefreshRetriesUntilKeysLoad: a key set whose startup
+// fetch failed retries every min_refresh_interval, then settles to the
+// refresh interval.
+func TestBackgroundRefreshRetriesUntilKeysLoad(t *testing.T) {
+	p := idptest.New(t)
+	p.SetJWKSFault(fail500)
+	clk := newClock()
+	j, err := NewJWT(baseConfig(p, clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := newSteppedWait(j.keys)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-j.keys.stopped }()
+	j.Start(ctx)
+	if err := j.Refresh(ctx); err == nil {
+		t.Fatal("refresh against a 500 succeeded")
+	}
+	for i, want := range []struct {
+		wait time.Duration
+		hits int64
+	}{
+		{j.cfg.MinRefreshInterval, 1}, // armed at Start
+		{j.cfg.MinRefreshInterval, 2}, // the retry failed too
+		{j.cfg.RefreshInterval, 3},    // the retry loaded the keys
+	} {
+		d := <-step.waits
+		if d != want.wait || p.JWKSHits() != want.hits {
+			t.Fatalf("step %d: wait %s after %d fetches, want %s after %d", i, d, p.JWKSHits(), want.wait, want.hits)
+		}
+		if i == 1 {
+			p.SetJWKSFault(nil)
+		}
+		clk.Add(d)
+		step.fire <- struct{}{}
+	}
+	<-step.waits
+	if !j.Ready() {
+		t.Fatal("not ready after a successful retry")
+	}
+}
+
+// TestProvidersOfOneIssuerShareOneKeySet: providers that differ only in
+// their audiences share one key set: one fetch at startup, and a kid
+// rotation seen by both is one refetch (seams item 17).
+func TestProvidersOfOneIssuerShareOneKeySet(t *testing.T) {
+	p := idptest.New(t)
+	clk := newClock()
+	p.SetNow(clk.Now)
+	cfg := baseConfig(p, clk)
+	ks, err := NewKeySet(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg, cfg
+	a.Name, a.KeySet = "jira", ks
+	b.Name, b.KeySet, b.Audiences = "wiki", ks, []string{"wiki"}
+	ja, err := NewJWT(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := NewJWT(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ja.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !jb.Ready() || p.JWKSHits() != 1 {
+		t.Fatalf("ready %v after %d fetches, want the shared set loaded by 1", jb.Ready(), p.JWKSHits())
+	}
+	clk.Add(cfg.KeySetConfig().MinRefreshInterval)
+	k3 := p.AddKey(t, "k3")
+	mustValidate(t, ja, p.MintWithKey(t, "k3", k3, nil))
+	mustValidate(t, jb, p.MintWithKey(t, "k3", k3, map[string]any{"aud": "wiki"}))
+	if n := p.JWKSHits(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (startup and one refetch for the rotation)", n)
+	}
+	// The audience stays each provider's own.
+	_, err = jb.Validate(context.Background(), p.MintWithKey(t, "k3", k3, nil))
+	wantReason(t, err, authz.ErrInvalidToken, authz.ReasonAudienceMismatch)
+
+	other := cfg
+	other.KeySet, other.RefreshInterval = ks, time.Minute
+	if _, err := NewJWT(other); err == nil {
+		t.Fatal("a key set with other settings was shared")
+	}
+}

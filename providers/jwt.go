@@ -11,11 +11,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/restguard/restguard/authz"
 )
@@ -80,42 +77,31 @@ type JWTConfig struct {
 	HTTPClient         *http.Client     // default: no proxy, same-origin redirects only (max 3); a custom client keeps its own policy
 	Logger             *slog.Logger     // default: discard
 	Now                func() time.Time // default time.Now
+	// KeySet, if set, is a key set shared with other providers (NewKeySet);
+	// its Config must equal this configuration's KeySetConfig. Nil: the
+	// provider fetches its own.
+	KeySet *KeySet
 }
 
 // JWT validates JWT access tokens locally against the issuer's JWKS. It
 // implements authz.Validator and is safe for concurrent use.
 type JWT struct {
-	cfg    JWTConfig
-	client *http.Client
-	log    *slog.Logger
-	now    func() time.Time
-	cache  *tokenCache
-
-	keys    atomic.Pointer[keySet]
-	flight  singleflight.Group
-	started atomic.Bool
-	stopped chan struct{} // closed when the Start goroutine returns
-
-	fetchMu sync.Mutex // serialises fetches
-
-	mu          sync.Mutex // guards the fields below
-	jwksURI     string     // configured or discovered
-	gen         uint64
-	lastAttempt time.Time
-	lastSuccess time.Time // also keySet.fetched; kept for status reporting
+	cfg   JWTConfig
+	keys  *KeySet
+	now   func() time.Time
+	cache *tokenCache
 
 	verifications atomic.Int64 // signature checks run (for tests and metrics)
-
-	refreshOK, refreshErrors atomic.Uint64 // JWKS fetches by outcome
 }
 
 // Kind is "jwt".
 func (j *JWT) Kind() string { return "jwt" }
 
-// Stats reports the provider's counters for metrics.
+// Stats reports the provider's counters for metrics. Providers that share
+// a key set report its fetches each.
 func (j *JWT) Stats() authz.ProviderStats {
 	st := authz.ProviderStats{
-		KeyRefreshes: map[string]uint64{"ok": j.refreshOK.Load(), "error": j.refreshErrors.Load()},
+		KeyRefreshes: map[string]uint64{"ok": j.keys.refreshOK.Load(), "error": j.keys.refreshErrors.Load()},
 		Keys:         j.KeyCount(),
 	}
 	j.cache.stats(&st)
@@ -129,12 +115,15 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if err := prepare(&cfg); err != nil {
 		return nil, err
 	}
-	j := &JWT{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, stopped: make(chan struct{}), jwksURI: cfg.JWKSURI}
-	if j.client == nil {
-		j.client = defaultClient()
-	}
-	if j.log == nil {
-		j.log = slog.New(slog.DiscardHandler)
+	j := &JWT{cfg: cfg, keys: cfg.KeySet, now: cfg.Now}
+	if j.keys == nil {
+		ks, err := NewKeySet(cfg)
+		if err != nil {
+			return nil, err
+		}
+		j.keys = ks
+	} else if j.keys.Config() != cfg.KeySetConfig() {
+		return nil, errors.New("jwt: the shared key set has other settings than this provider")
 	}
 	if j.now == nil {
 		j.now = time.Now
@@ -142,6 +131,23 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	j.cache = newTokenCache(cfg.CacheSize)
 	return j, nil
 }
+
+// KeySet is the provider's key set (shared or its own).
+func (j *JWT) KeySet() *KeySet { return j.keys }
+
+// Start runs the key set's background refresh (see KeySet.Start).
+func (j *JWT) Start(ctx context.Context) { j.keys.Start(ctx) }
+
+// Refresh fetches the key set now (see KeySet.Refresh).
+func (j *JWT) Refresh(ctx context.Context) error { return j.keys.Refresh(ctx) }
+
+// Ready reports whether a usable, non-stale key set is loaded.
+func (j *JWT) Ready() bool { return j.keys.Ready() }
+
+// KeyCount is the number of usable keys in the current set.
+func (j *JWT) KeyCount() int { return j.keys.KeyCount() }
+
+func (j *JWT) current(now time.Time) *keySet { return j.keys.current(now) }
 
 // prepare checks cfg and fills in defaults. It reports every problem.
 func prepare(c *JWTConfig) error {
@@ -153,18 +159,7 @@ func prepare(c *JWTConfig) error {
 	if c.Issuer == "" {
 		bad("issuer is required")
 	}
-	if c.JWKSURI != "" {
-		if err := checkURL(c.JWKSURI); err != nil {
-			bad("jwks uri: %v", err)
-		}
-	} else if c.Issuer != "" {
-		if c.DiscoveryURL == "" {
-			c.DiscoveryURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/openid-configuration"
-		}
-		if err := checkURL(c.DiscoveryURL); err != nil {
-			bad("discovery url: %v", err)
-		}
-	}
+	prepareKeySet(c, bad)
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{"RS256", "ES256"}
 	}
@@ -201,6 +196,24 @@ func prepare(c *JWTConfig) error {
 	if c.EmailClaim == "" {
 		c.EmailClaim = "email"
 	}
+	return errors.Join(errs...)
+}
+
+// prepareKeySet checks the key-set settings of c and fills in their
+// defaults; bad reports a problem.
+func prepareKeySet(c *JWTConfig, bad func(format string, args ...any)) {
+	if c.JWKSURI != "" {
+		if err := checkURL(c.JWKSURI); err != nil {
+			bad("jwks uri: %v", err)
+		}
+	} else if c.Issuer != "" {
+		if c.DiscoveryURL == "" {
+			c.DiscoveryURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/openid-configuration"
+		}
+		if err := checkURL(c.DiscoveryURL); err != nil {
+			bad("discovery url: %v", err)
+		}
+	}
 	durations := []struct {
 		name string
 		v    *time.Duration
@@ -225,7 +238,6 @@ func prepare(c *JWTConfig) error {
 	case c.MaxBodyBytes == 0:
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	return errors.Join(errs...)
 }
 
 // checkURL accepts https URLs, and http only for loopback hosts.
@@ -429,7 +441,7 @@ func (j *JWT) verify(ctx context.Context, token, alg, kid string, sig []byte) (v
 	ks := j.current(j.now())
 	cands := j.candidates(ks, alg, kid)
 	if len(cands) == 0 {
-		j.refreshOnMiss(ctx)
+		j.keys.refreshOnMiss(ctx)
 		ks = j.current(j.now())
 		cands = j.candidates(ks, alg, kid)
 	}

@@ -392,5 +392,5 @@ func TestStartStopsWithContext(t *testing.T) {
 	j.Start(ctx)
 	j.Start(ctx) // a second call is a no-op
 	cancel()
-	<-j.stopped
+	<-j.keys.stopped
 }

@@ -26,7 +26,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	p, err := NewIntrospection(IntrospectionConfig{Name: "fuzz", Endpoint: "http://127.0.0.1:1/introspect", AuthMethod: AuthNone})
+	p, err := NewIntrospection(IntrospectionConfig{Name: "fuzz", Endpoint: "http://127.0.0.1:1/introspect", AuthMethod: AuthNone, AllowAnyClient: true})
 	if err != nil {
 		f.Fatal(err)
 	}

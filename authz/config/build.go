@@ -13,6 +13,7 @@ import (
 
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/policy"
+	"github.com/restguard/restguard/providers"
 )
 
 // BuildOptions carry what a build needs from the process.
@@ -41,6 +42,7 @@ type Runtime struct {
 
 	pool         *Pool
 	fingerprints map[*BuiltProvider]string
+	keySets      []*providers.KeySet // every key set the providers use, once
 }
 
 // RuleSummary describes one compiled rule.
@@ -64,7 +66,9 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	}
 	rt := &Runtime{Config: c, pool: o.Pool}
 
-	provs := buildProviders(c, o, logger, p)
+	sets := newKeySets(o.Pool, logger)
+	provs := buildProviders(c, o, logger, sets, p)
+	rt.keySets = sets.order
 	if o.Pool != nil {
 		rt.fingerprints = o.Pool.reuse(c, &provs)
 	}
@@ -177,30 +181,49 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	return rt, nil
 }
 
-// Start runs the providers' background work (key refresh) until ctx ends.
-// Pooled providers run under the pool's context instead, once.
+// Start runs the providers' background work (key refresh, discovery)
+// until ctx ends. With a pool, key sets run under the pool's context
+// instead, once, and survive the reloads that keep using them.
 func (rt *Runtime) Start(ctx context.Context) {
+	if rt.pool != nil {
+		rt.pool.start(rt)
+	} else {
+		for _, ks := range rt.keySets {
+			ks.Start(ctx)
+		}
+	}
 	for _, bp := range rt.Providers {
-		switch {
-		case bp.Life == nil:
-		case rt.pool != nil && rt.fingerprints[bp] != "":
-			rt.pool.start(bp, rt.fingerprints[bp])
-		default:
+		if bp.Life != nil {
 			bp.Life.Start(ctx)
 		}
 	}
 }
 
-// Refresh warms every provider once (fetches JWKS); it returns the joined
-// errors of the providers that failed (they keep retrying in the
+// Refresh warms every provider once: each key set that is not loaded yet
+// is fetched once, however many providers share it, then each other
+// lifecycle (discovery) that is not ready. It returns the joined errors,
+// per provider, of those that failed (they keep retrying in the
 // background).
 func (rt *Runtime) Refresh(ctx context.Context) error {
+	failed := map[*providers.KeySet]error{}
+	for _, ks := range rt.keySets {
+		if ks.Ready() {
+			continue // warm (shared with the running configuration)
+		}
+		if err := ks.Refresh(ctx); err != nil {
+			failed[ks] = err
+		}
+	}
 	var errs []error
 	for _, bp := range rt.Providers {
-		if bp.Life == nil || bp.Life.Ready() {
-			continue // warm (a provider reused across a reload)
+		var perr []error
+		for _, ks := range bp.keySets {
+			perr = append(perr, failed[ks])
 		}
-		if err := bp.Life.Refresh(ctx); err != nil {
+		if bp.Life != nil && !bp.Life.Ready() {
+			perr = append(perr, bp.Life.Refresh(ctx))
+		}
+		if err := errors.Join(perr...); err != nil {
 			errs = append(errs, fmt.Errorf("provider %s: %w", bp.Name, err))
 		}
 	}
@@ -211,7 +234,15 @@ func (rt *Runtime) Refresh(ctx context.Context) error {
 // those allowed to start degraded.
 func (rt *Runtime) Ready() bool {
 	for _, bp := range rt.Providers {
-		if bp.Life != nil && !bp.Degraded && !bp.Life.Ready() {
+		if bp.Degraded {
+			continue
+		}
+		for _, ks := range bp.keySets {
+			if !ks.Ready() {
+				return false
+			}
+		}
+		if bp.Life != nil && !bp.Life.Ready() {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +16,7 @@ import (
 )
 
 // Lifecycle is the background work of a provider that needs warming
-// (JWKS fetching). Providers without it are ready at once.
+// beyond its key sets (the discovery document of kind discovery).
 type Lifecycle interface {
 	Start(ctx context.Context)
 	Refresh(ctx context.Context) error
@@ -29,9 +30,18 @@ type BuiltProvider struct {
 	Preset    string // "" without a preset
 	Summary   string // one line for `restguard validate`: the expanded provider
 	Validator authz.Validator
-	Life      Lifecycle // nil when the provider needs no warming
+	Life      Lifecycle // nil when the provider needs no warming beyond its key sets
 	// Degraded: readiness does not wait for this provider (degraded_start).
 	Degraded bool
+
+	// keySets are the JWKS the provider verifies with, shared with the
+	// other providers of the build that have the same key-set settings.
+	keySets []*providers.KeySet
+	// secret is the SHA-256 of the client secret the provider read (from
+	// its file or environment variable), for the pool's fingerprint: a
+	// reload must not reuse a provider whose secret changed. The secret
+	// itself is never kept here.
+	secret [32]byte
 
 	// takesAllOpaque: opaque tokens reach this provider unfiltered and it
 	// decides them (so providers after it in a rule never see one).
@@ -60,10 +70,12 @@ func at(path string, err error) error {
 }
 
 // buildProviders compiles every provider; errors go to p with positions.
-func buildProviders(c *Config, o BuildOptions, logger *slog.Logger, p *problems) builtProviders {
+// Key sets come from ks, so providers with equal key-set settings share
+// one.
+func buildProviders(c *Config, o BuildOptions, logger *slog.Logger, ks *keySets, p *problems) builtProviders {
 	out := builtProviders{byName: map[string]*BuiltProvider{}}
 	for i, pc := range c.Providers {
-		bp, err := buildProvider(pc, o, logger.With("component", "provider", "provider", pc.Name))
+		bp, err := buildProvider(pc, o, logger.With("component", "provider", "provider", pc.Name), ks)
 		if err != nil {
 			for _, e := range leafErrors(err) {
 				var fe *fieldError
@@ -119,7 +131,7 @@ func leafErrors(err error) []error {
 
 // buildProvider compiles one provider. Errors are *fieldError where a key
 // is to blame, so that they carry its line.
-func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger, ks *keySets) (*BuiltProvider, error) {
 	var pre *providers.Preset
 	kind := pc.Kind
 	if pc.Preset != "" {
@@ -156,7 +168,7 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProv
 	var err error
 	switch kind {
 	case providers.KindJWT:
-		bp, err = buildJWT(pc, pre, o, logger)
+		bp, err = buildJWT(pc, pre, o, logger, ks)
 	case providers.KindIntrospection:
 		bp, err = buildIntrospection(pc, pre, o, logger)
 	case providers.KindUserinfo:
@@ -164,7 +176,7 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProv
 	case providers.KindAPIKey:
 		bp, err = buildAPIKeys(pc, o)
 	case providers.KindDiscovery:
-		bp, err = buildDiscovery(pc, pre, o, logger)
+		bp, err = buildDiscovery(pc, pre, o, logger, ks)
 	default:
 		err = at("kind", fmt.Errorf("unknown provider kind %q", kind))
 	}
@@ -226,7 +238,7 @@ func checkKindKeys(pc Provider, kind string) error {
 	refuse("introspection", !emptyIntrospection(pc.Introspection) && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, discovery")
 	refuse("userinfo", (pc.Userinfo.URL != "" || pc.Userinfo.Method != "" || len(pc.Userinfo.Headers) > 0 || pc.Userinfo.SuccessField != "") && kind != providers.KindUserinfo, "userinfo")
 	refuse("app_binding", pc.AppBinding != (AppBinding{}) && kind != providers.KindUserinfo, "userinfo")
-	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindDiscovery, "userinfo, discovery")
+	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, userinfo, discovery")
 	refuse("keys", len(pc.Keys) > 0 && kind != providers.KindAPIKey, "api_key")
 	refuse("header", pc.Header != "" && kind != providers.KindAPIKey, "api_key")
 	remote := kind == providers.KindIntrospection || kind == providers.KindUserinfo || kind == providers.KindDiscovery
@@ -256,7 +268,7 @@ func emptyIntrospection(i Introspection) bool {
 	return i.Endpoint == "" && i.AuthMethod == "" && i.TokenTypeHint == nil && len(i.TokenTypes) == 0 && !i.RequireExp
 }
 
-func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger, ks *keySets) (*BuiltProvider, error) {
 	issuers, jwks := pre.Issuers, pre.JWKSURIs
 	if pc.Issuer != "" {
 		issuers, jwks = []string{pc.Issuer}, []string{""}
@@ -271,17 +283,18 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 		return nil, at("discovery_url", fmt.Errorf("preset %s accepts %d issuers: set issuer too", pc.Preset, len(issuers)))
 	}
 	var vals []authz.Validator
-	var lives lifecycles
+	var sets []*providers.KeySet
 	var descs []string
 	for i, iss := range issuers {
 		jc := jwtConfig(pc, pre, o, logger)
 		jc.Issuer, jc.JWKSURI = iss, jwks[i]
+		jc.KeySet = ks.get(jc)
 		j, err := providers.NewJWT(jc)
 		if err != nil {
 			return nil, err
 		}
 		vals = append(vals, j)
-		lives = append(lives, j)
+		sets = append(sets, j.KeySet())
 		src := "discovery " + or(pc.DiscoveryURL, strings.TrimSuffix(iss, "/")+"/.well-known/openid-configuration")
 		if jc.JWKSURI != "" {
 			src = "jwks " + jc.JWKSURI
@@ -318,11 +331,7 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 	if jc.GroupsClaim != "" {
 		sum += ", groups " + jc.GroupsClaim
 	}
-	var life Lifecycle = lives[0]
-	if len(lives) > 1 {
-		life = lives
-	}
-	return &BuiltProvider{Summary: sum, Validator: v, Life: life}, nil
+	return &BuiltProvider{Summary: sum, Validator: v, keySets: sets}, nil
 }
 
 func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) providers.JWTConfig {
@@ -442,14 +451,20 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 		return nil, at("client_secret", err)
 	}
 	ic := introspectionConfig(pc, pre, secret, o, logger)
+	// The discovery kind's introspection is bound by the audiences or
+	// client ids its JWT side requires; here the opt-in is explicit.
+	ic.AllowAnyClient = pc.AllowAnyClient
 	if ic.Endpoint == "" {
 		return nil, at("introspection", errors.New("needs endpoint (the RFC 7662 introspection endpoint)"))
 	}
 	v, err := providers.NewIntrospection(ic)
 	if err != nil {
+		if errors.Is(err, providers.ErrNoClientBinding) {
+			return nil, at("client_ids", err)
+		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true}, nil
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
 func userinfoConfig(pc Provider, pre *providers.Preset, secret string, o BuildOptions, logger *slog.Logger) providers.UserinfoConfig {
@@ -502,7 +517,7 @@ func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *s
 		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true}, nil
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
 func buildAPIKeys(pc Provider, o BuildOptions) (*BuiltProvider, error) {
@@ -550,7 +565,7 @@ func parseExpiry(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid expiry %q (2027-01-31 or 2027-01-31T00:00:00Z)", s)
 }
 
-func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
+func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger, ks *keySets) (*BuiltProvider, error) {
 	if pc.Issuer == "" {
 		return nil, errors.New("kind discovery needs an issuer")
 	}
@@ -560,6 +575,7 @@ func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *
 	}
 	jc := jwtConfig(pc, pre, o, logger)
 	jc.Issuer = pc.Issuer
+	jc.KeySet = ks.get(jc)
 	dc := providers.DiscoveryConfig{JWT: jc}
 	if pc.ClientID != "" && (secret != "" || pc.Introspection.AuthMethod == providers.AuthNone) {
 		ic := introspectionConfig(pc, pre, secret, o, logger)
@@ -578,34 +594,54 @@ func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *
 	} else if dc.Userinfo != nil {
 		filtered = dc.Userinfo.Shape.Filtered()
 	}
-	return &BuiltProvider{Summary: d.Describe(), Validator: d, Life: d,
-		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil}, nil
+	return &BuiltProvider{Summary: d.Describe(), Validator: d, Life: endpoints{d}, keySets: []*providers.KeySet{d.KeySet()},
+		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil, secret: sha256.Sum256([]byte(secret))}, nil
 }
 
-// lifecycles runs several key sets as one (Azure AD's two issuers).
-type lifecycles []Lifecycle
+// endpoints is the lifecycle of a discovery provider beyond its key set,
+// which the runtime warms with the other key sets: the discovery of its
+// remote endpoints.
+type endpoints struct{ d *providers.Discovery }
 
-func (ls lifecycles) Start(ctx context.Context) {
-	for _, l := range ls {
-		l.Start(ctx)
+func (e endpoints) Start(ctx context.Context)         { e.d.Start(ctx) }
+func (e endpoints) Refresh(ctx context.Context) error { return e.d.Discover(ctx) }
+func (e endpoints) Ready() bool                       { return e.d.Discovered() }
+
+// keySets hands out the key sets of one build: providers whose key-set
+// settings are equal (the same issuer with different audiences on
+// different hosts) get one, so one fetch at startup, one refresh per
+// interval and one refetch per rotation serve them all (seams item 17).
+// A key set the running configuration already has is taken from the pool,
+// so a reload fetches nothing it already holds.
+type keySets struct {
+	pool   *Pool
+	logger *slog.Logger
+	byCfg  map[providers.KeySetConfig]*providers.KeySet
+	order  []*providers.KeySet // in order of first use
+}
+
+func newKeySets(pool *Pool, logger *slog.Logger) *keySets {
+	return &keySets{pool: pool, logger: logger.With("component", "jwks"), byCfg: map[providers.KeySetConfig]*providers.KeySet{}}
+}
+
+// get returns the key set for jc's settings, or nil when they are invalid
+// (NewJWT then reports them).
+func (r *keySets) get(jc providers.JWTConfig) *providers.KeySet {
+	c := jc.KeySetConfig()
+	if ks := r.byCfg[c]; ks != nil {
+		return ks
 	}
-}
-
-func (ls lifecycles) Refresh(ctx context.Context) error {
-	var errs []error
-	for _, l := range ls {
-		errs = append(errs, l.Refresh(ctx))
-	}
-	return errors.Join(errs...)
-}
-
-func (ls lifecycles) Ready() bool {
-	for _, l := range ls {
-		if !l.Ready() {
-			return false
+	ks := r.pool.keySet(c)
+	if ks == nil {
+		jc.Logger = r.logger
+		var err error
+		if ks, err = providers.NewKeySet(jc); err != nil {
+			return nil
 		}
 	}
-	return true
+	r.byCfg[c] = ks
+	r.order = append(r.order, ks)
+	return ks
 }
 
 func or2(a, def []string) []string {

@@ -481,6 +481,7 @@ func TestIntrospectionOutageIs503AndRecovers(t *testing.T) {
   - name: p
     kind: introspection
     introspection: {endpoint: `+srv.URL+`, auth_method: none}
+    allow_any_client: true
 `)
 	start := time.Now()
 	d := check(e, "opaque-1")
@@ -538,8 +539,8 @@ func TestOpaqueTokenNeverSprayedAcrossProviders(t *testing.T) {
 	}
 	sa, sb := mk(&a, "from-a"), mk(&b, "from-b")
 	cfg := `providers:
-  - {name: a, kind: introspection, introspection: {endpoint: ` + sa.URL + `, auth_method: none}, token_shape: {prefixes: [aaa_]}}
-  - {name: b, kind: introspection, introspection: {endpoint: ` + sb.URL + `, auth_method: none}}
+  - {name: a, kind: introspection, introspection: {endpoint: ` + sa.URL + `, auth_method: none}, allow_any_client: true, token_shape: {prefixes: [aaa_]}}
+  - {name: b, kind: introspection, introspection: {endpoint: ` + sb.URL + `, auth_method: none}, allow_any_client: true}
 rules:
   - {name: api, paths: ["/rest/**"], authenticate: [a, b]}
 `
@@ -587,5 +588,43 @@ func TestValidateSummaryShowsExpandedPreset(t *testing.T) {
 		if got := rt.Providers[i].Summary; !strings.Contains(got, want) {
 			t.Errorf("summary %d = %q, want it to contain %q", i, got, want)
 		}
+	}
+}
+
+// TestIntrospectionNeedsClientBinding: an introspection provider accepts
+// only the tokens of the clients or audiences it names, or says
+// allow_any_client: true (seams item 15). Presets that bind by default
+// (okta's default server, okta-org with client_id) load as written.
+func TestIntrospectionNeedsClientBinding(t *testing.T) {
+	t.Setenv("INTROSPECT_SECRET_BINDING", "x")
+	const creds = "client_id: restguard, client_secret: {env: INTROSPECT_SECRET_BINDING}"
+	for _, tc := range []struct {
+		name, provider string
+		want           string // "" loads
+	}{
+		{"keycloak introspection unbound", `{name: p, preset: keycloak, kind: introspection, params: {base_url: "https://sso.example.com", realm: corp}, ` + creds + `}`, "t.yaml:2: providers[0].client_ids: introspection: without client_ids or audiences"},
+		{"keycloak introspection client_ids", `{name: p, preset: keycloak, kind: introspection, params: {base_url: "https://sso.example.com", realm: corp}, ` + creds + `, client_ids: [jira-cli]}`, ""},
+		{"keycloak introspection audiences", `{name: p, preset: keycloak, kind: introspection, params: {base_url: "https://sso.example.com", realm: corp}, ` + creds + `, audiences: [jira]}`, ""},
+		{"okta default server", `{name: p, preset: okta, kind: introspection, params: {domain: example.okta.com}, ` + creds + `}`, ""},
+		{"okta custom server unbound", `{name: p, preset: okta, kind: introspection, params: {domain: example.okta.com, auth_server_id: aus1}, ` + creds + `}`, "providers[0].client_ids: "},
+		{"okta-org binds its client_id", `{name: p, preset: okta-org, params: {domain: example.okta.com}, ` + creds + `}`, ""},
+		{"plain unbound", `{name: p, kind: introspection, introspection: {endpoint: "https://as.example.com/i", auth_method: none}}`, "providers[0].client_ids: "},
+		{"plain any client", `{name: p, kind: introspection, introspection: {endpoint: "https://as.example.com/i", auth_method: none}, allow_any_client: true}`, ""},
+		{"any client contradicts client_ids", `{name: p, kind: introspection, introspection: {endpoint: "https://as.example.com/i", auth_method: none}, allow_any_client: true, client_ids: [a]}`, "contradict"},
+		{"custom preset introspecting unbound", `{name: p, preset: custom, issuer: "https://as.example.com", ` + creds + `}`, "audiences or client id claim with client ids are required"},
+		{"custom preset introspecting bound", `{name: p, preset: custom, issuer: "https://as.example.com", ` + creds + `, audiences: [jira]}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse("t.yaml", []byte("providers:\n  - "+tc.provider+"\nrules: [{name: r, authenticate: [p]}]\n"))
+			if err == nil {
+				_, err = config.Build(c, config.BuildOptions{})
+			}
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -36,6 +36,7 @@ providers:
   - name: intro2
     kind: introspection
     introspection: {endpoint: %[4]q, auth_method: none}
+    allow_any_client: true
     token_shape: {prefixes: [op2_]}
     timeout: 300ms
   - name: ui

@@ -389,6 +389,7 @@ providers:
     introspection: {endpoint: "%[1]s/token/introspection"}
     client_id: rs-jira
     client_secret: {file: %[2]q}
+    client_ids: [svc-opaque]
     token_shape: {min_length: 43, max_length: 43, charset: base64url}
     username: {claims: [username]}
     groups: {claim: groups}
