@@ -40,13 +40,16 @@ const (
 	startWait = 15 * time.Second
 )
 
+// restguardConfig is the configuration behind every chain; %[2]s is the
+// forward-auth style of the proxy in front.
 const restguardConfig = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: %[2]s}
 realm: jira
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 providers:
   - name: idp
-    issuer: %q
+    issuer: %[1]q
     audiences: [restguard]
     username: {claims: [preferred_username]}
     groups: {claim: groups}
@@ -74,15 +77,15 @@ type stack struct {
 	rgHTTP   string // restguard's forward-auth address
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, style string) *stack {
 	t.Helper()
 	idp := idptest.New(t)
-	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer))
+	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer, style))
 	if rg.HTTP == "" {
 		t.Fatal("restguard logged no forward-auth (listen.http) address")
 	}
 	// Every answer of envoy.NewHTTPHandler carries X-Restguard-Reason.
-	probe := do(t, clientIP, "GET", "http://"+rg.HTTP+"/ext-authz/status")
+	probe := do(t, clientIP, "GET", "http://"+rg.HTTP+"/ext-authz")
 	if probe.header.Get("X-Restguard-Reason") == "" {
 		t.Fatalf("the forward-auth listener answered %d without X-Restguard-Reason", probe.status)
 	}
@@ -283,7 +286,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		e2eutil.Unavailable(t, "nginx not on PATH (CI installs the Debian package nginx)")
 	}
-	s := newStack(t)
+	s := newStack(t, "nginx")
 	site := readExample(t, "nginx", "restguard.conf")
 	port := freePort(t)
 	site = replaceOnce(t, site, "server restguard:9002;", "server "+s.rgHTTP+";")
@@ -325,7 +328,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	if _, err := exec.LookPath("caddy"); err != nil {
 		e2eutil.Unavailable(t, "caddy not on PATH (CI installs the Debian package caddy)")
 	}
-	s := newStack(t)
+	s := newStack(t, "caddy")
 	conf := readExample(t, "caddy", "Caddyfile")
 	port := freePort(t)
 	// Caddy 2.6: a site address with a host is a Host matcher (and an
