@@ -307,9 +307,10 @@ func TestNginxAuthRequest(t *testing.T) {
 	site = replaceOnce(t, site, "server restguard:9002;", "server "+s.rgHTTP+";")
 	site = replaceOnce(t, site, "server jira:8080;", "server "+strings.TrimPrefix(s.upstream.URL, "http://")+";")
 	site = replaceOnce(t, site, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port))
+	site = replaceOnce(t, site, "listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", port))
 	base := startNginx(t, site, port)
 	checkChain(t, s, base)
-	checkHostConfusion(t, s, base)
+	checkHostConfusion(t, s, base, true)
 }
 
 // minimalNginx is the smallest auth_request block that forwards the
@@ -351,7 +352,7 @@ func TestNginxMinimalAuthRequest(t *testing.T) {
 	s := newStack(t, "nginx")
 	port := freePort(t)
 	site := fmt.Sprintf(minimalNginx, s.rgHTTP, strings.TrimPrefix(s.upstream.URL, "http://"), port)
-	checkHostConfusion(t, s, startNginx(t, site, port))
+	checkHostConfusion(t, s, startNginx(t, site, port), false)
 }
 
 func TestCaddyForwardAuth(t *testing.T) {
@@ -361,13 +362,13 @@ func TestCaddyForwardAuth(t *testing.T) {
 	port := freePort(t)
 	// Caddy 2.6: a site address with a host is a Host matcher (and an
 	// unmatched request gets an empty 200); bind keeps it on loopback.
-	conf = replaceOnce(t, conf, "\n:80 {\n", fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n", port))
+	conf = replaceOnce(t, conf, "\nhttp://jira.example.com {\n", fmt.Sprintf("\nhttp://jira.example.com:%d {\n\tbind 127.0.0.1\n", port))
 	conf = replaceOnce(t, conf, "forward_auth restguard:9002 {", "forward_auth "+s.rgHTTP+" {")
 	conf = replaceOnce(t, conf, "reverse_proxy jira:8080", "reverse_proxy "+strings.TrimPrefix(s.upstream.URL, "http://"))
 	conf = replaceOnce(t, conf, "\tauto_https off", "\tadmin off\n\tauto_https off")
 	base := startCaddy(t, conf, port)
 	checkChain(t, s, base)
-	checkHostConfusion(t, s, base)
+	checkHostConfusion(t, s, base, true)
 }
 
 // minimalCaddy is a bare forward_auth: Caddy sets X-Forwarded-Method,
@@ -397,7 +398,7 @@ func TestCaddyMinimalForwardAuth(t *testing.T) {
 	s := newStack(t, "caddy")
 	port := freePort(t)
 	conf := fmt.Sprintf(minimalCaddy, s.rgHTTP, strings.TrimPrefix(s.upstream.URL, "http://"), port)
-	checkHostConfusion(t, s, startCaddy(t, conf, port))
+	checkHostConfusion(t, s, startCaddy(t, conf, port), false)
 }
 
 // checkHostConfusion sends the host-confusion attacks of the seams issue
@@ -406,8 +407,14 @@ func TestCaddyMinimalForwardAuth(t *testing.T) {
 // Confluence-audience token without a group rule) or the UI host (whose
 // rule passes everything). None may reach the Jira upstream: restguard
 // reads only the configured style's headers and refuses (400) a request
-// whose host sources disagree; nginx turns that 400 into 500.
-func checkHostConfusion(t *testing.T, s *stack, base string) {
+// whose host sources disagree; nginx turns that 400 into 500. With the
+// shipped (hardened) configuration, a request for another host name
+// reaches no upstream at all: the proxy routes only jira.example.com to
+// Jira (before, examples/nginx had no default server and examples/caddy
+// served ":80", and "Host: confluence.example.com" with bob's token
+// reached Jira as bob, judged by the Confluence rule; a proxy must route
+// each host to its own product, which restguard cannot see).
+func checkHostConfusion(t *testing.T, s *stack, base string, hardened bool) {
 	bob := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"aud": "confluence", "preferred_username": "bob", "groups": []string{"devs"}})
 	alice := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
 	const myself = "/rest/api/2/myself"
@@ -425,6 +432,17 @@ func checkHostConfusion(t *testing.T, s *stack, base string) {
 		{"confluence token, absolute client X-Forwarded-Uri on confluence", []string{bob, "X-Forwarded-Method: GET", "X-Forwarded-Uri: http://" + confHost + myself}},
 		{"no token, absolute client X-Forwarded-Uri on the UI host", []string{"X-Forwarded-Method: GET", "X-Forwarded-Uri: http://" + uiHost + myself}},
 	}
+	if hardened {
+		attacks = append(attacks,
+			struct {
+				name    string
+				headers []string
+			}{"confluence token, Host: confluence", []string{bob, "Host: " + confHost}},
+			struct {
+				name    string
+				headers []string
+			}{"no token, Host: the UI host", []string{"Host: " + uiHost}})
+	}
 	for _, a := range attacks {
 		t.Run("attack: "+a.name, func(t *testing.T) {
 			before := s.upstream.count()
@@ -436,7 +454,7 @@ func checkHostConfusion(t *testing.T, s *stack, base string) {
 				}
 				t.Errorf("the request reached the Jira upstream (status %d, X-Forwarded-User %q)", r.status, user)
 			}
-			if r.status >= 200 && r.status < 300 {
+			if r.status >= 200 && r.status < 300 && (!hardened || r.echo != nil) {
 				t.Errorf("status %d, want a denial", r.status)
 			}
 		})
