@@ -13,4 +13,10 @@
 // gRPC error, so behaviour never depends on Envoy's failure_mode_allow. The
 // only gRPC error is codes.Unavailable before the first configuration is
 // loaded.
+//
+// NewHTTPHandler is the same translation over HTTP forward-auth, for one
+// proxy named by its Style (Envoy http_service, nginx auth_request,
+// ingress-nginx, Caddy forward_auth, Traefik ForwardAuth): the style is
+// configuration and decides which headers describe the original request;
+// it is never inferred from the request.
 package envoy

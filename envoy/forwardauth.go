@@ -16,51 +16,126 @@ import (
 	"github.com/restguard/restguard/authz"
 )
 
-// This file is the HTTP transport, next to the gRPC one: one endpoint
-// family that answers Envoy's ext_authz http_service, nginx auth_request,
-// Caddy forward_auth and Traefik ForwardAuth, with the same Engine and the
-// same answers as Server.Check (it renders ToResponse's CheckResponse as
-// HTTP). See docs/deploy.md for the proxy configurations.
+// This file is the HTTP transport, next to the gRPC one: one endpoint that
+// answers Envoy's ext_authz http_service, nginx auth_request, ingress-nginx
+// auth-url, Caddy forward_auth or Traefik ForwardAuth, with the same Engine
+// and the same answers as Server.Check (it renders ToResponse's
+// CheckResponse as HTTP). See docs/deploy.md for the proxy configurations.
 //
-// Which request is being authorized:
-//
-//   - PathPrefix + "/..." (Envoy http_service): the request line is the
-//     original request. Envoy sends the original method and
-//     path_prefix + :path (with the query); Host is the original
-//     :authority.
-//   - exactly PathPrefix (optionally with a query, which is ignored): a
-//     header-style proxy. The original request is rebuilt from
-//     X-Original-URI / X-Original-Method (nginx auth_request; ingress-nginx
-//     sends X-Original-URL) or X-Forwarded-Uri / X-Forwarded-Method /
-//     X-Forwarded-Host (Caddy forward_auth, Traefik ForwardAuth).
-//
-// Trust: these headers decide which path, method and host are authorized,
-// so the proxy must set them itself, overwriting anything the client sent
-// (nginx proxy_set_header does; Caddy and Traefik set theirs). A client can
-// still add the headers of the *other* style, which the proxy passes on
-// untouched; therefore every reconstruction header present must agree with
-// the others and, in Envoy style, with the request line, or the request is
-// refused as malformed (400). A header line sent twice is refused too.
+// Which request is being authorized depends on the proxy, and the proxy is
+// configuration (HTTPOptions.Style, forward_auth.style), never inferred
+// from the request: a client can add any header its proxy passes on, so a
+// style chosen by the headers present is a style chosen by the client.
+// Each style reads exactly the parts its proxy sets itself (see Style);
+// every other reconstruction header that is present, whoever sent it, must
+// say the same method, target and host, or the request is refused as
+// malformed (400). A reconstruction header sent twice is refused too.
 //
 // Answers: allow is exactly 200 (Envoy denies any other 2xx) with an empty
 // body, the identity headers (UpstreamHeaders) as response headers and the
 // removals in x-envoy-auth-headers-to-remove. A denial carries the gRPC
 // path's status, WWW-Authenticate, Retry-After, X-Restguard-Reason,
-// content type and JSON body. No engine, a panic, anything unexpected: 503,
-// never 2xx. Health endpoints live on the admin listener only: Envoy
-// forwards arbitrary client paths under the prefix.
+// content type and JSON body. No engine, no style, a panic, anything
+// unexpected: 503, never 2xx. Health endpoints live on the admin listener
+// only: Envoy forwards arbitrary client paths under the prefix.
 
 // DefaultPathPrefix is the forward-auth path when HTTPOptions.PathPrefix is
 // empty.
 const DefaultPathPrefix = "/ext-authz"
 
+// Style is the proxy that calls the forward-auth endpoint, and therefore
+// which parts of its request describe the original request. One listener
+// has one style.
+//
+// What each proxy sets itself (overwriting a client's copy) and what it
+// passes on from the client decides what a style may read:
+//
+//   - StyleEnvoy, Envoy's ext_authz http_service: the request line is the
+//     original method and path_prefix + :path (with the query); Host is the
+//     original :authority (envoy.extensions.filters.http.ext_authz.v3
+//     HttpService; reference/extauthz-protocol.md). Reads the request line
+//     and Host.
+//   - StyleNginx, nginx auth_request: a GET subrequest to the auth location
+//     carrying every client header (proxy_pass_request_headers on), with
+//     only what the location sets through proxy_set_header replaced. The
+//     configuration must set X-Original-Method $request_method,
+//     X-Original-URI $request_uri and Host $host (otherwise nginx sends the
+//     upstream's name, $proxy_host). Reads those three.
+//   - StyleIngressNginx, Kubernetes ingress-nginx auth-url: the generated
+//     auth location (rootfs/etc/nginx/template/nginx.tmpl) sets Host to the
+//     auth-url's own host, X-Original-URL $scheme://$http_host$request_uri,
+//     X-Original-Method $request_method, X-Original-URI $request_uri only
+//     with auth-method, and passes every client header on. $http_host is
+//     the client's Host header, which is not the host nginx routed on when
+//     the request line is in absolute form (nginx then routes on the
+//     line's host), so this style also requires X-Forwarded-Host $host,
+//     added with the auth-proxy-set-headers annotation. Reads
+//     X-Original-Method, X-Original-URL and X-Forwarded-Host; Host is the
+//     auth service's and is ignored.
+//   - StyleCaddy, Caddy forward_auth (2.5.1 and later;
+//     modules/caddyhttp/reverseproxy/forwardauth/caddyfile.go): a GET to
+//     uri with X-Forwarded-Method {http.request.method} and X-Forwarded-Uri
+//     {http.request.uri} set; reverse_proxy passes Host through unchanged
+//     and sets X-Forwarded-Host to it, replacing a client's copy unless the
+//     client is in trusted_proxies (Caddy 2.5.0, caddyserver/caddy#4507).
+//     Reads X-Forwarded-Method, X-Forwarded-Uri and X-Forwarded-Host; Host
+//     must agree.
+//   - StyleTraefik, Traefik ForwardAuth (pkg/middlewares/auth/forward.go,
+//     writeHeader): a new GET (the original method with
+//     preserveRequestMethod) to address, so Host is the auth service's;
+//     X-Forwarded-Method, X-Forwarded-Uri and X-Forwarded-Host are set from
+//     the request, replacing a client's copies unless trustForwardHeader.
+//     Reads those three; Host is ignored.
+//
+// In every style, each host source that is present and meaningful for it
+// (Host where the proxy passes the original one, X-Forwarded-Host, the
+// host of X-Original-URL, the host of an absolute X-Forwarded-Uri) must
+// agree with the host the style read, compared the way the router compares
+// hosts (ASCII case-insensitively, without the port and a trailing dot;
+// policy.NormalizeHost).
+type Style string
+
+// The forward-auth styles.
+const (
+	StyleEnvoy        Style = "envoy"
+	StyleNginx        Style = "nginx"
+	StyleIngressNginx Style = "ingress-nginx"
+	StyleCaddy        Style = "caddy"
+	StyleTraefik      Style = "traefik"
+)
+
+// Styles returns every style, in documentation order.
+func Styles() []Style {
+	return []Style{StyleEnvoy, StyleNginx, StyleIngressNginx, StyleCaddy, StyleTraefik}
+}
+
+func (s Style) valid() bool {
+	for _, v := range Styles() {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// hostFromHost reports whether the style's proxy sends the original host
+// as Host (Traefik and ingress-nginx send the auth service's own).
+func (s Style) hostFromHost() bool {
+	return s == StyleEnvoy || s == StyleNginx || s == StyleCaddy
+}
+
 // HTTPOptions configure NewHTTPHandler.
 type HTTPOptions struct {
-	// PathPrefix is Envoy's http_service path_prefix, e.g. "/ext-authz"
-	// (DefaultPathPrefix when empty). Header-style proxies call PathPrefix
-	// itself. It must start with "/", must not end with "/" and may contain
-	// only unreserved characters and "/"; otherwise every request is
-	// answered 503 and the problem is logged.
+	// Style is the proxy in front (required): without a valid style every
+	// request is answered 503 and the problem is logged.
+	Style Style
+	// PathPrefix is the endpoint's path, e.g. "/ext-authz"
+	// (DefaultPathPrefix when empty). In StyleEnvoy it is Envoy's
+	// http_service path_prefix and requests come as PathPrefix + "/...";
+	// the other styles call PathPrefix itself (with a query at most, which
+	// is ignored). It must start with "/", must not end with "/" and may
+	// contain only unreserved characters and "/"; otherwise every request
+	// is answered 503 and the problem is logged.
 	PathPrefix string
 }
 
@@ -71,7 +146,7 @@ const (
 	HeaderOriginalURL     = "X-Original-Url"     // ingress-nginx: $scheme://$http_host$request_uri
 	HeaderForwardedURI    = "X-Forwarded-Uri"    // Caddy forward_auth, Traefik ForwardAuth
 	HeaderForwardedMethod = "X-Forwarded-Method" // Caddy forward_auth, Traefik ForwardAuth
-	HeaderForwardedHost   = "X-Forwarded-Host"   // Caddy (reverse_proxy), Traefik
+	HeaderForwardedHost   = "X-Forwarded-Host"   // Caddy, Traefik; ingress-nginx via auth-proxy-set-headers
 )
 
 // HeadersToRemoveHeader lists, comma-separated, the request headers Envoy's
@@ -83,9 +158,10 @@ const HeadersToRemoveHeader = "x-envoy-auth-headers-to-remove"
 // notReadyRetryAfter is advertised while no engine is loaded.
 const notReadyRetryAfter = 5 * time.Second
 
-// httpHandler serves the forward-auth endpoint family.
+// httpHandler serves the forward-auth endpoint.
 type httpHandler struct {
 	engine func() *authz.Engine
+	style  Style
 	prefix string
 	bad    error // invalid options: every request gets 503
 	log    *slog.Logger
@@ -98,18 +174,24 @@ func NewHTTPHandler(engine func() *authz.Engine, o HTTPOptions, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &httpHandler{engine: engine, prefix: o.PathPrefix, log: logger}
+	h := &httpHandler{engine: engine, style: o.Style, prefix: o.PathPrefix, log: logger}
 	if h.prefix == "" {
 		h.prefix = DefaultPathPrefix
 	}
-	if err := validPathPrefix(h.prefix); err != nil {
-		h.bad = err
-		logger.Error("forward-auth handler misconfigured; answering 503 to every check", "error", err)
+	switch {
+	case !h.style.valid():
+		h.bad = fmt.Errorf("envoy: forward-auth style %q is not one of %v (the proxy in front decides)", h.style, Styles())
+	default:
+		h.bad = ValidPathPrefix(h.prefix)
+	}
+	if h.bad != nil {
+		logger.Error("forward-auth handler misconfigured; answering 503 to every check", "error", h.bad)
 	}
 	return h
 }
 
-func validPathPrefix(p string) error {
+// ValidPathPrefix reports whether p can be HTTPOptions.PathPrefix.
+func ValidPathPrefix(p string) error {
 	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
 		return fmt.Errorf("envoy: path prefix %q must start with / and not end with /", p)
 	}
@@ -151,16 +233,20 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, ToResponse(&d, ""))
 		return
 	}
-	line, envoyStyle, ok := h.split(r.RequestURI)
+	line, ok := h.split(r.RequestURI)
 	if !ok {
 		// Not a check: Envoy relays the 404 to the client as a denial
 		// (path_prefix missing?), nginx turns it into 500.
 		wrote = true
 		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "restguard: not a forward-auth path (expected "+h.prefix+" or "+h.prefix+"/...)", http.StatusNotFound)
+		want := h.prefix
+		if h.style == StyleEnvoy {
+			want += "/<original path>"
+		}
+		http.Error(w, "restguard: not a forward-auth path (style "+string(h.style)+" expects "+want+")", http.StatusNotFound)
 		return
 	}
-	req := toHTTPRequest(r, line, envoyStyle)
+	req := toHTTPRequest(r, h.style, line)
 	requestID = req.ID
 
 	var eng *authz.Engine
@@ -180,24 +266,28 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // split returns the original request target carried by the request line
-// (Envoy style) and whether the request is for this endpoint family.
-func (h *httpHandler) split(uri string) (line string, envoyStyle, ok bool) {
+// (StyleEnvoy) and whether the request is a check at all. Envoy calls
+// prefix + the original path; the other proxies call exactly the prefix,
+// and the line's query, if any, is theirs, not the client's.
+func (h *httpHandler) split(uri string) (line string, ok bool) {
 	rest, found := strings.CutPrefix(uri, h.prefix)
 	switch {
 	case !found:
-		return "", false, false
-	case rest == "" || rest[0] == '?':
-		return "", false, true // header style; the line's query is the proxy's, not the client's
-	case rest[0] == '/':
-		return rest, true, true
+		return "", false
+	case h.style == StyleEnvoy:
+		if rest != "" && rest[0] == '/' {
+			return rest, true
+		}
+		return "", false // "/ext-authz", "/ext-authzfoo"
 	default:
-		return "", false, false // "/ext-authzfoo"
+		return "", rest == "" || rest[0] == '?'
 	}
 }
 
-// toHTTPRequest builds the authz.Request of a forward-auth call. Like
-// ToRequest it makes no decision: contradictions are marked Malformed.
-func toHTTPRequest(r *http.Request, line string, envoyStyle bool) *authz.Request {
+// toHTTPRequest builds the authz.Request of a forward-auth call in style.
+// Like ToRequest it makes no decision: contradictions are marked
+// Malformed.
+func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
 	req := &authz.Request{Header: make(http.Header, len(r.Header))}
 	t := translator{r: req}
 	for k, vs := range r.Header {
@@ -217,32 +307,57 @@ func toHTTPRequest(r *http.Request, line string, envoyStyle bool) *authz.Request
 	}
 
 	o := readOriginal(&t, req.Header)
-	var method, target, host string
-	if envoyStyle {
-		method, target, host = r.Method, line, r.Host
-		if o.method != "" && o.method != method {
-			t.malformed("forward-auth method header disagrees with the request line")
+	need := func(v, name string) string {
+		if v == "" {
+			t.malformed(string(style) + " style: no " + name + " (the proxy must set it; see docs/deploy.md)")
 		}
-		if o.target != "" && o.target != target {
-			t.malformed("forward-auth URI header disagrees with the request line")
-		}
-		if o.urlHost != "" && !strings.EqualFold(o.urlHost, host) {
-			t.malformed(HeaderOriginalURL + " host disagrees with Host")
-		}
-	} else {
-		method, target = o.method, o.target
-		if method == "" {
-			t.malformed("no original method (" + HeaderOriginalMethod + " or " + HeaderForwardedMethod + ")")
-		}
-		if target == "" {
-			t.malformed("no original URI (" + HeaderOriginalURI + ", " + HeaderOriginalURL + " or " + HeaderForwardedURI + ")")
-		}
-		host = o.host(r.Host, &t)
+		return v
 	}
+	var method, target, host string
+	switch style {
+	case StyleEnvoy:
+		method, target, host = r.Method, line, r.Host
+	case StyleNginx:
+		method = need(o.origMethod, HeaderOriginalMethod)
+		target = need(o.origURI, HeaderOriginalURI)
+		host = need(r.Host, "Host")
+	case StyleIngressNginx:
+		method = need(o.origMethod, HeaderOriginalMethod)
+		target = need(o.urlTarget, HeaderOriginalURL)
+		host = need(o.fwdHost, HeaderForwardedHost)
+	case StyleCaddy, StyleTraefik:
+		method = need(o.fwdMethod, HeaderForwardedMethod)
+		target = need(o.fwdURI, HeaderForwardedURI)
+		host = need(o.fwdHost, HeaderForwardedHost)
+	default:
+		t.malformed("unknown forward-auth style")
+	}
+
+	// Every source present, the style's own among them, must agree.
+	for _, m := range []struct{ name, v string }{{HeaderOriginalMethod, o.origMethod}, {HeaderForwardedMethod, o.fwdMethod}} {
+		if m.v != "" && m.v != method {
+			t.malformed(m.name + " disagrees with the original method")
+		}
+	}
+	for _, u := range []struct{ name, v string }{{HeaderOriginalURI, o.origURI}, {HeaderForwardedURI, o.fwdURI}, {HeaderOriginalURL, o.urlTarget}} {
+		if u.v != "" && u.v != target {
+			t.malformed(u.name + " disagrees with the original target")
+		}
+	}
+	hosts := []struct{ name, v string }{{HeaderForwardedHost, o.fwdHost}, {HeaderOriginalURL, o.urlHost}, {HeaderForwardedURI, o.fwdURIHost}}
+	if style.hostFromHost() {
+		hosts = append(hosts, struct{ name, v string }{"Host", r.Host})
+	}
+	for _, hs := range hosts {
+		if hs.v != "" && !sameHost(hs.v, host) {
+			t.malformed(hs.name + " host disagrees with the original host")
+		}
+	}
+
 	if method != "" && !isToken(method) {
 		t.malformed("invalid method")
 	}
-	if hasCRLFNUL(host) || strings.ContainsAny(host, " ,/@") {
+	if host == "" || hasCRLFNUL(host) || strings.ContainsAny(host, " ,/@") {
 		t.malformed("invalid host")
 	}
 	req.Method, req.Host = method, host
@@ -250,94 +365,93 @@ func toHTTPRequest(r *http.Request, line string, envoyStyle bool) *authz.Request
 	return req
 }
 
-// original is what the reconstruction headers say.
+// original is what the reconstruction headers say, each read once. A
+// header that is absent reads "".
 type original struct {
-	method     string // agreed X-Original-Method / X-Forwarded-Method
-	target     string // agreed X-Original-URI / X-Forwarded-Uri / path of X-Original-URL
-	urlHost    string // host of X-Original-URL
+	origMethod string // X-Original-Method
+	fwdMethod  string // X-Forwarded-Method
+	origURI    string // X-Original-URI, as sent
+	fwdURI     string // X-Forwarded-Uri in origin form (the path and query of an absolute one)
+	fwdURIHost string // the host of an absolute X-Forwarded-Uri
+	urlTarget  string // the path and query of X-Original-URL
+	urlHost    string // the host of X-Original-URL
 	fwdHost    string // X-Forwarded-Host
-	forwarded  bool   // a Caddy/Traefik-style header is present
-	hasFwdHost bool
 }
 
-// readOriginal reads every reconstruction header. Each may appear once, and
-// all that are present must agree.
+// readOriginal reads every reconstruction header, whichever the style.
+// Each may appear once and must not be empty.
 func readOriginal(t *translator, h http.Header) original {
-	var o original
-	one := func(name string) (string, bool) {
+	one := func(name string) string {
 		vs := h.Values(name)
 		switch len(vs) {
 		case 0:
-			return "", false
+			return ""
 		case 1:
 			if vs[0] == "" {
 				t.malformed("empty " + name)
 			}
-			return vs[0], true
+			return vs[0]
 		default:
 			t.malformed("duplicate " + name)
-			return vs[0], true
+			return vs[0]
 		}
 	}
-	agree := func(dst *string, name, v string) {
-		if *dst != "" && *dst != v {
-			t.malformed("forward-auth headers disagree (" + name + ")")
-			return
+	o := original{
+		origMethod: one(HeaderOriginalMethod),
+		fwdMethod:  one(HeaderForwardedMethod),
+		origURI:    one(HeaderOriginalURI),
+		fwdURI:     one(HeaderForwardedURI),
+		fwdHost:    one(HeaderForwardedHost),
+	}
+	if u := o.fwdURI; u != "" && u[0] != '/' {
+		// Absolute form: its host is one more host source.
+		if host, target, ok := splitAbsoluteURL(u); ok {
+			o.fwdURIHost, o.fwdURI = host, target
 		}
-		*dst = v
 	}
-	if v, ok := one(HeaderOriginalMethod); ok {
-		agree(&o.method, HeaderOriginalMethod, v)
-	}
-	if v, ok := one(HeaderForwardedMethod); ok {
-		o.forwarded = true
-		agree(&o.method, HeaderForwardedMethod, v)
-	}
-	if v, ok := one(HeaderOriginalURI); ok {
-		agree(&o.target, HeaderOriginalURI, v)
-	}
-	if v, ok := one(HeaderForwardedURI); ok {
-		o.forwarded = true
-		agree(&o.target, HeaderForwardedURI, v)
-	}
-	if v, ok := one(HeaderOriginalURL); ok {
-		host, target, good := splitAbsoluteURL(v)
-		if !good {
+	if u := one(HeaderOriginalURL); u != "" {
+		host, target, ok := splitAbsoluteURL(u)
+		if !ok {
 			t.malformed(HeaderOriginalURL + " is not an absolute http(s) URL")
-		} else {
-			o.urlHost = host
-			agree(&o.target, HeaderOriginalURL, target)
 		}
+		o.urlHost, o.urlTarget = host, target
 	}
-	o.fwdHost, o.hasFwdHost = one(HeaderForwardedHost)
 	return o
 }
 
-// host chooses the original host in header style:
-//   - X-Original-URL (ingress-nginx): its host; X-Forwarded-Host must agree.
-//   - Caddy/Traefik: X-Forwarded-Host, which they set themselves, else Host
-//     (Caddy passes the original Host through).
-//   - nginx: Host (proxy_set_header Host $host; nginx always overwrites
-//     Host, so a client cannot choose it); X-Forwarded-Host must agree,
-//     because nginx passes a client's copy on unless told to set it.
-func (o original) host(hostHeader string, t *translator) string {
-	switch {
-	case o.urlHost != "":
-		if o.hasFwdHost && !strings.EqualFold(o.fwdHost, o.urlHost) {
-			t.malformed(HeaderForwardedHost + " disagrees with " + HeaderOriginalURL)
+// sameHost reports whether two host sources name the same host as the
+// router sees it (policy.NormalizeHost, which this package cannot import):
+// ASCII case-insensitively, without a numeric port and without one
+// trailing dot. Anything else must match exactly.
+func sameHost(a, b string) bool {
+	return hostKey(a) == hostKey(b)
+}
+
+func hostKey(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if end := strings.IndexByte(h, ']'); end >= 0 && (end == len(h)-1 || h[end+1] == ':' && allDigits(h[end+2:])) {
+			h = h[:end+1]
 		}
-		return o.urlHost
-	case o.forwarded:
-		if o.hasFwdHost {
-			return o.fwdHost
-		}
-		return hostHeader
-	default:
-		if o.hasFwdHost && !strings.EqualFold(o.fwdHost, hostHeader) {
-			t.malformed(HeaderForwardedHost + " disagrees with Host")
-		}
-		return hostHeader
+	} else if i := strings.IndexByte(h, ':'); i >= 0 && allDigits(h[i+1:]) {
+		h = h[:i]
 	}
+	h = strings.TrimSuffix(h, ".")
+	b := []byte(h)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // splitAbsoluteURL splits "http(s)://host[:port]/path?query" into the host

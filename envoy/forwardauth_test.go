@@ -19,6 +19,7 @@ import (
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/authz/config"
 	"github.com/restguard/restguard/internal/idptest"
+	"github.com/restguard/restguard/policy"
 )
 
 // bothConfig is the engine behind the both-transports table: a real
@@ -143,9 +144,12 @@ func viaGRPC(t *testing.T, client authv3.AuthorizationClient, c call, id string)
 	return a
 }
 
-// style is how a proxy asks the forward-auth endpoint about c.
-type style struct {
-	name  string
+// caller is how one proxy asks the forward-auth endpoint about c: what it
+// sets itself (overwriting a client's copy) on top of the client's headers,
+// which it passes on.
+type caller struct {
+	style Style
+	sets  []string // headers the proxy sets itself; a client cannot choose them
 	build func(base string, c call) *http.Request
 }
 
@@ -164,49 +168,52 @@ func addLines(r *http.Request, lines []string) {
 	}
 }
 
-func styles(t testing.TB) []style {
-	return []style{
-		{"envoy-http", func(base string, c call) *http.Request {
+// callers are the five proxies as docs/deploy.md configures them (see
+// Style for what each sets).
+func callers(t testing.TB) []caller {
+	return []caller{
+		{StyleEnvoy, []string{"Host"}, func(base string, c call) *http.Request {
 			// Original method, path_prefix + :path, original :authority.
 			r := newReq(t, c.method, base+DefaultPathPrefix+c.path)
 			r.Host = c.host
 			addLines(r, c.headers)
 			return r
 		}},
-		{"nginx", func(base string, c call) *http.Request {
-			// auth_request subrequest: always GET to the auth location.
+		{StyleNginx, []string{"Host", HeaderOriginalURI, HeaderOriginalMethod}, func(base string, c call) *http.Request {
+			// auth_request subrequest: always GET to the auth location;
+			// the minimal block sets exactly these three.
 			r := newReq(t, http.MethodGet, base+DefaultPathPrefix)
-			r.Host = c.host // proxy_set_header Host $host
 			addLines(r, c.headers)
+			r.Host = c.host // proxy_set_header Host $host
 			r.Header.Set(HeaderOriginalURI, c.path)
 			r.Header.Set(HeaderOriginalMethod, c.method)
-			r.Header.Set(HeaderForwardedHost, c.host)
 			return r
 		}},
-		{"ingress-nginx", func(base string, c call) *http.Request {
+		{StyleIngressNginx, []string{"Host", HeaderOriginalURL, HeaderOriginalMethod, HeaderForwardedHost}, func(base string, c call) *http.Request {
 			r := newReq(t, http.MethodGet, base+DefaultPathPrefix)
-			r.Host = "restguard.authz.svc"
 			addLines(r, c.headers)
+			r.Host = "restguard.authz.svc" // the auth-url's host
 			r.Header.Set(HeaderOriginalURL, "https://"+c.host+c.path)
 			r.Header.Set(HeaderOriginalMethod, c.method)
+			r.Header.Set(HeaderForwardedHost, c.host) // auth-proxy-set-headers: X-Forwarded-Host $host
 			return r
 		}},
-		{"caddy", func(base string, c call) *http.Request {
+		{StyleCaddy, []string{"Host", HeaderForwardedMethod, HeaderForwardedURI, HeaderForwardedHost}, func(base string, c call) *http.Request {
 			// forward_auth: GET to uri, Host passed through, X-Forwarded-*.
 			r := newReq(t, http.MethodGet, base+DefaultPathPrefix)
-			r.Host = c.host
 			addLines(r, c.headers)
+			r.Host = c.host
 			r.Header.Set(HeaderForwardedMethod, c.method)
 			r.Header.Set(HeaderForwardedURI, c.path)
 			r.Header.Set(HeaderForwardedHost, c.host)
 			r.Header.Set("X-Forwarded-Proto", "https")
 			return r
 		}},
-		{"traefik", func(base string, c call) *http.Request {
+		{StyleTraefik, []string{"Host", HeaderForwardedMethod, HeaderForwardedURI, HeaderForwardedHost}, func(base string, c call) *http.Request {
 			// ForwardAuth: GET to the address (Host is restguard's).
 			r := newReq(t, http.MethodGet, base+DefaultPathPrefix)
-			r.Host = "restguard:9002"
 			addLines(r, c.headers)
+			r.Host = "restguard:9002"
 			r.Header.Set(HeaderForwardedMethod, c.method)
 			r.Header.Set(HeaderForwardedURI, c.path)
 			r.Header.Set(HeaderForwardedHost, c.host)
@@ -214,6 +221,18 @@ func styles(t testing.TB) []style {
 			return r
 		}},
 	}
+}
+
+// styleServers starts one forward-auth server per style on engine.
+func styleServers(t *testing.T, engine *authz.Engine) map[Style]*httptest.Server {
+	t.Helper()
+	out := map[Style]*httptest.Server{}
+	for _, st := range Styles() {
+		srv := httptest.NewServer(NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{Style: st}, nil))
+		t.Cleanup(srv.Close)
+		out[st] = srv
+	}
+	return out
 }
 
 // viaHTTP sends r to the forward-auth server and reads the answer as a
@@ -262,9 +281,7 @@ func TestBothTransportsSameDecision(t *testing.T) {
 	engine, idp := realEngine(t)
 	get := func() *authz.Engine { return engine }
 	client := authv3.NewAuthorizationClient(serve(t, NewServer(get, nil)))
-	srv := httptest.NewServer(NewHTTPHandler(get, HTTPOptions{}, nil))
-	t.Cleanup(srv.Close)
-	hc := srv.Client()
+	servers := styleServers(t, engine)
 
 	alice := idp.Mint(t, map[string]any{"groups": []string{"jira-api-users", "devs"}})
 	bob := idp.Mint(t, map[string]any{"preferred_username": "bob", "groups": []string{"devs"}})
@@ -323,34 +340,132 @@ func TestBothTransportsSameDecision(t *testing.T) {
 				}
 			}
 
-			for _, st := range styles(t) {
-				r := st.build(srv.URL, tc.call)
+			for _, c := range callers(t) {
+				srv := servers[c.style]
+				r := c.build(srv.URL, tc.call)
 				if tc.call.xff != "" {
 					r.Header.Set("X-Forwarded-For", tc.call.xff)
 				}
 				r.Header.Set("X-Request-Id", id)
-				if got := viaHTTP(t, hc, r); got.String() != want.String() || got.ctype != want.ctype {
-					t.Errorf("%s:\n got %v (%s)\nwant %v (%s)", st.name, got, got.ctype, want, want.ctype)
+				if got := viaHTTP(t, srv.Client(), r); got.String() != want.String() || got.ctype != want.ctype {
+					t.Errorf("%s:\n got %v (%s)\nwant %v (%s)", c.style, got, got.ctype, want, want.ctype)
 				}
 			}
 		})
 	}
 }
 
-// TestForwardAuthRefusesInjectedReconstruction: the headers that say which
-// request is authorized must come from the proxy. A client can add the
-// other style's headers (the proxy passes them on): disagreement is 400,
-// never a decision about the client's chosen path.
+// TestForwardAuthClientCannotChooseTheOriginalRequest is the matrix of
+// seams item 1: every style × the reconstruction headers of every other
+// style, added by the client (the proxy passes them on) × saying the same
+// or something else about the method, the target or the host. A style
+// reads only what its proxy sets; whatever else is present must agree, or
+// the request is 400 malformed_request. Before (main at 54d34e7), an
+// nginx-style request with an agreeing X-Forwarded-Method or -Uri was read
+// the Caddy way, and the client's X-Forwarded-Host (or the host of its
+// X-Original-URL) chose the rule.
+func TestForwardAuthClientCannotChooseTheOriginalRequest(t *testing.T) {
+	engine, idp := realEngine(t)
+	servers := styleServers(t, engine)
+	alice := "Authorization: Bearer " + idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	const (
+		jira   = "jira.example.com"
+		other  = "confluence.example.com"
+		myself = "/rest/api/2/myself"
+	)
+	// Each injection is one header a client adds: agree says the same as
+	// the original request (spelt differently where the router does not
+	// care: case, port, trailing dot), differ says something else.
+	injections := []struct {
+		header, agree, differ string
+	}{
+		{HeaderOriginalMethod, "GET", "DELETE"},
+		{HeaderForwardedMethod, "GET", "POST"},
+		{HeaderOriginalURI, myself, "/status"},
+		{HeaderForwardedURI, myself, "/status"},
+		{HeaderForwardedURI, "https://JIRA.example.com:443" + myself, "https://" + other + myself},
+		{HeaderForwardedHost, "JIRA.Example.com.:8443", other},
+		{HeaderForwardedHost, jira, "jira.example.com.evil"},
+		{HeaderOriginalURL, "http://jira.example.com" + myself, "http://" + other + myself},
+		{HeaderOriginalURL, "http://jira.example.com" + myself, "http://jira.example.com/status"},
+	}
+	for _, c := range callers(t) {
+		srv := servers[c.style]
+		for _, in := range injections {
+			if slices.Contains(c.sets, in.header) {
+				continue // the proxy overwrites the client's copy
+			}
+			for _, v := range []struct {
+				value  string
+				status int
+				reason string
+			}{{in.agree, 200, "authenticated"}, {in.differ, 400, "malformed_request"}} {
+				t.Run(fmt.Sprintf("%s/%s: %s", c.style, in.header, v.value), func(t *testing.T) {
+					r := c.build(srv.URL, call{method: "GET", host: jira, path: myself, headers: []string{alice, in.header + ": " + v.value}})
+					if got := viaHTTP(t, srv.Client(), r); got.status != v.status || got.reason != v.reason {
+						t.Errorf("got %v, want %d %s", got, v.status, v.reason)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestForwardAuthStyleIsNeverInferred: a request shaped for another proxy
+// is refused, whatever it carries; the style's own headers are required.
+func TestForwardAuthStyleIsNeverInferred(t *testing.T) {
+	engine, idp := realEngine(t)
+	servers := styleServers(t, engine)
+	bearer := idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	c := call{method: "GET", host: "jira.example.com", path: "/rest/api/2/myself", headers: []string{"Authorization: Bearer " + bearer}}
+	byStyle := map[Style]caller{}
+	for _, cl := range callers(t) {
+		byStyle[cl.style] = cl
+	}
+	for _, st := range Styles() {
+		for _, shape := range Styles() {
+			t.Run(fmt.Sprintf("%s listener, %s request", st, shape), func(t *testing.T) {
+				srv := servers[st]
+				got := viaHTTP(t, srv.Client(), byStyle[shape].build(srv.URL, c))
+				want := "200 authenticated"
+				switch {
+				case st == shape:
+				case st == StyleEnvoy:
+					want = "404 " // exactly the prefix is not an Envoy check
+				case shape == StyleEnvoy:
+					want = "404 " // the original path after the prefix is not a header-style check
+				case st == StyleCaddy && shape == StyleTraefik || st == StyleTraefik && shape == StyleCaddy:
+					// The same headers; Caddy's Host is the original one.
+					if st == StyleCaddy {
+						want = "400 malformed_request"
+					}
+				default:
+					want = "400 malformed_request"
+				}
+				if s := fmt.Sprintf("%d %s", got.status, got.reason); s != want {
+					t.Errorf("got %v, want %s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestForwardAuthRefusesInjectedReconstruction: single cases of the
+// reconstruction rules, each in one style.
 func TestForwardAuthRefusesInjectedReconstruction(t *testing.T) {
 	engine, idp := realEngine(t)
-	srv := httptest.NewServer(NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{PathPrefix: "/authz"}, nil))
-	t.Cleanup(srv.Close)
-	hc := srv.Client()
 	alice := "Bearer " + idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	servers := map[Style]*httptest.Server{}
+	for _, st := range Styles() {
+		srv := httptest.NewServer(NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{Style: st, PathPrefix: "/authz"}, nil))
+		t.Cleanup(srv.Close)
+		servers[st] = srv
+	}
 
 	type hdrs = map[string][]string
 	tests := []struct {
 		name    string
+		style   Style
 		method  string
 		path    string // request line
 		host    string
@@ -358,52 +473,107 @@ func TestForwardAuthRefusesInjectedReconstruction(t *testing.T) {
 		status  int
 		reason  string
 	}{
-		{"envoy style: injected X-Forwarded-Uri to a public path", "GET", "/authz/rest/api/2/myself", "jira.example.com",
+		{"envoy style: injected X-Forwarded-Uri to a public path", StyleEnvoy, "GET", "/authz/rest/api/2/myself", "jira.example.com",
 			hdrs{HeaderForwardedURI: {"/status"}}, 400, "malformed_request"},
-		{"envoy style: injected X-Original-Method", "DELETE", "/authz/rest/api/2/issue/X-1", "jira.example.com",
+		{"envoy style: injected X-Original-Method", StyleEnvoy, "DELETE", "/authz/rest/api/2/issue/X-1", "jira.example.com",
 			hdrs{HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 400, "malformed_request"},
-		{"envoy style: injected X-Original-URL host", "GET", "/authz/rest/api/2/myself", "jira.example.com",
+		{"envoy style: injected X-Original-URL host", StyleEnvoy, "GET", "/authz/rest/api/2/myself", "jira.example.com",
 			hdrs{HeaderOriginalURL: {"https://other.example.com/rest/api/2/myself"}, "Authorization": {alice}}, 400, "malformed_request"},
-		{"envoy style: agreeing header is harmless", "GET", "/authz/rest/api/2/myself", "jira.example.com",
+		{"envoy style: injected X-Forwarded-Host", StyleEnvoy, "GET", "/authz/rest/api/2/myself", "jira.example.com",
+			hdrs{HeaderForwardedHost: {"other.example.com"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"envoy style: agreeing header is harmless", StyleEnvoy, "GET", "/authz/rest/api/2/myself", "jira.example.com",
 			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, "Authorization": {alice}}, 200, "authenticated"},
-		{"nginx: client adds X-Forwarded-Uri", "GET", "/authz", "jira.example.com",
+		{"envoy style: exactly the prefix is not a check", StyleEnvoy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 404, ""},
+		{"nginx: client adds X-Forwarded-Uri", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, HeaderForwardedURI: {"/status"}}, 400, "malformed_request"},
-		{"nginx: client adds X-Forwarded-Method", "GET", "/authz", "jira.example.com",
+		{"nginx: client adds X-Forwarded-Method", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"/status"}, HeaderOriginalMethod: {"POST"}, HeaderForwardedMethod: {"GET"}}, 400, "malformed_request"},
-		{"nginx: client X-Forwarded-Host passed on", "GET", "/authz", "jira.example.com",
+		{"nginx: client X-Forwarded-Host passed on", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, HeaderForwardedHost: {"public.example.com"}}, 400, "malformed_request"},
-		{"caddy: client adds X-Original-URI", "GET", "/authz", "jira.example.com",
-			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderOriginalURI: {"/status"}}, 400, "malformed_request"},
-		{"caddy: client adds X-Original-URL", "GET", "/authz", "jira.example.com",
-			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderOriginalURL: {"https://jira.example.com/status"}}, 400, "malformed_request"},
-		{"ingress-nginx: X-Forwarded-Host disagrees with X-Original-URL", "GET", "/authz", "restguard",
+		{"nginx: agreeing Caddy headers do not switch to the Caddy reading", StyleNginx, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, HeaderForwardedURI: {"/rest/api/2/myself"},
+				HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"public.example.com"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"nginx: client X-Original-URL with another host", StyleNginx, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, HeaderOriginalURL: {"https://public.example.com/rest/api/2/myself"}}, 400, "malformed_request"},
+		{"nginx: a Caddy-shaped request lacks the nginx headers", StyleNginx, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"caddy: client adds X-Original-URI", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, HeaderOriginalURI: {"/status"}}, 400, "malformed_request"},
+		{"caddy: client adds X-Original-URL", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, HeaderOriginalURL: {"https://jira.example.com/status"}}, 400, "malformed_request"},
+		{"caddy: Host disagrees with X-Forwarded-Host", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"public.example.com"}}, 400, "malformed_request"},
+		{"caddy: absolute X-Forwarded-Uri on its own host", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"http://jira.example.com/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, "Authorization": {alice}}, 200, "authenticated"},
+		{"caddy: absolute X-Forwarded-Uri on another host", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"http://public.example.com/status"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}}, 400, "malformed_request"},
+		{"caddy: no X-Forwarded-Host", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"traefik: Host is the auth service's, ignored", StyleTraefik, "GET", "/authz", "restguard:9002",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, "Authorization": {alice}}, 200, "authenticated"},
+		{"traefik: client X-Original-URL with another host", StyleTraefik, "GET", "/authz", "restguard:9002",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, HeaderOriginalURL: {"https://public.example.com/rest/api/2/myself"}}, 400, "malformed_request"},
+		{"ingress-nginx: X-Forwarded-Host disagrees with X-Original-URL", StyleIngressNginx, "GET", "/authz", "restguard",
 			hdrs{HeaderOriginalURL: {"https://jira.example.com/status"}, HeaderOriginalMethod: {"GET"}, HeaderForwardedHost: {"x.example.com"}}, 400, "malformed_request"},
-		{"duplicate URI header lines", "GET", "/authz", "jira.example.com",
-			hdrs{HeaderForwardedURI: {"/rest/api/2/myself", "/status"}, HeaderForwardedMethod: {"GET"}}, 400, "malformed_request"},
-		{"header style without URI", "GET", "/authz", "jira.example.com",
+		{"ingress-nginx: no X-Forwarded-Host", StyleIngressNginx, "GET", "/authz", "restguard",
+			hdrs{HeaderOriginalURL: {"https://jira.example.com/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"ingress-nginx: X-Original-URI with auth-method agrees", StyleIngressNginx, "GET", "/authz", "restguard",
+			hdrs{HeaderOriginalURL: {"https://jira.example.com/rest/api/2/myself"}, HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"},
+				HeaderForwardedHost: {"jira.example.com"}, "Authorization": {alice}}, 200, "authenticated"},
+		{"duplicate URI header lines", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself", "/status"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}}, 400, "malformed_request"},
+		{"duplicate X-Forwarded-Host lines", StyleNginx, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com", "jira.example.com"}, "Authorization": {alice}}, 400, "malformed_request"},
+		{"header style without URI", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalMethod: {"GET"}}, 400, "malformed_request"},
-		{"header style without method", "GET", "/authz", "jira.example.com",
+		{"header style without method", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"/status"}}, 400, "malformed_request"},
-		{"URI header not in origin form", "GET", "/authz", "jira.example.com",
+		{"URI header not in origin form", StyleNginx, "GET", "/authz", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"http://jira.example.com/status"}, HeaderOriginalMethod: {"GET"}}, 400, "malformed_request"},
-		{"method header not a token", "GET", "/authz", "jira.example.com",
-			hdrs{HeaderForwardedURI: {"/status"}, HeaderForwardedMethod: {"GET /x"}}, 400, "malformed_request"},
-		{"agreeing styles are accepted", "GET", "/authz?ignored=1", "jira.example.com",
-			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderOriginalURI: {"/rest/api/2/myself"},
+		{"method header not a token", StyleCaddy, "GET", "/authz", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/status"}, HeaderForwardedMethod: {"GET /x"}, HeaderForwardedHost: {"jira.example.com"}}, 400, "malformed_request"},
+		{"agreeing styles are accepted", StyleCaddy, "GET", "/authz?ignored=1", "jira.example.com",
+			hdrs{HeaderForwardedURI: {"/rest/api/2/myself"}, HeaderForwardedMethod: {"GET"}, HeaderForwardedHost: {"jira.example.com"}, HeaderOriginalURI: {"/rest/api/2/myself"},
 				HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 200, "authenticated"},
-		{"header style: the line's query is not the client's", "GET", "/authz?access_token=x", "jira.example.com",
+		{"header style: the line's query is not the client's", StyleNginx, "GET", "/authz?access_token=x", "jira.example.com",
 			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 200, "authenticated"},
-		{"outside the prefix", "GET", "/healthz", "jira.example.com", nil, 404, ""},
-		{"prefix without a separator", "GET", "/authzrest/api/2/myself", "jira.example.com", nil, 404, ""},
-		{"absolute-form target", "GET", "http://jira.example.com/authz/status", "jira.example.com", nil, 404, ""},
+		{"header style: a path after the prefix is not a check", StyleNginx, "GET", "/authz/rest/api/2/myself", "jira.example.com",
+			hdrs{HeaderOriginalURI: {"/rest/api/2/myself"}, HeaderOriginalMethod: {"GET"}, "Authorization": {alice}}, 404, ""},
+		{"outside the prefix", StyleEnvoy, "GET", "/healthz", "jira.example.com", nil, 404, ""},
+		{"prefix without a separator", StyleEnvoy, "GET", "/authzrest/api/2/myself", "jira.example.com", nil, 404, ""},
+		{"absolute-form target", StyleEnvoy, "GET", "http://jira.example.com/authz/status", "jira.example.com", nil, 404, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, header := rawRequest(t, hc, srv.URL, tc.method, tc.path, tc.host, tc.headers)
+			srv := servers[tc.style]
+			status, header := rawRequest(t, srv.Client(), srv.URL, tc.method, tc.path, tc.host, tc.headers)
 			if status != tc.status || header.Get(ReasonHeader) != tc.reason {
 				t.Errorf("got %d %q, want %d %q", status, header.Get(ReasonHeader), tc.status, tc.reason)
 			}
 		})
+	}
+}
+
+// TestSameHostMatchesTheRouter: two host sources agree exactly when the
+// router would judge them as the same host (policy.NormalizeHost), for
+// hosts the router can read.
+func TestSameHostMatchesTheRouter(t *testing.T) {
+	hosts := []string{"jira.example.com", "JIRA.example.com", "jira.example.com.", "jira.example.com:443", "jira.example.com:8443",
+		"jira.example.com.:80", "confluence.example.com", "jira.example.co", "[2001:db8::1]", "[2001:DB8::1]:8443", "[2001:db8::2]",
+		"192.0.2.1", "192.0.2.1:80", "jira", "xn--jra-bla.example.com"}
+	for _, a := range hosts {
+		for _, b := range hosts {
+			if got, want := sameHost(a, b), policy.NormalizeHost(a) == policy.NormalizeHost(b); got != want {
+				t.Errorf("sameHost(%q, %q) = %v, router: %v", a, b, got, want)
+			}
+		}
+	}
+	// Unicode case folding is not ASCII case folding (İ, K, ſ).
+	for _, b := range []string{"JİRA.example.com", "jira.example.\u212acom", "jira.ex\u017fample.com", "jira.example.com:x", "jira.example.com:443:443"} {
+		if sameHost("jira.example.com", b) {
+			t.Errorf("sameHost(jira.example.com, %q)", b)
+		}
 	}
 }
 
@@ -445,7 +615,7 @@ func rawRequest(t *testing.T, hc *http.Client, base, method, target, host string
 
 func TestForwardAuthAllowAnswer(t *testing.T) {
 	engine, idp := realEngine(t)
-	srv := httptest.NewServer(NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{}, nil))
+	srv := httptest.NewServer(NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{Style: StyleEnvoy}, nil))
 	t.Cleanup(srv.Close)
 	r := newReq(t, http.MethodGet, srv.URL+DefaultPathPrefix+"/rest/api/2/myself")
 	r.Host = "jira.example.com"
@@ -484,10 +654,12 @@ func TestForwardAuthFailsClosed(t *testing.T) {
 		reason  string
 		logWant string
 	}{
-		{"no engine yet", func() *authz.Engine { return nil }, HTTPOptions{}, "not_ready", ""},
-		{"nil engine func", nil, HTTPOptions{}, "not_ready", ""},
-		{"engine lookup panics", func() *authz.Engine { panic("boom") }, HTTPOptions{}, "internal_error", "forward-auth check panicked"},
-		{"invalid prefix", func() *authz.Engine { panic("not reached") }, HTTPOptions{PathPrefix: "/ext-authz/"}, "internal_error", "misconfigured"},
+		{"no engine yet", func() *authz.Engine { return nil }, HTTPOptions{Style: StyleEnvoy}, "not_ready", ""},
+		{"nil engine func", nil, HTTPOptions{Style: StyleEnvoy}, "not_ready", ""},
+		{"engine lookup panics", func() *authz.Engine { panic("boom") }, HTTPOptions{Style: StyleEnvoy}, "internal_error", "forward-auth check panicked"},
+		{"invalid prefix", func() *authz.Engine { panic("not reached") }, HTTPOptions{Style: StyleEnvoy, PathPrefix: "/ext-authz/"}, "internal_error", "misconfigured"},
+		{"no style", func() *authz.Engine { panic("not reached") }, HTTPOptions{}, "internal_error", "misconfigured"},
+		{"unknown style", func() *authz.Engine { panic("not reached") }, HTTPOptions{Style: "Envoy"}, "internal_error", "misconfigured"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -518,7 +690,7 @@ func TestForwardAuthFailsClosed(t *testing.T) {
 func TestForwardAuthConcurrentReload(t *testing.T) {
 	engine, idp := realEngine(t)
 	var current atomic.Pointer[authz.Engine]
-	h := NewHTTPHandler(current.Load, HTTPOptions{}, nil)
+	h := NewHTTPHandler(current.Load, HTTPOptions{Style: StyleEnvoy}, nil)
 	tok := "Bearer " + idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
 	done := make(chan struct{})
 	go func() {
@@ -554,7 +726,7 @@ func TestToHTTPRequestFields(t *testing.T) {
 	r.Header.Add("X-Forwarded-For", "203.0.113.7")
 	r.Header.Add("X-Forwarded-For", "198.51.100.20")
 	r.Header.Set("X-Request-Id", "rid-7")
-	req := toHTTPRequest(r, "", false)
+	req := toHTTPRequest(r, StyleTraefik, "")
 	if req.Malformed != "" {
 		t.Fatal(req.Malformed)
 	}
@@ -568,23 +740,39 @@ func TestToHTTPRequestFields(t *testing.T) {
 	}
 }
 
-// FuzzHTTPHandler drives the forward-auth handler with arbitrary request
-// lines and reconstruction headers: it never panics, answers only 200 or a
-// 4xx/5xx denial, allows only what the engine allowed for a well-formed
-// request, and sends no body with an allow.
+// FuzzHTTPHandler drives the forward-auth handler of every style with
+// arbitrary request lines and reconstruction headers: it never panics,
+// answers only 200 or a 4xx/5xx denial, allows only what the engine
+// allowed for a well-formed request, sends no body with an allow, and
+// allows only a request whose host sources all agree with the host the
+// style read.
 func FuzzHTTPHandler(f *testing.F) {
-	f.Add("GET", "/ext-authz/rest/x?a=1", "jira", "", "", "", "", "", "Bearer "+goodToken)
-	f.Add("GET", "/ext-authz", "jira", "/rest/x", "GET", "", "", "", "Bearer "+goodToken)
-	f.Add("GET", "/ext-authz?q", "authz", "", "", "/rest/x", "POST", "jira", "Bearer "+goodToken)
-	f.Add("GET", "/ext-authz/a", "h", "/b", "GET", "/a", "GET", "h", "")
-	f.Add("POST", "/ext-authz/rest/x", "h", "", "GET", "", "", "", "Basic YTpi")
-	f.Add("GET", "http://x/ext-authz/y", "h", "", "", "", "", "", "")
+	// style, line method, request target, Host, X-Original-URI, -Method,
+	// X-Forwarded-Uri, -Method, -Host, X-Original-URL, Authorization.
+	f.Add(uint8(0), "GET", "/ext-authz/rest/x?a=1", "jira", "", "", "", "", "", "", "Bearer "+goodToken)
+	f.Add(uint8(0), "GET", "/ext-authz/a", "h", "/b", "GET", "/a", "GET", "h", "", "")
+	f.Add(uint8(0), "POST", "/ext-authz/rest/x", "h", "", "GET", "", "", "", "", "Basic YTpi")
+	f.Add(uint8(0), "GET", "http://x/ext-authz/y", "h", "", "", "", "", "", "", "")
+	f.Add(uint8(1), "GET", "/ext-authz", "jira", "/rest/x", "GET", "", "", "", "", "Bearer "+goodToken)
+	f.Add(uint8(1), "GET", "/ext-authz", "jira", "/rest/x", "GET", "/rest/x", "GET", "confluence", "", "Bearer "+goodToken)
+	f.Add(uint8(1), "GET", "/ext-authz", "jira", "/rest/x", "GET", "", "", "", "http://ui/rest/x", "")
+	f.Add(uint8(2), "GET", "/ext-authz", "authz", "", "GET", "", "", "jira", "https://jira/rest/x", "Bearer "+goodToken)
+	f.Add(uint8(2), "GET", "/ext-authz", "authz", "", "GET", "", "", "JIRA:443", "https://jira./rest/x", "Bearer "+goodToken)
+	f.Add(uint8(3), "GET", "/ext-authz?q", "jira", "", "", "/rest/x", "POST", "jira", "", "Bearer "+goodToken)
+	f.Add(uint8(3), "GET", "/ext-authz", "jira", "", "", "http://other/rest/x", "GET", "jira", "", "Bearer "+goodToken)
+	f.Add(uint8(4), "GET", "/ext-authz", "authz:9002", "", "", "/rest/x", "GET", "jira", "", "Bearer "+goodToken)
+	f.Add(uint8(4), "GET", "/ext-authz", "authz:9002", "/rest/x", "GET", "/rest/x", "GET", "jira", "http://ui/rest/x", "Bearer "+goodToken)
 	engine := testEngine(f, nil)
-	h := NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{}, nil)
-	f.Fuzz(func(t *testing.T, method, uri, host, origURI, origMethod, fwdURI, fwdMethod, fwdHost, authorization string) {
+	styles := Styles()
+	handlers := make([]http.Handler, len(styles))
+	for i, st := range styles {
+		handlers[i] = NewHTTPHandler(func() *authz.Engine { return engine }, HTTPOptions{Style: st}, nil)
+	}
+	f.Fuzz(func(t *testing.T, si uint8, method, uri, host, origURI, origMethod, fwdURI, fwdMethod, fwdHost, origURL, authorization string) {
+		st := styles[int(si)%len(styles)]
 		hdr := http.Header{}
 		for k, v := range map[string]string{HeaderOriginalURI: origURI, HeaderOriginalMethod: origMethod, HeaderForwardedURI: fwdURI,
-			HeaderForwardedMethod: fwdMethod, HeaderForwardedHost: fwdHost, "Authorization": authorization} {
+			HeaderForwardedMethod: fwdMethod, HeaderForwardedHost: fwdHost, HeaderOriginalURL: origURL, "Authorization": authorization} {
 			if v != "" {
 				hdr.Set(k, v)
 			}
@@ -592,18 +780,34 @@ func FuzzHTTPHandler(f *testing.F) {
 		r := &http.Request{Method: method, RequestURI: uri, Host: host, Header: hdr, RemoteAddr: "127.0.0.1:4711"}
 		r = r.WithContext(t.Context())
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
+		handlers[int(si)%len(styles)].ServeHTTP(rec, r)
 		switch {
 		case rec.Code == http.StatusOK:
 			if rec.Body.Len() != 0 || rec.Header().Get("X-Forwarded-User") != "alice" {
 				t.Fatalf("allow with body %q, user %q", rec.Body, rec.Header().Get("X-Forwarded-User"))
 			}
-			line, envoyStyle, ok := (&httpHandler{prefix: DefaultPathPrefix}).split(uri)
+			line, ok := (&httpHandler{style: st, prefix: DefaultPathPrefix}).split(uri)
 			if !ok {
 				t.Fatal("allowed a request outside the prefix")
 			}
-			if req := toHTTPRequest(r, line, envoyStyle); req.Malformed != "" {
+			req := toHTTPRequest(r, st, line)
+			if req.Malformed != "" {
 				t.Fatalf("allowed a malformed request: %s", req.Malformed)
+			}
+			// Every host source present agrees with the judged host.
+			sources := []string{fwdHost}
+			if st.hostFromHost() {
+				sources = append(sources, host)
+			}
+			for _, u := range []string{origURL, fwdURI} {
+				if h, _, ok := splitAbsoluteURL(u); ok {
+					sources = append(sources, h)
+				}
+			}
+			for _, h := range sources {
+				if h != "" && !sameHost(h, req.Host) {
+					t.Fatalf("%s: allowed as host %q with a host source %q", st, req.Host, h)
+				}
 			}
 		case rec.Code < 400 || rec.Code > 599:
 			t.Fatalf("status %d", rec.Code)

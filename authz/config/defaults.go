@@ -14,7 +14,16 @@ const (
 	DefaultAction       = "authenticate"
 	DefaultRuleDefault  = "deny"
 	MaxTrustedHops      = 16
+
+	DefaultForwardAuthPathPrefix = "/ext-authz" // envoy.DefaultPathPrefix
 )
+
+// ForwardAuthStyles are the values of forward_auth.style: the proxies the
+// forward-auth listener can sit behind (envoy.Styles; a test keeps the two
+// lists equal).
+func ForwardAuthStyles() []string {
+	return []string{"envoy", "nginx", "ingress-nginx", "caddy", "traefik"}
+}
 
 // DefaultRemoveHeaders are identity headers that header-authentication
 // plugins commonly trust. restguard removes them from every allowed request

@@ -23,6 +23,9 @@ type Config struct {
 	Log          Log        `yaml:"log"`
 	Reload       Reload     `yaml:"reload"`
 
+	// ForwardAuth names the proxy in front of listen.http.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+
 	file string     // where it was loaded from, for error positions
 	root *yaml.Node // the parsed document, for error positions
 }
@@ -30,8 +33,16 @@ type Config struct {
 // Listen holds the listener addresses.
 type Listen struct {
 	GRPC  string `yaml:"grpc"`
-	HTTP  string `yaml:"http"` // forward-auth (Envoy http_service, nginx, Caddy, Traefik); off when empty
+	HTTP  string `yaml:"http"` // forward-auth (Envoy http_service, nginx, Caddy, Traefik); off when empty; needs forward_auth.style
 	Admin string `yaml:"admin"`
+}
+
+// ForwardAuth configures the forward-auth listener (listen.http): which
+// proxy calls it, and so which parts of its request describe the original
+// request (envoy.Style). It is never inferred from the request.
+type ForwardAuth struct {
+	Style      string `yaml:"style"`       // one of ForwardAuthStyles; required with listen.http
+	PathPrefix string `yaml:"path_prefix"` // DefaultForwardAuthPathPrefix when empty
 }
 
 // ClientIP says how the client address is derived (see policy.ClientIP).

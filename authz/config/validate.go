@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 )
 
 var (
+	prefixRE = regexp.MustCompile(`^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$`)
 	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	headerRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 	methodRE = regexp.MustCompile(`^[A-Z]{1,20}$`)
@@ -27,6 +29,26 @@ type problems struct {
 
 func (p *problems) add(path string, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: locate(p.root, path), Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+// validateForwardAuth: the forward-auth listener reads the original
+// request the way its proxy sends it, so the proxy is named, never guessed
+// from the headers a request carries (a client can add any of them).
+func validateForwardAuth(p *problems, c *Config) {
+	fa := c.ForwardAuth
+	styles := ForwardAuthStyles()
+	list := strings.Join(styles[:len(styles)-1], ", ") + " or " + styles[len(styles)-1]
+	switch {
+	case c.Listen.HTTP != "" && fa.Style == "":
+		p.add("listen.http", "set forward_auth.style to the proxy in front of this listener: %s (docs/deploy.md says what each reads; restguard never guesses it from the request)", list)
+	case c.Listen.HTTP == "" && (fa.Style != "" || fa.PathPrefix != ""):
+		p.add("forward_auth", "the forward-auth listener is off: set listen.http, or remove forward_auth")
+	case fa.Style != "" && !slices.Contains(styles, fa.Style):
+		p.add("forward_auth.style", "unknown style %q (%s; see docs/deploy.md)", fa.Style, list)
+	}
+	if fa.PathPrefix != "" && !prefixRE.MatchString(fa.PathPrefix) {
+		p.add("forward_auth.path_prefix", "path prefix %q must start with / and not end with /, with only letters, digits, -._~ and / (default %s)", fa.PathPrefix, DefaultForwardAuthPathPrefix)
+	}
 }
 
 // validate checks what strict decoding cannot: values, references and
@@ -45,6 +67,7 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 			p.add(l.path, "invalid port in %q", l.addr)
 		}
 	}
+	validateForwardAuth(p, c)
 	if strings.ContainsAny(c.Realm, "\"\\\r\n\x00") {
 		p.add("realm", "realm must not contain quotes, backslashes or control characters")
 	}

@@ -112,7 +112,7 @@ func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
 	}
 	go func() { _ = g.Serve(gl) }()
 	t.Cleanup(g.Stop)
-	hs := &http.Server{Handler: envoy.NewHTTPHandler(engine, envoy.HTTPOptions{}, nil), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: envoy.NewHTTPHandler(engine, envoy.HTTPOptions{Style: envoy.StyleEnvoy}, nil), ReadHeaderTimeout: 5 * time.Second}
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

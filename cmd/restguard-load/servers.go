@@ -139,16 +139,18 @@ func runNullServer(args []string, stdout, stderr io.Writer) int {
 // own IdP as the only provider, a public route, the REST API behind a
 // group rule and an IP rule, Basic blocked everywhere.
 func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float64, cacheSize int) string {
-	httpListen := ""
+	httpListen, forwardAuth := "", ""
 	if withHTTP {
-		httpListen = `, http: "127.0.0.1:0"`
+		// The load tool calls the forward-auth listener as Envoy's
+		// http_service does (-http-prefix + the original path).
+		httpListen, forwardAuth = `, http: "127.0.0.1:0"`, "\nforward_auth: {style: envoy}"
 	}
 	cache := ""
 	if cacheSize > 0 {
 		cache = fmt.Sprintf("\n    cache: {size: %d}", cacheSize)
 	}
 	return fmt.Sprintf(`# written by restguard-load
-listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}
+listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}%s
 realm: load
 log: {level: %s, allowed_sample: %g}
 providers:
@@ -174,7 +176,7 @@ default:
   block_basic: {enabled: true}
 upstream:
   groups_header: X-Forwarded-Groups
-`, httpListen, logLevel, allowedSample, p.Issuer, Audience, cache)
+`, httpListen, forwardAuth, logLevel, allowedSample, p.Issuer, Audience, cache)
 }
 
 // expandTemplate fills a user-supplied configuration template.

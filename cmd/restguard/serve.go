@@ -75,6 +75,7 @@ type service struct {
 	engine  atomic.Pointer[authz.Engine]
 	ready   atomic.Bool
 	authz   *envoy.Server
+	fwd     forwardAuth // the forward-auth listener's handler, rebuilt by install
 	metrics *metrics.Metrics
 	pool    *config.Pool
 	path    string // the configuration file, for reloads
@@ -117,6 +118,7 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	}
 	done()
 	s.engine.Store(rt.Engine)
+	s.fwd.use(rt.Config, s.engine.Load, s.log)
 	var sources []metrics.StatsSource
 	for _, bp := range rt.Providers {
 		if r, ok := bp.Validator.(authz.StatsReporter); ok {
@@ -256,7 +258,7 @@ func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 	var fwd *http.Server
 	if hl != nil {
 		fwd = &http.Server{
-			Handler:           newForwardAuthHandler(s.engine.Load, s.log),
+			Handler:           &s.fwd,
 			ReadHeaderTimeout: 5 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 		}

@@ -19,6 +19,7 @@ import (
 // (docs/providers.md, docs/atlassian.md).
 const remoteConfig = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}   # checkHTTP calls it the way Envoy's http_service does
 realm: jira
 check_timeout: 1s
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}

@@ -26,6 +26,7 @@ import (
 // that each entry has a route that isolates it.
 const suiteConfig = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}   # checkHTTP calls it the way Envoy's http_service does
 realm: jira
 client_ip:
   trusted_proxies: ["192.0.2.0/24", "127.0.0.1/32"]

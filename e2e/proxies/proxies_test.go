@@ -1,14 +1,18 @@
 // Package proxies runs restguard's forward-auth listener behind real
 // proxies from Debian packages, nginx (auth_request) and Caddy
-// (forward_auth), configured with the files users copy from
-// examples/nginx and examples/caddy. Everything listens on 127.0.0.1 on
-// random ports: client → proxy → restguard (the real binary) → echo
-// upstream, with tokens from a real JWKS-serving IdP.
+// (forward_auth): configured with the files users copy from
+// examples/nginx and examples/caddy, with minimal non-hardened blocks (the
+// least a user might write), and nginx with the auth location
+// ingress-nginx generates. Everything listens on 127.0.0.1 on random
+// ports: client → proxy → restguard (the real binary, forward_auth.style
+// set to the proxy) → echo upstream, with tokens from a real JWKS-serving
+// IdP.
 //
 // The tests skip when nginx or caddy is not on PATH; CI installs both.
 package proxies
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,19 +41,28 @@ const (
 	clientIP  = "127.0.0.2"
 	officeIP  = "127.0.0.3" // the only address the admin rule allows
 	jiraHost  = "jira.example.com"
+	confHost  = "confluence.example.com" // a product whose rule takes Confluence-audience tokens, no group rule
+	uiHost    = "jira-ui.example.com"    // the UI host: its rule passes every request
 	startWait = 15 * time.Second
 )
 
+// restguardConfig is the configuration behind every chain; %[2]s is the
+// forward-auth style of the proxy in front.
 const restguardConfig = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: %[2]s}
 realm: jira
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 providers:
   - name: idp
-    issuer: %q
+    issuer: %[1]q
     audiences: [restguard]
     username: {claims: [preferred_username]}
     groups: {claim: groups}
+  - name: confluence
+    issuer: %[1]q
+    audiences: [confluence]
+    username: {claims: [preferred_username]}
 rules:
   - {name: public, paths: ["/status"], action: pass, block_basic: {enabled: true}}
   - name: admin
@@ -57,6 +70,8 @@ rules:
     authenticate: [idp]
     block_basic: {enabled: true}
     ip: {allow: ["` + officeIP + `/32"]}
+  - {name: confluence, hosts: [` + confHost + `], authenticate: [confluence], block_basic: {enabled: true}}
+  - {name: jira-ui, hosts: [` + uiHost + `], action: pass, block_basic: {enabled: true}}
   - name: rest
     hosts: [` + jiraHost + `]
     paths: ["/rest/**"]
@@ -74,15 +89,15 @@ type stack struct {
 	rgHTTP   string // restguard's forward-auth address
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, style string) *stack {
 	t.Helper()
 	idp := idptest.New(t)
-	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer))
+	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer, style))
 	if rg.HTTP == "" {
 		t.Fatal("restguard logged no forward-auth (listen.http) address")
 	}
 	// Every answer of envoy.NewHTTPHandler carries X-Restguard-Reason.
-	probe := do(t, clientIP, "GET", "http://"+rg.HTTP+"/ext-authz/status")
+	probe := do(t, clientIP, "GET", "http://"+rg.HTTP+"/ext-authz")
 	if probe.header.Get("X-Restguard-Reason") == "" {
 		t.Fatalf("the forward-auth listener answered %d without X-Restguard-Reason", probe.status)
 	}
@@ -132,7 +147,8 @@ type result struct {
 	body   string
 }
 
-// do sends one request from the loopback address from.
+// do sends one request from the loopback address from, with Host
+// jira.example.com unless a "Host: ..." line says otherwise.
 func do(t *testing.T, from, method, url string, headers ...string) result {
 	t.Helper()
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
@@ -147,7 +163,11 @@ func do(t *testing.T, from, method, url string, headers ...string) result {
 	req.Host = jiraHost
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
-		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		if k, v = strings.TrimSpace(k), strings.TrimSpace(v); strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Add(k, v)
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
@@ -280,16 +300,331 @@ func checkChain(t *testing.T, s *stack, base string) {
 }
 
 func TestNginxAuthRequest(t *testing.T) {
-	if _, err := exec.LookPath("nginx"); err != nil {
-		e2eutil.Unavailable(t, "nginx not on PATH (CI installs the Debian package nginx)")
-	}
-	s := newStack(t)
+	requireProxy(t, "nginx")
+	s := newStack(t, "nginx")
 	site := readExample(t, "nginx", "restguard.conf")
 	port := freePort(t)
 	site = replaceOnce(t, site, "server restguard:9002;", "server "+s.rgHTTP+";")
 	site = replaceOnce(t, site, "server jira:8080;", "server "+strings.TrimPrefix(s.upstream.URL, "http://")+";")
 	site = replaceOnce(t, site, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port))
+	site = replaceOnce(t, site, "listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", port))
+	base := startNginx(t, site, port)
+	checkChain(t, s, base)
+	checkHostConfusion(t, s, base, true)
+}
 
+// minimalNginx is the smallest auth_request block that forwards the
+// identity: the proxy sets Host, X-Original-URI and X-Original-Method, and
+// nothing else. Every other header of the client, other proxies'
+// reconstruction headers included, reaches restguard as the client sent it.
+const minimalNginx = `
+upstream restguard { server %[1]s; }
+upstream jira      { server %[2]s; }
+server {
+    listen 127.0.0.1:%[3]d;
+    location / {
+        auth_request /_restguard;
+        auth_request_set $rg_user $upstream_http_x_forwarded_user;
+        proxy_set_header X-Forwarded-User $rg_user;
+        proxy_pass http://jira;
+    }
+    location = /_restguard {
+        internal;
+        proxy_pass http://restguard/ext-authz;
+        proxy_set_header Host              $host;
+        proxy_set_header X-Original-URI    $request_uri;
+        proxy_set_header X-Original-Method $request_method;
+    }
+}
+`
+
+// TestNginxMinimalAuthRequest: the host-confusion attacks of the seams
+// issue (item 1) through a real nginx with a minimal, non-hardened
+// auth_request block. Before (main at 54d34e7), restguard switched to the
+// Caddy/Traefik reading of the request as soon as a client added an
+// agreeing X-Forwarded-Method or X-Forwarded-Uri, and then took the
+// client's X-Forwarded-Host (or the host of a client X-Original-URL) as
+// the original host: a Confluence-audience token of a user outside
+// jira-api-users reached the Jira upstream with X-Forwarded-User: bob, and
+// a request without a token was passed by the UI host's pass rule.
+func TestNginxMinimalAuthRequest(t *testing.T) {
+	requireProxy(t, "nginx")
+	s := newStack(t, "nginx")
+	port := freePort(t)
+	site := fmt.Sprintf(minimalNginx, s.rgHTTP, strings.TrimPrefix(s.upstream.URL, "http://"), port)
+	checkHostConfusion(t, s, startNginx(t, site, port), false)
+}
+
+func TestCaddyForwardAuth(t *testing.T) {
+	requireProxy(t, "caddy")
+	s := newStack(t, "caddy")
+	conf := readExample(t, "caddy", "Caddyfile")
+	port := freePort(t)
+	// Caddy 2.6: a site address with a host is a Host matcher (and an
+	// unmatched request gets an empty 200); bind keeps it on loopback.
+	conf = replaceOnce(t, conf, "\nhttp://jira.example.com {\n", fmt.Sprintf("\nhttp://jira.example.com:%d {\n\tbind 127.0.0.1\n", port))
+	conf = replaceOnce(t, conf, "forward_auth restguard:9002 {", "forward_auth "+s.rgHTTP+" {")
+	conf = replaceOnce(t, conf, "reverse_proxy jira:8080", "reverse_proxy "+strings.TrimPrefix(s.upstream.URL, "http://"))
+	conf = replaceOnce(t, conf, "\tauto_https off", "\tadmin off\n\tauto_https off")
+	base := startCaddy(t, conf, port)
+	checkChain(t, s, base)
+	checkHostConfusion(t, s, base, true)
+}
+
+// minimalCaddy is a bare forward_auth: Caddy sets X-Forwarded-Method,
+// X-Forwarded-Uri and X-Forwarded-Host itself and passes every other client
+// header on, nginx's reconstruction headers included.
+const minimalCaddy = `{
+	admin off
+	auto_https off
+}
+http://:%[3]d {
+	bind 127.0.0.1
+	forward_auth %[1]s {
+		uri /ext-authz
+		copy_headers X-Forwarded-User
+	}
+	reverse_proxy %[2]s
+}
+`
+
+// TestCaddyMinimalForwardAuth: the host-confusion attacks of the seams
+// issue (item 1) through a real Caddy with a bare forward_auth. Caddy
+// replaces the client's X-Forwarded-* headers and main compared a client
+// X-Original-URL with Caddy's X-Forwarded-Host, so these attacks did not
+// get through on main either; the test keeps it that way.
+func TestCaddyMinimalForwardAuth(t *testing.T) {
+	requireProxy(t, "caddy")
+	s := newStack(t, "caddy")
+	port := freePort(t)
+	conf := fmt.Sprintf(minimalCaddy, s.rgHTTP, strings.TrimPrefix(s.upstream.URL, "http://"), port)
+	checkHostConfusion(t, s, startCaddy(t, conf, port), false)
+}
+
+// checkHostConfusion sends the host-confusion attacks of the seams issue
+// (item 1): a client adds the reconstruction headers of another proxy
+// style naming another product's host (Confluence, whose rule accepts a
+// Confluence-audience token without a group rule) or the UI host (whose
+// rule passes everything). None may reach the Jira upstream: restguard
+// reads only the configured style's headers and refuses (400) a request
+// whose host sources disagree; nginx turns that 400 into 500. With the
+// shipped (hardened) configuration, a request for another host name
+// reaches no upstream at all: the proxy routes only jira.example.com to
+// Jira (before, examples/nginx had no default server and examples/caddy
+// served ":80", and "Host: confluence.example.com" with bob's token
+// reached Jira as bob, judged by the Confluence rule; a proxy must route
+// each host to its own product, which restguard cannot see).
+func checkHostConfusion(t *testing.T, s *stack, base string, hardened bool) {
+	bob := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"aud": "confluence", "preferred_username": "bob", "groups": []string{"devs"}})
+	alice := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	const myself = "/rest/api/2/myself"
+	xf := func(host string) []string {
+		return []string{"X-Forwarded-Method: GET", "X-Forwarded-Uri: " + myself, "X-Forwarded-Host: " + host}
+	}
+	attacks := []struct {
+		name    string
+		headers []string
+	}{
+		{"confluence token, client X-Forwarded-Method/Uri and X-Forwarded-Host: confluence", append(xf(confHost), bob)},
+		{"no token, client X-Forwarded-Method/Uri and X-Forwarded-Host: the UI host", xf(uiHost)},
+		{"confluence token, client X-Original-URL on confluence", []string{bob, "X-Original-URL: http://" + confHost + myself}},
+		{"no token, client X-Original-URL on the UI host", []string{"X-Original-URL: http://" + uiHost + myself}},
+		{"confluence token, absolute client X-Forwarded-Uri on confluence", []string{bob, "X-Forwarded-Method: GET", "X-Forwarded-Uri: http://" + confHost + myself}},
+		{"no token, absolute client X-Forwarded-Uri on the UI host", []string{"X-Forwarded-Method: GET", "X-Forwarded-Uri: http://" + uiHost + myself}},
+	}
+	if hardened {
+		attacks = append(attacks,
+			struct {
+				name    string
+				headers []string
+			}{"confluence token, Host: confluence", []string{bob, "Host: " + confHost}},
+			struct {
+				name    string
+				headers []string
+			}{"no token, Host: the UI host", []string{"Host: " + uiHost}})
+	}
+	for _, a := range attacks {
+		t.Run("attack: "+a.name, func(t *testing.T) {
+			before := s.upstream.count()
+			r := do(t, clientIP, "GET", base+myself, a.headers...)
+			if s.upstream.count() != before {
+				user := ""
+				if r.echo != nil {
+					user = r.echo.Headers.Get("X-Forwarded-User")
+				}
+				t.Errorf("the request reached the Jira upstream (status %d, X-Forwarded-User %q)", r.status, user)
+			}
+			if r.status >= 200 && r.status < 300 && (!hardened || r.echo != nil) {
+				t.Errorf("status %d, want a denial", r.status)
+			}
+		})
+	}
+	t.Run("honest: the confluence token is not a jira token", func(t *testing.T) {
+		before := s.upstream.count()
+		r := do(t, clientIP, "GET", base+myself, bob)
+		if r.status != 401 || s.upstream.count() != before {
+			t.Errorf("got %d (upstream hits %d → %d), want 401 and no upstream", r.status, before, s.upstream.count())
+		}
+	})
+	t.Run("honest: the jira token reaches jira", func(t *testing.T) {
+		r := do(t, clientIP, "GET", base+myself, alice)
+		if r.status != 200 || r.echo == nil || r.echo.Headers.Get("X-Forwarded-User") != "alice" {
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	})
+}
+
+// ingressNginx is the auth location ingress-nginx generates for an Ingress
+// with the auth-url annotation (rootfs/etc/nginx/template/nginx.tmpl, the
+// headers that matter), once per host: Host is the auth service's, the
+// original request is X-Original-URL ($scheme://$http_host$request_uri,
+// the client's Host header) and X-Original-Method, and %[5]s is what the
+// auth-proxy-set-headers annotation adds.
+const ingressNginx = `
+upstream restguard  { server %[1]s; }
+upstream jira       { server %[2]s; }
+upstream confluence { server %[3]s; }
+server {
+    listen 127.0.0.1:%[4]d default_server;
+    server_name jira.example.com;
+    location / {
+        auth_request /_external-auth;
+        auth_request_set $rg_user $upstream_http_x_forwarded_user;
+        proxy_set_header X-Forwarded-User $rg_user;
+        proxy_pass http://jira;
+    }
+    location = /_external-auth {
+        internal;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length          "";
+        proxy_set_header X-Forwarded-Proto       "";
+        proxy_set_header Host                    restguard.restguard.svc.cluster.local;
+        proxy_set_header X-Original-URL          $scheme://$http_host$request_uri;
+        proxy_set_header X-Original-Method       $request_method;
+        proxy_set_header X-Sent-From             "nginx-ingress-controller";
+        proxy_set_header X-Real-IP               $remote_addr;
+        proxy_set_header X-Forwarded-For         $remote_addr;
+        proxy_set_header X-Auth-Request-Redirect $request_uri;
+        %[5]s
+        proxy_pass http://restguard/ext-authz;
+    }
+}
+server {
+    listen 127.0.0.1:%[4]d;
+    server_name confluence.example.com;
+    location / {
+        auth_request /_external-auth;
+        auth_request_set $rg_user $upstream_http_x_forwarded_user;
+        proxy_set_header X-Forwarded-User $rg_user;
+        proxy_pass http://confluence;
+    }
+    location = /_external-auth {
+        internal;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length          "";
+        proxy_set_header X-Forwarded-Proto       "";
+        proxy_set_header Host                    restguard.restguard.svc.cluster.local;
+        proxy_set_header X-Original-URL          $scheme://$http_host$request_uri;
+        proxy_set_header X-Original-Method       $request_method;
+        proxy_set_header X-Sent-From             "nginx-ingress-controller";
+        proxy_set_header X-Real-IP               $remote_addr;
+        proxy_set_header X-Forwarded-For         $remote_addr;
+        proxy_set_header X-Auth-Request-Redirect $request_uri;
+        %[5]s
+        proxy_pass http://restguard/ext-authz;
+    }
+}
+`
+
+// TestIngressNginxRoutedHost: ingress-nginx's X-Original-URL carries the
+// client's Host header, but nginx routes a request whose line is in
+// absolute form by the line's host. A Jira-audience token sent as
+// "GET http://confluence.example.com/... HTTP/1.1" with "Host:
+// jira.example.com" is served by the Confluence server block while
+// X-Original-URL names Jira. restguard's ingress-nginx style therefore
+// requires X-Forwarded-Host $host (the routed host, added with the
+// auth-proxy-set-headers annotation) and refuses the disagreement (400,
+// which nginx turns into 500). Before (main at 54d34e7), with the
+// controller's default auth location, restguard judged the Jira host and
+// Confluence was reached as alice with a token for Jira.
+func TestIngressNginxRoutedHost(t *testing.T) {
+	requireProxy(t, "nginx")
+	s := newStack(t, "ingress-nginx")
+	conf := newEcho(t)
+	alice := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	bob := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"aud": "confluence", "preferred_username": "bob"})
+	for _, v := range []struct {
+		name, set string
+		honest    bool // honest requests are served
+	}{
+		{"with X-Forwarded-Host $host", "proxy_set_header X-Forwarded-Host $host;", true},
+		{"the controller's default, without it", "", false},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			port := freePort(t)
+			site := fmt.Sprintf(ingressNginx, s.rgHTTP, strings.TrimPrefix(s.upstream.URL, "http://"), strings.TrimPrefix(conf.URL, "http://"), port, v.set)
+			base := startNginx(t, site, port)
+			addr := strings.TrimPrefix(base, "http://")
+
+			jiraHits, confHits := s.upstream.count(), conf.count()
+			status := rawGet(t, addr, "http://"+confHost+"/rest/api/2/myself", jiraHost, alice)
+			if conf.count() != confHits || s.upstream.count() != jiraHits || status/100 == 2 {
+				t.Errorf("absolute-form line on confluence, Host jira, a jira token: status %d, confluence hits %d → %d", status, confHits, conf.count())
+			}
+			for _, h := range []struct {
+				host, token string
+				up          *echo
+				user        string
+			}{{jiraHost, alice, s.upstream, "alice"}, {confHost, bob, conf, "bob"}} {
+				r := do(t, clientIP, "GET", base+"/rest/api/2/myself", h.token, "Host: "+h.host)
+				served := r.status == 200 && r.echo != nil && r.echo.Headers.Get("X-Forwarded-User") == h.user
+				if served != v.honest {
+					t.Errorf("honest request to %s: status %d, served %v, want served %v", h.host, r.status, served, v.honest)
+				}
+			}
+		})
+	}
+}
+
+// rawGet sends one request with an exact request target (absolute form
+// allowed) and Host header, and returns the status.
+func rawGet(t *testing.T, addr, target, host string, headers ...string) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", target, host)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("Connection: close\r\n\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func requireProxy(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		e2eutil.Unavailable(t, name+" not on PATH (CI installs the Debian package "+name+")")
+	}
+}
+
+// startNginx runs nginx with site (an http{}-context file) listening on
+// 127.0.0.1:port and returns its base URL.
+func startNginx(t *testing.T, site string, port int) string {
+	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"tmp", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -318,29 +653,20 @@ http {
 	writeFile(t, filepath.Join(dir, "restguard.conf"), site)
 	writeFile(t, filepath.Join(dir, "nginx.conf"), main)
 	start(t, port, exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
-	checkChain(t, s, fmt.Sprintf("http://127.0.0.1:%d", port))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
-func TestCaddyForwardAuth(t *testing.T) {
-	if _, err := exec.LookPath("caddy"); err != nil {
-		e2eutil.Unavailable(t, "caddy not on PATH (CI installs the Debian package caddy)")
-	}
-	s := newStack(t)
-	conf := readExample(t, "caddy", "Caddyfile")
-	port := freePort(t)
-	// Caddy 2.6: a site address with a host is a Host matcher (and an
-	// unmatched request gets an empty 200); bind keeps it on loopback.
-	conf = replaceOnce(t, conf, "\n:80 {\n", fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n", port))
-	conf = replaceOnce(t, conf, "forward_auth restguard:9002 {", "forward_auth "+s.rgHTTP+" {")
-	conf = replaceOnce(t, conf, "reverse_proxy jira:8080", "reverse_proxy "+strings.TrimPrefix(s.upstream.URL, "http://"))
-	conf = replaceOnce(t, conf, "\tauto_https off", "\tadmin off\n\tauto_https off")
+// startCaddy runs caddy with the Caddyfile conf listening on
+// 127.0.0.1:port and returns its base URL.
+func startCaddy(t *testing.T, conf string, port int) string {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "Caddyfile")
 	writeFile(t, file, conf)
 	cmd := exec.Command("caddy", "run", "--config", file, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	start(t, port, cmd)
-	checkChain(t, s, fmt.Sprintf("http://127.0.0.1:%d", port))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // start runs cmd until the test ends (SIGTERM, then SIGKILL after a bound)
