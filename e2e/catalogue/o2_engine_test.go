@@ -13,6 +13,7 @@ import (
 // resource, and the general REST rule.
 const o2Config = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["192.0.2.0/24", "127.0.0.1/32"]}
 providers:
@@ -31,6 +32,7 @@ upstream: {user_header: X-Forwarded-User, groups_header: X-Forwarded-Groups, rem
 // default native-token mode (deny), Confluence, and Bitbucket (Git LFS).
 const o2Products = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["192.0.2.0/24", "127.0.0.1/32"]}
 providers:
@@ -47,6 +49,7 @@ upstream: {user_header: X-Forwarded-User, groups_header: X-Forwarded-Groups}
 // o2AllCookies removes every cookie from bearer requests.
 const o2AllCookies = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["192.0.2.0/24", "127.0.0.1/32"]}
 providers:

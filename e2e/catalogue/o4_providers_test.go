@@ -42,6 +42,7 @@ default: {action: deny}
 `, as.srv.URL, secret, binding)
 		}
 		e := s.profile(t, "o4-15", `listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 `+provider("    client_ids: [jira-cli]\n"))
@@ -137,6 +138,7 @@ default: {action: deny}
 	{"O4_17_one_key_set_per_issuer", func(t *testing.T, s *suite) {
 		idp := idptest.New(s.top)
 		e := s.profile(t, "o4-17b", fmt.Sprintf(`listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 providers:
@@ -182,6 +184,7 @@ default: {action: deny}
 	{"O4_18_reload_anchor_revokes_audience", func(t *testing.T, s *suite) {
 		idp := idptest.New(s.top)
 		const tmpl = `listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+forward_auth: {style: envoy}
 realm: jira
 client_ip: {trusted_proxies: ["127.0.0.1/32"]}
 providers:
