@@ -1,0 +1,205 @@
+package policy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/restguard/restguard/authz"
+)
+
+// This file answers questions about a compiled Router without a request:
+// which routes can never match (Shadowed) and which concrete requests
+// stand for a route (Witnesses). `restguard validate` and `restguard
+// routes` use them to show an administrator what the rules really do.
+//
+// A witness replaces every "*" of a path pattern with a fresh segment that
+// no pattern of the router names, and "**" with zero up to (longest
+// pattern + 1) fresh segments; a host-less route gets a fresh host besides
+// every host the router names, an any-method route a fresh method besides
+// every method the router names. A route pattern can only tell requests
+// apart by the literal segments, hosts and methods it names, so a fresh
+// value stands for every value no route names: if no witness of a route
+// reaches it, no request does.
+
+// Witness is one concrete request that a route matches.
+type Witness struct {
+	Method, Host, Path string
+}
+
+// Shadowed returns the indexes of the routes that can never match because
+// routes before them match every request they would.
+func (r *Router) Shadowed() []int {
+	var out []int
+	for i := range r.routes {
+		if !slices.ContainsFunc(r.Witnesses(i), func(w Witness) bool { return r.routeOf(w) == i }) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Decides returns the index of the route that decides w (-1: the default
+// rule), comparing the path as routes do (w.Path must be clean).
+func (r *Router) Decides(w Witness) int { return r.routeOf(w) }
+
+// Rule returns the rule of route i (the default rule for -1).
+func (r *Router) Rule(i int) *authz.Rule {
+	if i < 0 || i >= len(r.routes) {
+		return r.def
+	}
+	return r.routes[i].rule
+}
+
+func (r *Router) routeOf(w Witness) int {
+	var buf [32]string
+	segs := segments(w.Path, buf[:0])
+	host := NormalizeHost(w.Host)
+	for i := range r.routes {
+		rt := &r.routes[i]
+		if rt.matchMethod(w.Method, false) && rt.matchPath(segs, false) && rt.matchHost(host) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Witnesses returns requests that route i matches, standing for all it
+// matches (see the comment at the top of this file). It returns nil for
+// an index out of range.
+func (r *Router) Witnesses(i int) []Witness {
+	if i < 0 || i >= len(r.routes) {
+		return nil
+	}
+	rt := &r.routes[i]
+	fresh := r.freshNames()
+	var hosts []string
+	switch {
+	case rt.anyHost:
+		hosts = append([]string{fresh.host}, r.namedHosts()...)
+	default:
+		hosts = append(hosts, rt.exact...)
+		for _, s := range rt.suffix {
+			hosts = append(hosts, fresh.label+s)
+			for _, h := range r.namedHosts() {
+				if len(h) > len(s) && strings.HasSuffix(h, s) {
+					hosts = append(hosts, h)
+				}
+			}
+		}
+	}
+	methods := rt.methods
+	if len(methods) == 0 {
+		methods = append([]string{fresh.method}, r.namedMethods()...)
+	}
+	var paths []string
+	if len(rt.paths) == 0 {
+		paths = append(paths, "/", "/"+fresh.seg)
+	}
+	for _, g := range rt.paths {
+		paths = append(paths, g.witnesses(fresh.seg, r.longestPattern()+1)...)
+	}
+	var out []Witness
+	for _, h := range dedupe(hosts) {
+		for _, m := range dedupe(methods) {
+			for _, p := range dedupe(paths) {
+				out = append(out, Witness{Method: m, Host: h, Path: p})
+			}
+		}
+	}
+	return out
+}
+
+// witnesses expands a glob: "*" into the fresh segment, "**" into 0..max
+// fresh segments.
+func (g *glob) witnesses(fresh string, max int) []string {
+	join := func(segs []string) string { return "/" + strings.Join(segs, "/") }
+	fill := func(segs []string) []string {
+		out := make([]string, len(segs))
+		for i, s := range segs {
+			if s == "*" {
+				s = fresh
+			}
+			out[i] = s
+		}
+		return out
+	}
+	if g.dbl < 0 {
+		return []string{join(fill(g.segs))}
+	}
+	pre, suf := fill(g.segs[:g.dbl]), fill(g.segs[g.dbl+1:])
+	var out []string
+	for n := 0; n <= max; n++ {
+		segs := append(slices.Clone(pre), slices.Repeat([]string{fresh}, n)...)
+		out = append(out, join(append(segs, suf...)))
+	}
+	return out
+}
+
+type freshNames struct{ host, label, method, seg string }
+
+// freshNames picks a host, a host label, a method and a path segment that
+// no route names.
+func (r *Router) freshNames() freshNames {
+	taken := map[string]bool{}
+	for _, rt := range r.routes {
+		for _, g := range rt.paths {
+			for _, s := range g.segs {
+				taken[s] = true
+			}
+		}
+		for _, h := range append(slices.Clone(rt.exact), rt.suffix...) {
+			for _, l := range strings.Split(strings.TrimPrefix(h, "."), ".") {
+				taken[l] = true
+			}
+		}
+		for _, m := range rt.methods {
+			taken[m] = true
+		}
+	}
+	pick := func(base string) string {
+		for i := 0; ; i++ {
+			if s := base + strconv.Itoa(i); !taken[s] {
+				return s
+			}
+		}
+	}
+	label := pick("unlisted")
+	return freshNames{host: label + ".invalid", label: label, method: pick("OTHER"), seg: pick("x")}
+}
+
+func (r *Router) namedHosts() []string {
+	var out []string
+	for _, rt := range r.routes {
+		out = append(out, rt.exact...)
+	}
+	return dedupe(out)
+}
+
+func (r *Router) namedMethods() []string {
+	var out []string
+	for _, rt := range r.routes {
+		out = append(out, rt.methods...)
+	}
+	return dedupe(out)
+}
+
+func (r *Router) longestPattern() int {
+	n := 0
+	for _, rt := range r.routes {
+		for _, g := range rt.paths {
+			n = max(n, len(g.segs))
+		}
+	}
+	return n
+}
+
+func dedupe(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
