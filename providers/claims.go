@@ -340,7 +340,13 @@ func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, err
 			continue
 		}
 		if lowercase {
-			s = strings.ToLower(s)
+			lower, ok := authz.LowerName(s)
+			if !ok {
+				// Folding it would give the product another user than
+				// the one judged here (seams item 11).
+				return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("claim %q: a non-ASCII letter that lower-casing would change", path))
+			}
+			s = lower
 		}
 		return s, nil
 	}

@@ -171,10 +171,13 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 }
 
 // lookup returns the cached entry for user or asks the directory once for
-// all concurrent requests. Atlassian user names are case-insensitive, so
-// the cache key is lower-case. Outages are not cached.
+// all concurrent requests. The cache key is the exact name asked for:
+// folding it here (the product folds names its own way) let a lookalike
+// ("admİn") share the entry of another user, so that an unknown lookalike
+// made the real user unknown and a cached user lent its groups to the
+// lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
-	key := strings.ToLower(user)
+	key := user
 	if e, _, ok := d.cache.get(key, d.cfg.Now()); ok {
 		return e, nil
 	}
@@ -431,7 +434,11 @@ func (m *UsernameMapper) Map(_ context.Context, id *authz.Identity) (*authz.Iden
 		}
 	}
 	if m.Lowercase {
-		u = strings.ToLower(u)
+		lower, ok := authz.LowerName(u)
+		if !ok {
+			return nil, authz.ForbiddenError(authz.ReasonUsernameRejected, errors.New("username: a non-ASCII letter that lower-casing would change"))
+		}
+		u = lower
 	}
 	if v, ok := m.Rename[u]; ok {
 		u = v

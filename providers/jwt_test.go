@@ -209,6 +209,16 @@ func TestRefusedClaims(t *testing.T) {
 		{name: "dpop-bound token as bearer", claims: map[string]any{"cnf": map[string]any{"jkt": "abc"}}, want: authz.ReasonTokenInvalid},
 		{name: "username not a string", claims: map[string]any{"preferred_username": []string{"alice", "admin"}}, want: authz.ReasonUsernameMissing},
 		{name: "no username", claims: map[string]any{"preferred_username": nil, "sub": nil}, want: authz.ReasonUsernameMissing},
+		{
+			name:   "lowercase of a dotted capital I (seams 11)",
+			mod:    func(c *JWTConfig) { c.LowercaseUsername = true },
+			claims: map[string]any{"preferred_username": "adm\u0130n"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
+		{
+			name:   "lowercase of the Kelvin sign (seams 11)",
+			mod:    func(c *JWTConfig) { c.LowercaseUsername = true },
+			claims: map[string]any{"preferred_username": "\u212Aate"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
 		{name: "group element not a string", claims: map[string]any{"groups": []any{"dev", 1}}, want: authz.ReasonClaimMismatch},
 		{name: "groups an object", claims: map[string]any{"groups": map[string]any{}}, want: authz.ReasonClaimMismatch},
 		{name: "too many groups", claims: map[string]any{"groups": make([]string, maxGroups+1)}, want: authz.ReasonClaimMismatch},
