@@ -227,32 +227,6 @@ func TestNewDirectoryConfigErrors(t *testing.T) {
 	}
 }
 
-func TestUsernameMapper(t *testing.T) {
-	t.Parallel()
-	m := &UsernameMapper{StripDomain: true, Lowercase: true, Rename: map[string]string{"old.name": "new.name"}}
-	for in, want := range map[string]string{
-		"Alice@Corp.Example":      "alice",
-		"alice@corp.example.test": "alice",
-		`CORP\Bob`:                "bob",
-		"Old.Name@corp.example":   "old.name", // renamed below
-		"carol":                   "carol",
-	} {
-		if in == "Old.Name@corp.example" {
-			want = "new.name"
-		}
-		got, err := m.Map(context.Background(), &authz.Identity{Username: in})
-		if err != nil || got.Username != want {
-			t.Errorf("%q → %+v %v, want %q", in, got, err, want)
-		}
-	}
-	_, err := m.Map(context.Background(), &authz.Identity{Username: "@corp.example"})
-	wantReason(t, err, authz.ErrInvalidToken, authz.ReasonUsernameMissing)
-	native := &authz.Identity{Username: "Carol@x", Via: "atlassian"}
-	if got, _ := m.Map(context.Background(), native); got != native {
-		t.Error("a product-verified identity was remapped")
-	}
-}
-
 // TestDeactivatedUserRefusedEvenWithoutRequireUser: a deactivated account
 // keeps no API access through a token its IdP still issues.
 func TestDeactivatedUserRefusedEvenWithoutRequireUser(t *testing.T) {

@@ -327,7 +327,12 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 
 	u := pc.Username
 	if u.StripDomain || u.Lowercase || len(u.Map) > 0 {
-		bp.mappers = append(bp.mappers, &providers.UsernameMapper{StripDomain: u.StripDomain, Lowercase: u.Lowercase, Rename: u.Map})
+		m, err := providers.NewUsernameMapper(providers.UsernameMapperConfig{StripDomain: u.StripDomain, Lowercase: u.Lowercase, Rename: u.Map})
+		if err != nil {
+			failEach(fail, ".username.map", "map: ", err)
+			return nil, nil, false
+		}
+		bp.mappers = append(bp.mappers, m)
 	}
 	if d := pc.Directory; d != nil {
 		dc := providers.DirectoryConfig{

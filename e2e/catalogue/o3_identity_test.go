@@ -66,6 +66,26 @@ var entriesOIdentity = []entry{
 			}
 		})
 	}},
+	{"O3_14_user_lists_fold_like_the_product", func(t *testing.T, s *suite) {
+		// Before: users.allow, users.deny and username.map compared
+		// case-sensitively, while Jira resolves Former-Admin as former-admin:
+		// a deny list naming former-admin let Former-Admin through, an allow
+		// list naming alice refused ALICE, and a map for old.name missed
+		// Old.Name.
+		e := s.o3Profile(t, "o3-users", fmt.Sprintf(o3UsersConfig, s.a.Issuer, jiraAud))
+		u := func(name string) []string { return hdrs(bearer(s.t0(t, map[string]any{"preferred_username": name}))) }
+		denied := forbidden("user_denied")
+		e.table(t, []cs{
+			{name: "deny_exact", r: in{host: "o3-users.example.test", headers: u("former-admin")}, w: denied},
+			{name: "deny_other_case", r: in{host: "o3-users.example.test", headers: u("Former-Admin")}, w: denied},
+			{name: "deny_upper_case", r: in{host: "o3-users.example.test", headers: u("FORMER-ADMIN")}, w: denied},
+			{name: "deny_final_sigma", r: in{host: "o3-users.example.test", headers: u("ΟΔΟΣ")}, w: denied},
+			{name: "deny_not_folded_by_java", r: in{host: "o3-users.example.test", headers: u("former-admİn")}, w: allow("former-admİn")},
+			{name: "allow_other_case", r: in{host: "o3-users.example.test", path: "/rest/allow-only/x", headers: u("ALICE")}, w: allow("ALICE")},
+			{name: "allow_list_refuses_others", r: in{host: "o3-users.example.test", path: "/rest/allow-only/x", headers: u("bob")}, w: denied},
+			{name: "map_other_case", r: in{host: "o3-users.example.test", headers: u("Old.Name")}, w: allow("new.name")},
+		})
+	}},
 }
 
 // o3Profile validates configYAML (so that a configuration error fails at
