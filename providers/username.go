@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -12,7 +13,22 @@ import (
 
 // UsernameMapperConfig configures a UsernameMapper.
 type UsernameMapperConfig struct {
-	StripDomain bool
+	// StripDomains are the e-mail or UPN domains whose users are the
+	// product's local users: "alice@corp.example.com" becomes "alice" when
+	// corp.example.com is listed. Domains compare ASCII-case-insensitively
+	// and whole (a subdomain is another domain). With StripDomains set, a
+	// name with another domain is refused (403 username_rejected) unless
+	// KeepOtherDomains: partner.example's admin is not the local admin.
+	StripDomains []string
+	// StripRealms are the down-level (NetBIOS) domains whose users are
+	// local: "CORP\alice" becomes "alice" when CORP is listed (ASCII case
+	// ignored). With StripRealms set, a name with another realm is refused
+	// unless KeepOtherDomains.
+	StripRealms []string
+	// KeepOtherDomains passes a name with a domain or realm that is not
+	// listed to the product whole ("admin@partner.example"), as a user of
+	// its own, instead of refusing it.
+	KeepOtherDomains bool
 	// Lowercase lower-cases A-Z and refuses names with a non-ASCII letter
 	// that lower-casing would change (authz.LowerName).
 	Lowercase bool
@@ -29,22 +45,39 @@ type UsernameMapperConfig struct {
 // the product itself vouched for (Via "atlassian") are left alone. It is an
 // authz.IdentityMapper, safe for concurrent use.
 type UsernameMapper struct {
-	cfg    UsernameMapperConfig
-	rename map[string]string // by authz.FoldName of the old name
+	cfg     UsernameMapperConfig
+	domains map[string]bool   // ASCII lower case
+	realms  map[string]bool   // ASCII lower case
+	rename  map[string]string // by authz.FoldName of the old name
 }
 
 // NewUsernameMapper checks cfg. Two map keys the product resolves to one
 // user ("Old.Name" and "old.name") are an error: which one wins would be
 // an accident of map order.
 func NewUsernameMapper(cfg UsernameMapperConfig) (*UsernameMapper, error) {
-	m := &UsernameMapper{cfg: cfg, rename: make(map[string]string, len(cfg.Rename))}
+	m := &UsernameMapper{cfg: cfg, domains: map[string]bool{}, realms: map[string]bool{}, rename: make(map[string]string, len(cfg.Rename))}
+	var errs []error
+	for i, d := range cfg.StripDomains {
+		if !domainRE.MatchString(d) {
+			errs = append(errs, fmt.Errorf("strip_domains[%d]: %q is not a domain name (list each domain exactly, without @ or *; subdomains are not matched)", i, d))
+		}
+		m.domains[asciiKey(d)] = true
+	}
+	for i, r := range cfg.StripRealms {
+		if !realmRE.MatchString(r) {
+			errs = append(errs, fmt.Errorf("strip_realms[%d]: %q is not a down-level domain name such as CORP", i, r))
+		}
+		m.realms[asciiKey(r)] = true
+	}
+	if cfg.KeepOtherDomains && len(cfg.StripDomains)+len(cfg.StripRealms) == 0 {
+		errs = append(errs, errors.New("other_domains: keep needs strip_domains or strip_realms"))
+	}
 	keys := make([]string, 0, len(cfg.Rename))
 	for k := range cfg.Rename {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	first := map[string]string{}
-	var errs []error
 	for _, k := range keys {
 		v := cfg.Rename[k]
 		if k == "" || v == "" {
@@ -73,14 +106,9 @@ func (m *UsernameMapper) Map(_ context.Context, id *authz.Identity) (*authz.Iden
 	if id.Via == "atlassian" {
 		return id, nil
 	}
-	u := id.Username
-	if m.cfg.StripDomain {
-		if i := strings.LastIndexByte(u, '@'); i >= 0 {
-			u = u[:i]
-		}
-		if i := strings.LastIndexByte(u, '\\'); i >= 0 {
-			u = u[i+1:]
-		}
+	u, err := m.strip(id.Username)
+	if err != nil {
+		return nil, err
 	}
 	if m.cfg.Lowercase {
 		lower, ok := authz.LowerName(u)
@@ -103,4 +131,55 @@ func (m *UsernameMapper) Map(_ context.Context, id *authz.Identity) (*authz.Iden
 	out := *id
 	out.Username = u
 	return &out, nil
+}
+
+var (
+	domainRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	realmRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+)
+
+// strip removes a listed realm prefix and a listed domain suffix (seams
+// item 10). Without lists, names pass unchanged.
+func (m *UsernameMapper) strip(u string) (string, error) {
+	other := func(what string) (string, error) {
+		if m.cfg.KeepOtherDomains {
+			return u, nil
+		}
+		return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("username: %s that is not configured to be stripped", what))
+	}
+	name := u
+	if len(m.realms) > 0 {
+		if realm, rest, ok := strings.Cut(name, `\`); ok {
+			if !m.realms[asciiKey(realm)] {
+				return other("a realm")
+			}
+			if rest == "" || strings.ContainsRune(rest, '\\') {
+				return "", authz.ForbiddenError(authz.ReasonUsernameRejected, errors.New("username: not one name after the realm"))
+			}
+			name = rest
+		}
+	}
+	if len(m.domains) > 0 {
+		if i := strings.LastIndexByte(name, '@'); i >= 0 {
+			if !m.domains[asciiKey(name[i+1:])] {
+				return other("a domain")
+			}
+			local := name[:i]
+			if local == "" || strings.ContainsRune(local, '@') {
+				return "", authz.ForbiddenError(authz.ReasonUsernameRejected, errors.New("username: not one name before the domain"))
+			}
+			name = local
+		}
+	}
+	return name, nil
+}
+
+// asciiKey lower-cases A-Z for comparing domains and realms; a name with a
+// letter outside ASCII that folding would change (the Kelvin sign in
+// "\u212Aorp") never equals a configured name.
+func asciiKey(s string) string {
+	if k, ok := authz.LowerName(s); ok {
+		return k
+	}
+	return "\x00" + s
 }

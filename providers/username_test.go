@@ -19,11 +19,12 @@ func newMapper(t *testing.T, cfg UsernameMapperConfig) *UsernameMapper {
 
 func TestUsernameMapper(t *testing.T) {
 	t.Parallel()
-	m := newMapper(t, UsernameMapperConfig{StripDomain: true, Lowercase: true, Rename: map[string]string{"old.name": "new.name"}})
+	m := newMapper(t, UsernameMapperConfig{StripDomains: []string{"corp.example", "Corp.Example.Test"}, StripRealms: []string{"CORP"}, Lowercase: true, Rename: map[string]string{"old.name": "new.name"}})
 	for in, want := range map[string]string{
 		"Alice@Corp.Example":      "alice",
 		"alice@corp.example.test": "alice",
 		`CORP\Bob`:                "bob",
+		`corp\bob@corp.example`:   "bob",
 		"Old.Name@corp.example":   "new.name",
 		"carol":                   "carol",
 	} {
@@ -32,11 +33,62 @@ func TestUsernameMapper(t *testing.T) {
 			t.Errorf("%q → %+v %v, want %q", in, got, err, want)
 		}
 	}
-	_, err := m.Map(context.Background(), &authz.Identity{Username: "@corp.example"})
-	wantReason(t, err, authz.ErrInvalidToken, authz.ReasonUsernameMissing)
 	native := &authz.Identity{Username: "Carol@x", Via: "atlassian"}
 	if got, _ := m.Map(context.Background(), native); got != native {
 		t.Error("a product-verified identity was remapped")
+	}
+}
+
+// TestStripOnlyNamedDomainsAndRealms: seams item 10. Only the listed
+// domains and realms are stripped; any other one is refused, so that a
+// guest or a second realm never becomes the local user of the same name.
+func TestStripOnlyNamedDomainsAndRealms(t *testing.T) {
+	t.Parallel()
+	m := newMapper(t, UsernameMapperConfig{StripDomains: []string{"corp.example.com"}, StripRealms: []string{"CORP"}})
+	for _, in := range []string{
+		"admin@partner.example", "ADMIN@attacker.example", `EVIL\admin`, "admin@evil.corp.example.com",
+		"admin@xcorp.example.com", "admin@corp.example.com.evil", "admin@partner.example@corp.example.com",
+		"@corp.example.com", `CORP\`, `CORP\EVIL\admin`, `\admin`, "admin@corp.example.\u212Aom",
+		`EVIL\admin@corp.example.com`,
+	} {
+		got, err := m.Map(context.Background(), &authz.Identity{Username: in})
+		if err == nil {
+			t.Errorf("%q → %q, want refused", in, got.Username)
+			continue
+		}
+		wantReason(t, err, authz.ErrForbidden, authz.ReasonUsernameRejected)
+	}
+
+	keep := newMapper(t, UsernameMapperConfig{StripDomains: []string{"corp.example.com"}, StripRealms: []string{"CORP"}, KeepOtherDomains: true})
+	for in, want := range map[string]string{
+		"admin@partner.example":  "admin@partner.example",
+		`EVIL\admin`:             `EVIL\admin`,
+		"alice@corp.example.com": "alice",
+		`CORP\alice`:             "alice",
+	} {
+		got, err := keep.Map(context.Background(), &authz.Identity{Username: in})
+		if err != nil || got.Username != want {
+			t.Errorf("keep: %q → %+v %v, want %q", in, got, err, want)
+		}
+	}
+	// A listed domain with a malformed local part is refused even with keep.
+	_, err := keep.Map(context.Background(), &authz.Identity{Username: "a@b@corp.example.com"})
+	wantReason(t, err, authz.ErrForbidden, authz.ReasonUsernameRejected)
+
+	// Without lists, names pass whole.
+	plain := newMapper(t, UsernameMapperConfig{Lowercase: true})
+	if got, err := plain.Map(context.Background(), &authz.Identity{Username: "Admin@Partner.example"}); err != nil || got.Username != "admin@partner.example" {
+		t.Errorf("no lists: %+v %v", got, err)
+	}
+	for _, bad := range []UsernameMapperConfig{
+		{StripDomains: []string{"*.corp.example.com"}},
+		{StripDomains: []string{"@corp.example.com"}},
+		{StripRealms: []string{`CORP\`}},
+		{KeepOtherDomains: true},
+	} {
+		if _, err := NewUsernameMapper(bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
 	}
 }
 

@@ -93,11 +93,22 @@ type Directory struct {
 	Timeout      Duration `yaml:"timeout"`
 }
 
-// UsernameTransform maps IdP usernames to product login names.
+// UsernameTransform maps IdP usernames to product login names
+// (docs/atlassian.md, "Username mapping").
 type UsernameTransform struct {
-	StripDomain bool              `yaml:"strip_domain"`
-	Lowercase   bool              `yaml:"lowercase"`
-	Map         map[string]string `yaml:"map"`
+	// StripDomains and StripRealms name the e-mail/UPN domains and the
+	// down-level realms whose users are the product's local users.
+	StripDomains []string `yaml:"strip_domains"`
+	StripRealms  []string `yaml:"strip_realms"`
+	// OtherDomains says what happens to a name with a domain or realm
+	// that is not listed: refuse (default, 403 username_rejected) or keep
+	// (the product gets the whole name).
+	OtherDomains string            `yaml:"other_domains"`
+	Lowercase    bool              `yaml:"lowercase"`
+	Map          map[string]string `yaml:"map"`
+	// StripDomain is the removed spelling: it stripped every domain and
+	// realm (seams item 10). It is kept only to say what to write instead.
+	StripDomain *bool `yaml:"strip_domain"`
 }
 
 // Defaults of the atlassian section.
@@ -325,13 +336,9 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	den, _ := providers.NewAtlassianTokens(nc)
 	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
 
-	u := pc.Username
-	if u.StripDomain || u.Lowercase || len(u.Map) > 0 {
-		m, err := providers.NewUsernameMapper(providers.UsernameMapperConfig{StripDomain: u.StripDomain, Lowercase: u.Lowercase, Rename: u.Map})
-		if err != nil {
-			failEach(fail, ".username.map", "map: ", err)
-			return nil, nil, false
-		}
+	if m, ok := usernameMapper(pc.Username, path+".username", p); !ok {
+		return nil, nil, false
+	} else if m != nil {
 		bp.mappers = append(bp.mappers, m)
 	}
 	if d := pc.Directory; d != nil {
@@ -375,6 +382,43 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 		bp.mappers = append(bp.mappers, dir)
 	}
 	return bp, routes, true
+}
+
+// usernameMapper compiles a product's username transform; nil without
+// one. Problems are reported at their keys.
+func usernameMapper(u UsernameTransform, path string, p *problems) (*providers.UsernameMapper, bool) {
+	before := len(p.errs)
+	if u.StripDomain != nil {
+		p.add(path+".strip_domain", "strip_domain was removed: it stripped every domain and realm, so admin@partner.example and EVIL\\admin became the local admin; "+
+			"name the ones whose users are local: strip_domains: [corp.example.com] and/or strip_realms: [CORP] (names with other domains or realms are then refused, or kept whole with other_domains: keep)")
+	}
+	switch u.OtherDomains {
+	case "", "refuse", "keep":
+		if u.OtherDomains != "" && len(u.StripDomains)+len(u.StripRealms) == 0 {
+			p.add(path+".other_domains", "other_domains needs strip_domains or strip_realms")
+		}
+	default:
+		p.add(path+".other_domains", "unknown value %q (refuse or keep)", u.OtherDomains)
+	}
+	cfg := providers.UsernameMapperConfig{
+		StripDomains: u.StripDomains, StripRealms: u.StripRealms, KeepOtherDomains: u.OtherDomains == "keep",
+		Lowercase: u.Lowercase, Rename: u.Map,
+	}
+	if len(p.errs) > before {
+		return nil, false
+	}
+	if len(cfg.StripDomains)+len(cfg.StripRealms) == 0 && !cfg.Lowercase && len(cfg.Rename) == 0 {
+		return nil, true
+	}
+	m, err := providers.NewUsernameMapper(cfg)
+	if err != nil {
+		for _, e := range leafErrors(err) {
+			key, msg, _ := strings.Cut(e.Error(), ": ")
+			p.add(path+"."+key, "%s", msg)
+		}
+		return nil, false
+	}
+	return m, true
 }
 
 // failEach reports each of a joined error's parts on its own line.

@@ -18,6 +18,37 @@ import (
 // by name), so that an entry whose configuration keys did not exist before
 // its fix fails alone.
 var entriesOIdentity = []entry{
+	{"O3_10_strip_domain_names_the_domains", func(t *testing.T, s *suite) {
+		// Before: username.strip_domain: true stripped any domain and any
+		// realm, so admin@partner.example, ADMIN@attacker.example (with
+		// lowercase) and EVIL\admin all reached Jira as admin. The old key
+		// loaded; the named lists did not exist.
+		out, err := validate(t, fmt.Sprintf(o3StripOld, s.a.Issuer, jiraAud))
+		if err == nil || !strings.Contains(out, "atlassian.products[0].username.strip_domain") || !strings.Contains(out, "strip_domains") {
+			t.Errorf("username.strip_domain: true is accepted or its error does not say what to write instead (err %v):\n%s", err, out)
+		}
+		e := s.o3Profile(t, "o3-strip", fmt.Sprintf(o3StripConfig, s.a.Issuer, jiraAud))
+		u := func(name string) []string { return hdrs(bearer(s.t0(t, map[string]any{"preferred_username": name}))) }
+		rejected := forbidden("username_rejected")
+		e.table(t, []cs{
+			{name: "named_domain", r: in{host: "o3-strip.example.test", headers: u("alice@corp.example.com")}, w: allow("alice")},
+			{name: "named_domain_other_case", r: in{host: "o3-strip.example.test", headers: u("alice@CORP.Example.COM")}, w: allow("alice")},
+			{name: "named_realm", r: in{host: "o3-strip.example.test", headers: u(`CORP\alice`)}, w: allow("alice")},
+			{name: "named_realm_other_case", r: in{host: "o3-strip.example.test", headers: u(`corp\alice`)}, w: allow("alice")},
+			{name: "no_domain", r: in{host: "o3-strip.example.test", headers: u("alice")}, w: allow("alice")},
+			{name: "partner_domain", r: in{host: "o3-strip.example.test", headers: u("admin@partner.example")}, w: rejected},
+			{name: "attacker_domain", r: in{host: "o3-strip.example.test", headers: u("ADMIN@attacker.example")}, w: rejected},
+			{name: "subdomain_not_named", r: in{host: "o3-strip.example.test", headers: u("admin@evil.corp.example.com")}, w: rejected},
+			{name: "suffix_not_a_domain", r: in{host: "o3-strip.example.test", headers: u("admin@xcorp.example.com")}, w: rejected},
+			{name: "other_realm", r: in{host: "o3-strip.example.test", headers: u(`EVIL\admin`)}, w: rejected},
+			{name: "two_at_signs", r: in{host: "o3-strip.example.test", headers: u("admin@partner.example@corp.example.com")}, w: rejected},
+			{name: "empty_local_part", r: in{host: "o3-strip.example.test", headers: u("@corp.example.com")}, w: rejected},
+			// other_domains: keep hands names of other domains and realms
+			// to the product whole: a distinct Jira user, never the local one.
+			{name: "keep_other_domain", r: in{host: "o3-keep.example.test", headers: u("admin@partner.example")}, w: allow("admin@partner.example")},
+			{name: "keep_strips_named", r: in{host: "o3-keep.example.test", headers: u("alice@corp.example.com")}, w: allow("alice")},
+		})
+	}},
 	{"O3_11_unicode_case_folding", func(t *testing.T, s *suite) {
 		// Before: lowercase used Go's full Unicode folding, so admİn
 		// (U+0130) and the Kelvin sign's \u212Aate became ASCII admin and
