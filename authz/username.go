@@ -82,6 +82,12 @@ func LowerName(s string) (string, bool) {
 	return lowerASCII(s), true
 }
 
+// UsableName reports whether s can be handed to the upstream as a user
+// name: the check the Engine applies to every identity before it allows
+// (no control characters, no leading or trailing space, valid UTF-8, at
+// most 1 KiB). A name that fails it is 401 username_missing everywhere.
+func UsableName(s string) bool { return safeHeaderValue(s) }
+
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -322,12 +323,34 @@ func (j *JWT) checkAudience(c map[string]any) error {
 // A configured claim that is present with another type refuses the token:
 // no silent fallback to a later claim.
 func (j *JWT) username(c map[string]any) (string, error) {
-	return usernameFrom(c, j.cfg.UsernameClaims, j.cfg.LowercaseUsername)
+	return j.user.username(c)
 }
 
-// usernameFrom is the username rule shared by every provider kind.
-func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, error) {
-	for _, path := range paths {
+// usernameRule is how every provider kind reads the username from claims
+// or an answer.
+type usernameRule struct {
+	paths     []string
+	lowercase bool
+	// pattern, when set, must match the whole (lower-cased) name.
+	pattern *regexp.Regexp
+}
+
+// CompileUsernamePattern compiles a username.pattern: RE2 syntax, always
+// matched against the whole name ("^(?:pattern)$"). "" compiles to nil.
+func CompileUsernamePattern(pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, nil
+	}
+	// Compiled alone first, so that an error quotes what was written.
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, fmt.Errorf("username pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	return regexp.Compile("^(?:" + pattern + ")$")
+}
+
+// username applies the rule to claims c.
+func (r *usernameRule) username(c map[string]any) (string, error) {
+	for _, path := range r.paths {
 		v, present := claim(c, path)
 		if !present {
 			continue
@@ -339,7 +362,7 @@ func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, err
 		if s == "" {
 			continue
 		}
-		if lowercase {
+		if r.lowercase {
 			lower, ok := authz.LowerName(s)
 			if !ok {
 				// Folding it would give the product another user than
@@ -347,6 +370,9 @@ func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, err
 				return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("claim %q: a non-ASCII letter that lower-casing would change", path))
 			}
 			s = lower
+		}
+		if r.pattern != nil && !r.pattern.MatchString(s) {
+			return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("claim %q does not match the username pattern", path))
 		}
 		return s, nil
 	}

@@ -96,10 +96,12 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	if err := cfg.Remote.prepare("introspection"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := cfg.Mapping.prepare("username", "sub"); err != nil {
+		errs = append(errs, fmt.Errorf("introspection: %w", err))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cfg.Mapping.defaults("username", "sub")
 	p := &Introspection{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
 	p.call = &caller{what: "introspect", client: remoteClient(cfg.Remote.HTTPClient), timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &p.calls}
 	return p, nil
@@ -263,6 +265,9 @@ func describeMapping(m IdentityMapping) string {
 	s := "username " + strings.Join(m.UsernameClaims, ",")
 	if m.Lowercase {
 		s += " (lower-cased)"
+	}
+	if m.UsernamePattern != "" {
+		s += " matching " + m.UsernamePattern
 	}
 	if m.GroupsClaim != "" {
 		s += ", groups " + m.GroupsClaim

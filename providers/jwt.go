@@ -67,6 +67,9 @@ type JWTConfig struct {
 	// Default {"preferred_username", "sub"}.
 	UsernameClaims    []string
 	LowercaseUsername bool
+	// UsernamePattern, when set, must match the whole username (RE2,
+	// CompileUsernamePattern); a name outside it is 403 username_rejected.
+	UsernamePattern string
 	// GroupsClaim is the dotted path of the groups ("groups",
 	// "realm_access.roles"): an array of strings or one string.
 	GroupsClaim        string
@@ -90,6 +93,7 @@ type JWT struct {
 	log    *slog.Logger
 	now    func() time.Time
 	cache  *tokenCache
+	user   usernameRule
 
 	keys    atomic.Pointer[keySet]
 	flight  singleflight.Group
@@ -140,6 +144,8 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		j.now = time.Now
 	}
 	j.cache = newTokenCache(cfg.CacheSize)
+	j.user.pattern, _ = CompileUsernamePattern(cfg.UsernamePattern) // checked by prepare
+	j.user.paths, j.user.lowercase = cfg.UsernameClaims, cfg.LowercaseUsername
 	return j, nil
 }
 
@@ -197,6 +203,9 @@ func prepare(c *JWTConfig) error {
 	}
 	if len(c.UsernameClaims) == 0 {
 		c.UsernameClaims = []string{"preferred_username", "sub"}
+	}
+	if _, err := CompileUsernamePattern(c.UsernamePattern); err != nil {
+		bad("%v", err)
 	}
 	if c.EmailClaim == "" {
 		c.EmailClaim = "email"

@@ -50,6 +50,12 @@ func TestValidTokens(t *testing.T) {
 			want: authz.Identity{Username: "user-1", Subject: "user-1", KeyID: "k1"},
 		},
 		{
+			name: "lowercase then pattern",
+			mod:  func(c *JWTConfig) { c.LowercaseUsername, c.UsernamePattern = true, "[a-z]+" },
+			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"preferred_username": "ALICE"}) },
+			want: authz.Identity{Username: "alice", Subject: "user-1", KeyID: "k1"},
+		},
+		{
 			name: "lowercase and configured list",
 			mod:  func(c *JWTConfig) { c.UsernameClaims = []string{"upn", "sub"}; c.LowercaseUsername = true },
 			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"upn": "Carol@Corp"}) },
@@ -209,6 +215,16 @@ func TestRefusedClaims(t *testing.T) {
 		{name: "dpop-bound token as bearer", claims: map[string]any{"cnf": map[string]any{"jkt": "abc"}}, want: authz.ReasonTokenInvalid},
 		{name: "username not a string", claims: map[string]any{"preferred_username": []string{"alice", "admin"}}, want: authz.ReasonUsernameMissing},
 		{name: "no username", claims: map[string]any{"preferred_username": nil, "sub": nil}, want: authz.ReasonUsernameMissing},
+		{
+			name:   "username outside the pattern (seams 13)",
+			mod:    func(c *JWTConfig) { c.UsernamePattern = "[a-z]+" },
+			claims: map[string]any{"preferred_username": "${jndi:ldap://x/a}"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
+		{
+			name:   "pattern anchored at both ends (seams 13)",
+			mod:    func(c *JWTConfig) { c.UsernamePattern = "alice|bob" },
+			claims: map[string]any{"preferred_username": "bobby"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
 		{
 			name:   "lowercase of a dotted capital I (seams 11)",
 			mod:    func(c *JWTConfig) { c.LowercaseUsername = true },

@@ -237,12 +237,18 @@ type IdentityMapping struct {
 	// string wins. A present value of another type refuses the token.
 	UsernameClaims []string
 	Lowercase      bool
-	GroupsClaim    string // array of strings or one string
-	EmailClaim     string
-	SubjectClaim   string // default "sub"
+	// UsernamePattern, when set, must match the whole username (RE2,
+	// CompileUsernamePattern); a name outside it is 403 username_rejected.
+	UsernamePattern string
+	GroupsClaim     string // array of strings or one string
+	EmailClaim      string
+	SubjectClaim    string // default "sub"
+
+	user usernameRule // compiled by prepare
 }
 
-func (m *IdentityMapping) defaults(username ...string) {
+// prepare applies the defaults and compiles the username rule.
+func (m *IdentityMapping) prepare(username ...string) error {
 	if len(m.UsernameClaims) == 0 {
 		m.UsernameClaims = username
 	}
@@ -252,6 +258,12 @@ func (m *IdentityMapping) defaults(username ...string) {
 	if m.EmailClaim == "" {
 		m.EmailClaim = "email"
 	}
+	re, err := CompileUsernamePattern(m.UsernamePattern)
+	if err != nil {
+		return err
+	}
+	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re}
+	return nil
 }
 
 // identity maps answer claims to an Identity (Provider, Via, Expiry are
@@ -259,7 +271,7 @@ func (m *IdentityMapping) defaults(username ...string) {
 func (m *IdentityMapping) identity(c map[string]any) (*authz.Identity, error) {
 	id := &authz.Identity{}
 	var err error
-	if id.Username, err = usernameFrom(c, m.UsernameClaims, m.Lowercase); err != nil {
+	if id.Username, err = m.user.username(c); err != nil {
 		return nil, err
 	}
 	if id.Groups, err = groups(c, m.GroupsClaim); err != nil {

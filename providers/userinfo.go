@@ -100,10 +100,12 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 	if err := cfg.Remote.prepare("userinfo"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := cfg.Mapping.prepare("preferred_username", "sub"); err != nil {
+		errs = append(errs, fmt.Errorf("userinfo: %w", err))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cfg.Mapping.defaults("preferred_username", "sub")
 	u := &Userinfo{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
 	client := remoteClient(cfg.Remote.HTTPClient)
 	u.call = &caller{what: "userinfo", client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/restguard/restguard/authz"
 )
@@ -36,6 +38,15 @@ type UsernameMapperConfig struct {
 	// ("old.name" → "new.name"). Keys match the way the product resolves
 	// names (authz.FoldName); values are used as written.
 	Rename map[string]string
+	// Pattern, when set, must match the whole final name (RE2,
+	// CompileUsernamePattern).
+	Pattern string
+	// ProductCheck refuses final names no product login name needs and
+	// that an injection or a path trick does (the Atlassian product
+	// presets set it): "${" and "%{" (lookup and template syntax), "/" and
+	// "\\" (path and realm separators), control characters and leading or
+	// trailing white space.
+	ProductCheck bool
 }
 
 // UsernameMapper transforms the username of identities from an identity
@@ -46,6 +57,7 @@ type UsernameMapperConfig struct {
 // authz.IdentityMapper, safe for concurrent use.
 type UsernameMapper struct {
 	cfg     UsernameMapperConfig
+	pattern *regexp.Regexp
 	domains map[string]bool   // ASCII lower case
 	realms  map[string]bool   // ASCII lower case
 	rename  map[string]string // by authz.FoldName of the old name
@@ -71,6 +83,10 @@ func NewUsernameMapper(cfg UsernameMapperConfig) (*UsernameMapper, error) {
 	}
 	if cfg.KeepOtherDomains && len(cfg.StripDomains)+len(cfg.StripRealms) == 0 {
 		errs = append(errs, errors.New("other_domains: keep needs strip_domains or strip_realms"))
+	}
+	var err error
+	if m.pattern, err = CompileUsernamePattern(cfg.Pattern); err != nil {
+		errs = append(errs, fmt.Errorf("pattern: %v", strings.TrimPrefix(err.Error(), "username pattern: ")))
 	}
 	keys := make([]string, 0, len(cfg.Rename))
 	for k := range cfg.Rename {
@@ -124,6 +140,9 @@ func (m *UsernameMapper) Map(_ context.Context, id *authz.Identity) (*authz.Iden
 	}
 	if u == "" {
 		return nil, authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("username: empty after mapping"))
+	}
+	if err := m.check(u); err != nil {
+		return nil, err
 	}
 	if u == id.Username {
 		return id, nil
@@ -182,4 +201,40 @@ func asciiKey(s string) string {
 		return k
 	}
 	return "\x00" + s
+}
+
+// check applies the product check and the pattern to a final name (seams
+// item 13). A name the Engine could not hand upstream anyway is
+// username_missing, as on every other route.
+func (m *UsernameMapper) check(u string) error {
+	if !authz.UsableName(u) {
+		return authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("username: not usable as a header value"))
+	}
+	if m.cfg.ProductCheck {
+		if why := unsafeProductName(u); why != "" {
+			return authz.ForbiddenError(authz.ReasonUsernameRejected, errors.New("username: "+why))
+		}
+	}
+	if m.pattern != nil && !m.pattern.MatchString(u) {
+		return authz.ForbiddenError(authz.ReasonUsernameRejected, errors.New("username: does not match the username pattern"))
+	}
+	return nil
+}
+
+// unsafeProductName says why u is refused by the product check, or "".
+func unsafeProductName(u string) string {
+	switch {
+	case strings.Contains(u, "${") || strings.Contains(u, "%{"):
+		return "holds ${ or %{"
+	case strings.ContainsAny(u, `/\`):
+		return "holds a path or realm separator"
+	case strings.IndexFunc(u, unicode.IsControl) >= 0:
+		return "holds a control character"
+	}
+	first, _ := utf8.DecodeRuneInString(u)
+	last, _ := utf8.DecodeLastRuneInString(u)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return "begins or ends with white space"
+	}
+	return ""
 }

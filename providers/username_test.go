@@ -128,3 +128,61 @@ func TestUsernameMapperLowercaseRefusesNonASCIIFolding(t *testing.T) {
 		t.Errorf("Jürgen: %+v %v", got, err)
 	}
 }
+
+// TestProductCheckRefusesInjectionShapes: seams item 13. The product
+// presets refuse names that are lookups, templates, paths or realms;
+// names the Engine could not hand upstream stay username_missing.
+func TestProductCheckRefusesInjectionShapes(t *testing.T) {
+	t.Parallel()
+	m := newMapper(t, UsernameMapperConfig{ProductCheck: true})
+	for _, tc := range []struct {
+		in    string
+		class error
+		want  authz.Reason
+	}{
+		{"${jndi:ldap://x/a}", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"a${env:X}", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"%{date}", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"../../admin", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"admin/x", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{`EVIL\admin`, authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"bob\u0085x", authz.ErrForbidden, authz.ReasonUsernameRejected}, // C1 NEL
+		{"\u00a0admin", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"admin\u2003", authz.ErrForbidden, authz.ReasonUsernameRejected},
+		{"bob\r\nX-Forwarded-User: admin", authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+		{"admin ", authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+		{strings.Repeat("b", 2000), authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+	} {
+		_, err := m.Map(context.Background(), &authz.Identity{Username: tc.in})
+		wantReason(t, err, tc.class, tc.want)
+	}
+	for _, ok := range []string{"alice", "alice@corp.example", "ali$ce", "50%", "o'brien", "jürgen", "a{b}"} {
+		if got, err := m.Map(context.Background(), &authz.Identity{Username: ok}); err != nil || got.Username != ok {
+			t.Errorf("%q: %+v %v", ok, got, err)
+		}
+	}
+}
+
+// TestUsernamePatternIsAnchored: a pattern matches the whole final name,
+// after the transforms.
+func TestUsernamePatternIsAnchored(t *testing.T) {
+	t.Parallel()
+	m := newMapper(t, UsernameMapperConfig{StripDomains: []string{"corp.example"}, Lowercase: true, Pattern: "[a-z]+"})
+	for in, ok := range map[string]bool{"Bob@corp.example": true, "bob": true, "bob1": false, "1bob": false, "svc-bob": false} {
+		got, err := m.Map(context.Background(), &authz.Identity{Username: in})
+		if ok != (err == nil) {
+			t.Errorf("%q: %+v %v, want ok=%v", in, got, err, ok)
+		}
+		if err != nil {
+			wantReason(t, err, authz.ErrForbidden, authz.ReasonUsernameRejected)
+		}
+	}
+	// Alternation does not escape the anchors.
+	alt := newMapper(t, UsernameMapperConfig{Pattern: "alice|bob"})
+	if _, err := alt.Map(context.Background(), &authz.Identity{Username: "bobby"}); err == nil {
+		t.Error("bobby matched alice|bob")
+	}
+	if _, err := NewUsernameMapper(UsernameMapperConfig{Pattern: "[a-"}); err == nil || !strings.HasPrefix(err.Error(), "pattern: ") {
+		t.Errorf("bad pattern: %v", err)
+	}
+}

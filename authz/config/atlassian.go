@@ -106,6 +106,9 @@ type UsernameTransform struct {
 	OtherDomains string            `yaml:"other_domains"`
 	Lowercase    bool              `yaml:"lowercase"`
 	Map          map[string]string `yaml:"map"`
+	// Pattern is an RE2 expression the whole final name must match, on
+	// top of the built-in product check.
+	Pattern string `yaml:"pattern"`
 	// StripDomain is the removed spelling: it stripped every domain and
 	// realm (seams item 10). It is kept only to say what to write instead.
 	StripDomain *bool `yaml:"strip_domain"`
@@ -336,11 +339,11 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	den, _ := providers.NewAtlassianTokens(nc)
 	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
 
-	if m, ok := usernameMapper(pc.Username, path+".username", p); !ok {
+	mapper, built := usernameMapper(pc.Username, path+".username", p)
+	if !built {
 		return nil, nil, false
-	} else if m != nil {
-		bp.mappers = append(bp.mappers, m)
 	}
+	bp.mappers = append(bp.mappers, mapper)
 	if d := pc.Directory; d != nil {
 		dc := providers.DirectoryConfig{
 			Name:         pc.Product,
@@ -384,8 +387,9 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	return bp, routes, true
 }
 
-// usernameMapper compiles a product's username transform; nil without
-// one. Problems are reported at their keys.
+// usernameMapper compiles a product's username transform, which always
+// includes the built-in product check. Problems are reported at their
+// keys.
 func usernameMapper(u UsernameTransform, path string, p *problems) (*providers.UsernameMapper, bool) {
 	before := len(p.errs)
 	if u.StripDomain != nil {
@@ -402,13 +406,10 @@ func usernameMapper(u UsernameTransform, path string, p *problems) (*providers.U
 	}
 	cfg := providers.UsernameMapperConfig{
 		StripDomains: u.StripDomains, StripRealms: u.StripRealms, KeepOtherDomains: u.OtherDomains == "keep",
-		Lowercase: u.Lowercase, Rename: u.Map,
+		Lowercase: u.Lowercase, Rename: u.Map, Pattern: u.Pattern, ProductCheck: true,
 	}
 	if len(p.errs) > before {
 		return nil, false
-	}
-	if len(cfg.StripDomains)+len(cfg.StripRealms) == 0 && !cfg.Lowercase && len(cfg.Rename) == 0 {
-		return nil, true
 	}
 	m, err := providers.NewUsernameMapper(cfg)
 	if err != nil {

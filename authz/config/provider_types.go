@@ -76,6 +76,8 @@ type PresetParams struct {
 type UsernameMapping struct {
 	Claims    []string `yaml:"claims"`
 	Lowercase bool     `yaml:"lowercase"`
+	// Pattern is an RE2 expression the whole username must match.
+	Pattern string `yaml:"pattern"`
 }
 
 // ClaimRef names a (dotted) claim path.

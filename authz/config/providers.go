@@ -152,6 +152,9 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger) (*BuiltProv
 		}
 	}
 	keysErr := checkKindKeys(pc, kind)
+	if err := checkIdentityKeys(pc); err != nil {
+		return nil, errors.Join(keysErr, err)
+	}
 	var bp *BuiltProvider
 	var err error
 	switch kind {
@@ -238,7 +241,7 @@ func checkKindKeys(pc Provider, kind string) error {
 	refuse("reject_audiences", len(pc.RejectAudiences) > 0 && kind != providers.KindJWT, "jwt")
 	if kind == providers.KindAPIKey {
 		refuse("issuer", pc.Issuer != "", "jwt, introspection, userinfo, discovery")
-		refuse("username", len(pc.Username.Claims) > 0 || pc.Username.Lowercase, "jwt, introspection, userinfo, discovery")
+		refuse("username", !reflect.ValueOf(pc.Username).IsZero(), "jwt, introspection, userinfo, discovery")
 		refuse("groups", pc.Groups.Claim != "", "jwt, introspection, userinfo, discovery")
 		refuse("audiences", len(pc.Audiences) > 0, "jwt, introspection")
 		refuse("client_id", pc.ClientID != "", "presets and remote kinds")
@@ -315,6 +318,9 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 		sum += "; refuses aud " + strings.Join(reject, "|")
 	}
 	sum += "; username " + strings.Join(or2(jc.UsernameClaims, []string{"preferred_username", "sub"}), ",")
+	if jc.UsernamePattern != "" {
+		sum += " matching " + jc.UsernamePattern
+	}
 	if jc.GroupsClaim != "" {
 		sum += ", groups " + jc.GroupsClaim
 	}
@@ -338,6 +344,7 @@ func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.
 		Leeway:             pc.Leeway.D(),
 		UsernameClaims:     or2(pc.Username.Claims, pre.Username),
 		LowercaseUsername:  pc.Username.Lowercase,
+		UsernamePattern:    pc.Username.Pattern,
 		GroupsClaim:        or(pc.Groups.Claim, pre.GroupsClaim),
 		EmailClaim:         or(pc.Email.Claim, pre.EmailClaim),
 		RefreshInterval:    pc.JWKS.RefreshInterval.D(),
@@ -379,12 +386,22 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 
 func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
 	return providers.IdentityMapping{
-		UsernameClaims: or2(pc.Username.Claims, pre.Username),
-		Lowercase:      pc.Username.Lowercase,
-		GroupsClaim:    or(pc.Groups.Claim, pre.GroupsClaim),
-		EmailClaim:     or(pc.Email.Claim, pre.EmailClaim),
-		SubjectClaim:   pre.SubjectClaim,
+		UsernameClaims:  or2(pc.Username.Claims, pre.Username),
+		Lowercase:       pc.Username.Lowercase,
+		UsernamePattern: pc.Username.Pattern,
+		GroupsClaim:     or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:      or(pc.Email.Claim, pre.EmailClaim),
+		SubjectClaim:    pre.SubjectClaim,
 	}
+}
+
+// checkIdentityKeys checks the identity keys of a provider, so that their
+// errors carry the key's line.
+func checkIdentityKeys(pc Provider) error {
+	if _, err := providers.CompileUsernamePattern(pc.Username.Pattern); err != nil {
+		return at("username.pattern", errors.New(strings.TrimPrefix(err.Error(), "username pattern: ")))
+	}
+	return nil
 }
 
 func shape(pc Provider, pre *providers.Preset) providers.TokenShape {

@@ -97,6 +97,43 @@ var entriesOIdentity = []entry{
 			}
 		})
 	}},
+	{"O3_13_username_pattern", func(t *testing.T, s *suite) {
+		// Before: restguard had no identity pattern. A token whose
+		// preferred_username is ${jndi:ldap://…} was allowed and reached Jira
+		// as that user name, and so were path separators, realms and
+		// ${…}/%{…} lookups.
+		jndi := "${jndi:ldap://" + strings.TrimPrefix(s.canary.URL, "http://") + "/a}"
+		u := func(name string) []string { return hdrs(bearer(s.t0(t, map[string]any{"preferred_username": name}))) }
+		rejected := forbidden("username_rejected")
+		t.Run("product_default", func(t *testing.T) {
+			e := s.o3Profile(t, "o3-pattern-product", fmt.Sprintf(o3PatternProductConfig, s.a.Issuer, jiraAud))
+			e.table(t, []cs{
+				{name: "jndi", r: in{host: "o3-pattern.example.test", headers: u(jndi)}, w: rejected},
+				{name: "percent_lookup", r: in{host: "o3-pattern.example.test", headers: u("%{date}")}, w: rejected},
+				{name: "traversal", r: in{host: "o3-pattern.example.test", headers: u("../../admin")}, w: rejected},
+				{name: "slash", r: in{host: "o3-pattern.example.test", headers: u("admin/x")}, w: rejected},
+				{name: "realm", r: in{host: "o3-pattern.example.test", headers: u(`EVIL\admin`)}, w: rejected},
+				{name: "plain", r: in{host: "o3-pattern.example.test", headers: u("alice")}, w: allow("alice")},
+				{name: "email_like", r: in{host: "o3-pattern.example.test", headers: u("alice@corp.example")}, w: allow("alice@corp.example")},
+				{name: "dollar_alone", r: in{host: "o3-pattern.example.test", headers: u("ali$ce")}, w: allow("ali$ce")},
+			})
+		})
+		t.Run("configured_patterns", func(t *testing.T) {
+			e := s.o3Profile(t, "o3-pattern", fmt.Sprintf(o3PatternConfig, s.a.Issuer, jiraAud))
+			e.table(t, []cs{
+				{name: "provider_match", r: in{host: "o3-ppattern.example.test", headers: u("bob.smith")}, w: allow("bob.smith")},
+				{name: "provider_upper_case", r: in{host: "o3-ppattern.example.test", headers: u("Bob")}, w: rejected},
+				{name: "provider_anchored_prefix", r: in{host: "o3-ppattern.example.test", headers: u("bob!")}, w: rejected},
+				{name: "provider_anchored_suffix", r: in{host: "o3-ppattern.example.test", headers: u("!bob")}, w: rejected},
+				{name: "product_pattern_after_strip", r: in{host: "o3-ppattern-product.example.test", headers: u("bob@corp.example.com")}, w: allow("bob")},
+				{name: "product_pattern_refuses", r: in{host: "o3-ppattern-product.example.test", headers: u("svc-bob")}, w: rejected},
+				{name: "product_default_still_applies", r: in{host: "o3-ppattern-product.example.test", headers: u("${x}")}, w: rejected},
+			})
+		})
+		if n := s.canary.hits.Load(); n != 0 {
+			t.Errorf("canary received %d requests", n)
+		}
+	}},
 	{"O3_14_user_lists_fold_like_the_product", func(t *testing.T, s *suite) {
 		// Before: users.allow, users.deny and username.map compared
 		// case-sensitively, while Jira resolves Former-Admin as former-admin:
