@@ -333,7 +333,23 @@ type usernameRule struct {
 	lowercase bool
 	// pattern, when set, must match the whole (lower-cased) name.
 	pattern *regexp.Regexp
+	// An e-mail address is a username only when verifiedClaim says it
+	// was verified, or with allowUnverified (seams item 12, catalogue E1).
+	// A path is an e-mail when it is emailClaim or its last segment is
+	// "email".
+	emailClaim, verifiedClaim string
+	allowUnverified           bool
+	// integers accepts an integer JSON number as its decimal text (remote
+	// answers: GitHub's numeric user id). JWT claims stay strings.
+	integers bool
 }
+
+// DefaultEmailVerifiedClaim is where an e-mail's verification is read
+// (OIDC Core §5.1).
+const DefaultEmailVerifiedClaim = "email_verified"
+
+// maxIntegerID bounds the digits of a numeric id taken as a username.
+const maxIntegerID = 20
 
 // CompileUsernamePattern compiles a username.pattern: RE2 syntax, always
 // matched against the whole name ("^(?:pattern)$"). "" compiles to nil.
@@ -356,11 +372,19 @@ func (r *usernameRule) username(c map[string]any) (string, error) {
 			continue
 		}
 		s, ok := v.(string)
+		if n, isNum := v.(json.Number); isNum && r.integers && isDigits(string(n)) {
+			s, ok = string(n), true
+		}
 		if !ok {
 			return "", authz.InvalidToken(authz.ReasonUsernameMissing, fmt.Errorf("claim %q is not a string", path))
 		}
 		if s == "" {
 			continue
+		}
+		if r.isEmail(path) && !r.allowUnverified && !emailVerified(c, r.verifiedClaim) {
+			// A self-service address nobody verified is not an identity
+			// (nOAuth). No fallback to a later claim either.
+			return "", authz.InvalidToken(authz.ReasonUsernameMissing, fmt.Errorf("claim %q is an e-mail address and %q is not true", path, r.verifiedClaim))
 		}
 		if r.lowercase {
 			lower, ok := authz.LowerName(s)
@@ -377,6 +401,32 @@ func (r *usernameRule) username(c map[string]any) (string, error) {
 		return s, nil
 	}
 	return "", authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("no username claim present"))
+}
+
+func (r *usernameRule) isEmail(path string) bool {
+	return path == r.emailClaim || path == "email" || strings.HasSuffix(path, ".email")
+}
+
+// emailVerified reads an e-mail verification flag: the JSON literal true, or
+// the string "true" (Google tokeninfo sends strings).
+func emailVerified(c map[string]any, path string) bool {
+	if path == "" {
+		path = DefaultEmailVerifiedClaim
+	}
+	v, _ := claim(c, path)
+	return v == true || v == "true"
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > maxIntegerID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // groups reads the groups claim: an array of strings, or one string as a

@@ -70,6 +70,10 @@ type JWTConfig struct {
 	// UsernamePattern, when set, must match the whole username (RE2,
 	// CompileUsernamePattern); a name outside it is 403 username_rejected.
 	UsernamePattern string
+	// EmailVerifiedClaim (default "email_verified") must be true for an
+	// e-mail claim to be the username, unless AllowUnverifiedEmail.
+	EmailVerifiedClaim   string
+	AllowUnverifiedEmail bool
 	// GroupsClaim is the dotted path of the groups ("groups",
 	// "realm_access.roles"): an array of strings or one string.
 	GroupsClaim        string
@@ -146,6 +150,7 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	j.cache = newTokenCache(cfg.CacheSize)
 	j.user.pattern, _ = CompileUsernamePattern(cfg.UsernamePattern) // checked by prepare
 	j.user.paths, j.user.lowercase = cfg.UsernameClaims, cfg.LowercaseUsername
+	j.user.emailClaim, j.user.verifiedClaim, j.user.allowUnverified = cfg.EmailClaim, cfg.EmailVerifiedClaim, cfg.AllowUnverifiedEmail
 	return j, nil
 }
 
@@ -209,6 +214,9 @@ func prepare(c *JWTConfig) error {
 	}
 	if c.EmailClaim == "" {
 		c.EmailClaim = "email"
+	}
+	if c.EmailVerifiedClaim == "" {
+		c.EmailVerifiedClaim = DefaultEmailVerifiedClaim
 	}
 	durations := []struct {
 		name string

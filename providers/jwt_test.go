@@ -50,6 +50,30 @@ func TestValidTokens(t *testing.T) {
 			want: authz.Identity{Username: "user-1", Subject: "user-1", KeyID: "k1"},
 		},
 		{
+			name: "verified email username",
+			mod:  func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "Bob@corp.example", "email_verified": true})
+			},
+			want: authz.Identity{Username: "Bob@corp.example", Subject: "user-1", Email: "Bob@corp.example", KeyID: "k1"},
+		},
+		{
+			name: "email_verified as the string true",
+			mod:  func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "bob@corp.example", "email_verified": "true"})
+			},
+			want: authz.Identity{Username: "bob@corp.example", Subject: "user-1", Email: "bob@corp.example", KeyID: "k1"},
+		},
+		{
+			name: "unverified email by explicit choice",
+			mod:  func(c *JWTConfig) { c.UsernameClaims, c.AllowUnverifiedEmail = []string{"email"}, true },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "bob@corp.example", "email_verified": false})
+			},
+			want: authz.Identity{Username: "bob@corp.example", Subject: "user-1", Email: "bob@corp.example", KeyID: "k1"},
+		},
+		{
 			name: "lowercase then pattern",
 			mod:  func(c *JWTConfig) { c.LowercaseUsername, c.UsernamePattern = true, "[a-z]+" },
 			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"preferred_username": "ALICE"}) },
@@ -215,6 +239,26 @@ func TestRefusedClaims(t *testing.T) {
 		{name: "dpop-bound token as bearer", claims: map[string]any{"cnf": map[string]any{"jkt": "abc"}}, want: authz.ReasonTokenInvalid},
 		{name: "username not a string", claims: map[string]any{"preferred_username": []string{"alice", "admin"}}, want: authz.ReasonUsernameMissing},
 		{name: "no username", claims: map[string]any{"preferred_username": nil, "sub": nil}, want: authz.ReasonUsernameMissing},
+		{
+			name:   "email username not verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email", "sub"} },
+			claims: map[string]any{"email": "admin@corp.example", "email_verified": false}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "email username without email_verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			claims: map[string]any{"email": "admin@corp.example"}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "email username verified by a number (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			claims: map[string]any{"email": "admin@corp.example", "email_verified": 1}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "configured email claim not verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims, c.EmailClaim = []string{"mail"}, "mail" },
+			claims: map[string]any{"mail": "admin@corp.example"}, want: authz.ReasonUsernameMissing,
+		},
 		{
 			name:   "username outside the pattern (seams 13)",
 			mod:    func(c *JWTConfig) { c.UsernamePattern = "[a-z]+" },

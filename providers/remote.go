@@ -242,7 +242,11 @@ type IdentityMapping struct {
 	UsernamePattern string
 	GroupsClaim     string // array of strings or one string
 	EmailClaim      string
-	SubjectClaim    string // default "sub"
+	// EmailVerifiedClaim (default "email_verified") must be true for an
+	// e-mail address to be the username, unless AllowUnverifiedEmail.
+	EmailVerifiedClaim   string
+	AllowUnverifiedEmail bool
+	SubjectClaim         string // default "sub"
 
 	user usernameRule // compiled by prepare
 }
@@ -262,7 +266,11 @@ func (m *IdentityMapping) prepare(username ...string) error {
 	if err != nil {
 		return err
 	}
-	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re}
+	if m.EmailVerifiedClaim == "" {
+		m.EmailVerifiedClaim = DefaultEmailVerifiedClaim
+	}
+	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re,
+		emailClaim: m.EmailClaim, verifiedClaim: m.EmailVerifiedClaim, allowUnverified: m.AllowUnverifiedEmail, integers: true}
 	return nil
 }
 

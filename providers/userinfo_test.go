@@ -62,6 +62,46 @@ func TestUserinfoFaults(t *testing.T) {
 	}
 }
 
+// TestUserinfoIdentityAttributes: seams item 12. Integer ids (GitHub's
+// numeric user id) are usernames by their decimal text; other numbers are
+// not; an e-mail address needs its verification flag.
+func TestUserinfoIdentityAttributes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		mapping    IdentityMapping
+		want       string
+		reason     authz.Reason
+	}{
+		{"integer id", `{"sub":"s","id":583231}`, IdentityMapping{UsernameClaims: []string{"id"}}, "583231", ""},
+		{"fractional id", `{"sub":"s","id":1.5}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"negative id", `{"sub":"s","id":-1}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"exponent id", `{"sub":"s","id":1e3}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"verified email", `{"sub":"s","email":"a@x.example","email_verified":true}`, IdentityMapping{UsernameClaims: []string{"email"}}, "a@x.example", ""},
+		{"unverified email", `{"sub":"s","email":"a@x.example","email_verified":false}`, IdentityMapping{UsernameClaims: []string{"email", "sub"}}, "", authz.ReasonUsernameMissing},
+		{"nested email, preset flag", `{"sub":"s","user":{"email":"a@x.example","verified":true}}`, IdentityMapping{UsernameClaims: []string{"user.email"}, EmailVerifiedClaim: "user.verified"}, "a@x.example", ""},
+		{"nested email unverified", `{"sub":"s","user":{"email":"a@x.example","verified":false}}`, IdentityMapping{UsernameClaims: []string{"user.email"}, EmailVerifiedClaim: "user.verified"}, "", authz.ReasonUsernameMissing},
+		{"unverified by choice", `{"sub":"s","email":"a@x.example"}`, IdentityMapping{UsernameClaims: []string{"email"}, AllowUnverifiedEmail: true}, "a@x.example", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAS(t, jsonAnswer(tc.body))
+			u, err := NewUserinfo(UserinfoConfig{Name: "u", URL: f.srv.URL + "/userinfo", AllowAnyClient: true, Mapping: tc.mapping})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := u.Validate(context.Background(), "opaque-user-token")
+			if tc.reason != "" {
+				wantReason(t, err, authz.ErrInvalidToken, tc.reason)
+				return
+			}
+			if err != nil || id.Username != tc.want {
+				t.Fatalf("%+v %v, want %q", id, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestLooksLikeJWT(t *testing.T) {
 	t.Parallel()
 	for tok, want := range map[string]bool{

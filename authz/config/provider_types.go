@@ -78,6 +78,9 @@ type UsernameMapping struct {
 	Lowercase bool     `yaml:"lowercase"`
 	// Pattern is an RE2 expression the whole username must match.
 	Pattern string `yaml:"pattern"`
+	// AllowUnverifiedEmail accepts an e-mail claim as the username when
+	// the provider does not say it was verified.
+	AllowUnverifiedEmail bool `yaml:"allow_unverified_email"`
 }
 
 // ClaimRef names a (dotted) claim path.

@@ -333,27 +333,29 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 
 func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) providers.JWTConfig {
 	jc := providers.JWTConfig{
-		Name:               pc.Name,
-		DiscoveryURL:       pc.DiscoveryURL,
-		Algorithms:         pc.Algorithms,
-		Audiences:          or2(pc.Audiences, pre.Audiences),
-		ClientIDClaim:      or(pc.ClientIDClaim, pre.ClientIDClaim),
-		ClientIDs:          or2(pc.ClientIDs, pre.ClientIDs),
-		StrictTyp:          pc.StrictTyp,
-		RequiredClaims:     mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
-		Leeway:             pc.Leeway.D(),
-		UsernameClaims:     or2(pc.Username.Claims, pre.Username),
-		LowercaseUsername:  pc.Username.Lowercase,
-		UsernamePattern:    pc.Username.Pattern,
-		GroupsClaim:        or(pc.Groups.Claim, pre.GroupsClaim),
-		EmailClaim:         or(pc.Email.Claim, pre.EmailClaim),
-		RefreshInterval:    pc.JWKS.RefreshInterval.D(),
-		MinRefreshInterval: pc.JWKS.MinRefreshInterval.D(),
-		MaxStale:           pc.JWKS.MaxStale.D(),
-		FetchTimeout:       pc.JWKS.FetchTimeout.D(),
-		HTTPClient:         o.HTTPClient,
-		Logger:             logger,
-		Now:                o.Now,
+		Name:                 pc.Name,
+		DiscoveryURL:         pc.DiscoveryURL,
+		Algorithms:           pc.Algorithms,
+		Audiences:            or2(pc.Audiences, pre.Audiences),
+		ClientIDClaim:        or(pc.ClientIDClaim, pre.ClientIDClaim),
+		ClientIDs:            or2(pc.ClientIDs, pre.ClientIDs),
+		StrictTyp:            pc.StrictTyp,
+		RequiredClaims:       mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
+		Leeway:               pc.Leeway.D(),
+		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
+		LowercaseUsername:    pc.Username.Lowercase,
+		UsernamePattern:      pc.Username.Pattern,
+		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
+		AllowUnverifiedEmail: pc.Username.AllowUnverifiedEmail,
+		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:           or(pc.Email.Claim, pre.EmailClaim),
+		RefreshInterval:      pc.JWKS.RefreshInterval.D(),
+		MinRefreshInterval:   pc.JWKS.MinRefreshInterval.D(),
+		MaxStale:             pc.JWKS.MaxStale.D(),
+		FetchTimeout:         pc.JWKS.FetchTimeout.D(),
+		HTTPClient:           o.HTTPClient,
+		Logger:               logger,
+		Now:                  o.Now,
 	}
 	if pc.Cache.Size != nil {
 		jc.CacheSize = *pc.Cache.Size
@@ -386,12 +388,14 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 
 func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
 	return providers.IdentityMapping{
-		UsernameClaims:  or2(pc.Username.Claims, pre.Username),
-		Lowercase:       pc.Username.Lowercase,
-		UsernamePattern: pc.Username.Pattern,
-		GroupsClaim:     or(pc.Groups.Claim, pre.GroupsClaim),
-		EmailClaim:      or(pc.Email.Claim, pre.EmailClaim),
-		SubjectClaim:    pre.SubjectClaim,
+		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
+		Lowercase:            pc.Username.Lowercase,
+		UsernamePattern:      pc.Username.Pattern,
+		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:           or(pc.Email.Claim, pre.EmailClaim),
+		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
+		AllowUnverifiedEmail: pc.Username.AllowUnverifiedEmail,
+		SubjectClaim:         pre.SubjectClaim,
 	}
 }
 

@@ -97,6 +97,36 @@ var entriesOIdentity = []entry{
 			}
 		})
 	}},
+	{"O3_12_preset_identities", func(t *testing.T, s *suite) {
+		// Before: the custom preset mapped [preferred_username, email, sub]
+		// with no e-mail verification, so a token without
+		// preferred_username was forwarded as its self-service e-mail
+		// (nOAuth, catalogue E1); a provider naming claims [email] accepted
+		// email_verified: false; discord (like github, gitlab and slack)
+		// defaulted to the mutable user name, facebook and miniorange to the
+		// e-mail.
+		e := s.o3Presets(t)
+		tok := func(extra map[string]any) []string { return hdrs(bearer(s.t0(t, extra))) }
+		unverified := map[string]any{"preferred_username": nil, "sub": "u-9", "email": "admin@corp.example", "email_verified": false}
+		missing := invalidToken("username_missing")
+		e.table(t, []cs{
+			{name: "custom_no_preferred_username", r: in{host: "o3-custom.example.test", headers: tok(unverified)}, w: missing},
+			{name: "custom_preferred_username", r: in{host: "o3-custom.example.test", headers: tok(nil)}, w: allow("alice")},
+			{name: "email_unverified", r: in{host: "o3-email.example.test", headers: tok(unverified)}, w: missing},
+			{name: "email_verified_absent", r: in{host: "o3-email.example.test", headers: tok(map[string]any{"email": "admin@corp.example"})}, w: missing},
+			{name: "email_verified_string_false", r: in{host: "o3-email.example.test", headers: tok(map[string]any{"email": "admin@corp.example", "email_verified": "false"})}, w: missing},
+			{name: "email_verified_true", r: in{host: "o3-email.example.test", headers: tok(map[string]any{"email": "bob@corp.example", "email_verified": true})}, w: allow("bob@corp.example")},
+			{name: "email_verified_string_true", r: in{host: "o3-email.example.test", headers: tok(map[string]any{"email": "bob@corp.example", "email_verified": "true"})}, w: allow("bob@corp.example")},
+			{name: "discord_immutable_id", r: in{host: "o3-remote.example.test", headers: hdrs(bearer(e.discord.token(`{"id":"80351110224678912","username":"alice"}`)))}, w: allow("80351110224678912")},
+		})
+		t.Run("explicit_opt_in", func(t *testing.T) {
+			o := s.o3Profile(t, "o3-email-opt-in", fmt.Sprintf(o3EmailOptInConfig, s.a.Issuer, jiraAud, e.discord.srv.URL))
+			o.table(t, []cs{
+				{name: "unverified_email_accepted", r: in{host: "o3-email-any.example.test", headers: tok(unverified)}, w: allow("admin@corp.example")},
+				{name: "discord_mutable_name_by_choice", r: in{host: "o3-remote.example.test", headers: hdrs(bearer(e.discord.token(`{"id":"80351110224678913","username":"carol"}`)))}, w: allow("carol")},
+			})
+		})
+	}},
 	{"O3_13_username_pattern", func(t *testing.T, s *suite) {
 		// Before: restguard had no identity pattern. A token whose
 		// preferred_username is ${jndi:ldap://…} was allowed and reached Jira
