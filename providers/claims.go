@@ -255,7 +255,14 @@ func (j *JWT) identity(c map[string]any, now time.Time) (*authz.Identity, time.T
 		return nil, time.Time{}, authz.InvalidToken(authz.ReasonTokenInvalid, errors.New("sender-constrained token (cnf) presented as bearer"))
 	}
 	for path, accepted := range j.cfg.RequiredClaims {
-		v, _ := claim(c, path)
+		v, present := claim(c, path)
+		if len(accepted) == 0 {
+			// An empty list requires presence only (seams item 16).
+			if !present {
+				return nil, time.Time{}, authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("claim %q missing", path))
+			}
+			continue
+		}
 		if have, ok := stringOrArray(v); !ok || !containsAny(have, accepted) {
 			return nil, time.Time{}, authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("claim %q missing or not accepted", path))
 		}

@@ -46,7 +46,8 @@ type IntrospectionConfig struct {
 	TokenTypes []string
 	// RequireExp refuses answers without exp.
 	RequireExp bool
-	// RequiredClaims: each path must hold (or contain) an accepted value.
+	// RequiredClaims: each path must hold (or contain) an accepted value;
+	// an empty list requires only that it is present and not null.
 	RequiredClaims map[string][]string
 	// Mapping: username default {"username", "sub"}.
 	Mapping IdentityMapping
@@ -255,6 +256,9 @@ func (p *Introspection) Describe() string {
 	}
 	if len(p.cfg.ClientIDs) > 0 {
 		fmt.Fprintf(&b, ", client_id %s", strings.Join(p.cfg.ClientIDs, "|"))
+	}
+	if len(p.cfg.RequiredClaims) > 0 {
+		fmt.Fprintf(&b, ", require %s", describeRequired(p.cfg.RequiredClaims))
 	}
 	fmt.Fprintf(&b, "; %s", describeMapping(p.cfg.Mapping))
 	fmt.Fprintf(&b, "; tokens: %s; %s", p.cfg.Shape, describeCache(p.cfg.Remote))

@@ -59,7 +59,8 @@ type JWTConfig struct {
 	// false, at+jwt, JWT or no typ are accepted; any other typ is refused.
 	StrictTyp bool
 	// RequiredClaims maps a dotted claim path to the accepted values: the
-	// claim must be a string equal to one, or an array containing one.
+	// claim must be a string equal to one, or an array containing one. An
+	// empty list requires only that the claim is present and not null.
 	RequiredClaims map[string][]string
 	Leeway         time.Duration // clock skew for exp/nbf/iat; default 30s, at most 5m
 	// UsernameClaims are dotted paths tried in order; the first present,
@@ -195,9 +196,9 @@ func prepare(c *JWTConfig) error {
 	if c.ClientIDClaim != "" && len(c.ClientIDs) == 0 {
 		bad("client id claim %q needs client ids", c.ClientIDClaim)
 	}
-	for path, vals := range c.RequiredClaims {
-		if path == "" || len(vals) == 0 {
-			bad("required claim %q needs a path and at least one value", path)
+	for path := range c.RequiredClaims {
+		if path == "" {
+			bad("a required claim needs a path")
 		}
 	}
 	switch {

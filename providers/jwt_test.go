@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,12 @@ func TestValidTokens(t *testing.T) {
 			name: "empty preferred_username falls back",
 			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"preferred_username": ""}) },
 			want: authz.Identity{Username: "user-1", Subject: "user-1", KeyID: "k1"},
+		},
+		{
+			name: "required presence, any value (seams 16)",
+			mod:  func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"acr": "0"}) },
+			want: authz.Identity{Username: "alice", Subject: "user-1", KeyID: "k1"},
 		},
 		{
 			name: "verified email username",
@@ -230,6 +237,19 @@ func TestRefusedClaims(t *testing.T) {
 			name:   "required claim token_use wrong",
 			mod:    func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"token_use": {"access"}} },
 			claims: map[string]any{"token_use": "id"}, want: authz.ReasonClaimMismatch,
+		},
+		{
+			name:   "required presence, claim absent (seams 16)",
+			mod:    func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			claims: map[string]any{}, want: authz.ReasonClaimMismatch,
+		},
+		{
+			name: "required presence, claim null (seams 16)",
+			mod:  func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			raw: func(t *testing.T) string {
+				return p.MintRaw(t, map[string]any{"alg": "RS256", "kid": "k1", "typ": "at+jwt"}, []byte(strings.TrimSuffix(string(claimsJSON(t, p, nil)), "}")+`,"acr":null}`), "RS256", p.RSAKey())
+			},
+			want: authz.ReasonClaimMismatch,
 		},
 		{
 			name:   "required claim missing",

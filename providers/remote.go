@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -359,14 +360,35 @@ func claimValues(c map[string]any, path string) []string {
 }
 
 // checkRequired applies required claims: each path must hold (or contain)
-// one of its accepted values.
+// one of its accepted values; an empty list requires only that the path
+// is present and not null (seams item 16).
 func checkRequired(c map[string]any, required map[string][]string, what string) error {
 	for path, accepted := range required {
+		if len(accepted) == 0 {
+			if _, present := claim(c, path); !present {
+				return authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("%s: %q missing", what, path))
+			}
+			continue
+		}
 		if !containsAny(claimValues(c, path), accepted) {
 			return authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("%s: %q missing or not accepted", what, path))
 		}
 	}
 	return nil
+}
+
+// describeRequired is the one-line form of required claims for Describe.
+func describeRequired(required map[string][]string) string {
+	keys := make([]string, 0, len(required))
+	for k, v := range required {
+		if len(v) == 0 {
+			keys = append(keys, k+" present")
+		} else {
+			keys = append(keys, k+"="+strings.Join(v, "|"))
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, " ")
 }
 
 // timeClaim reads an expiry given as a NumericDate, a decimal string of

@@ -399,13 +399,22 @@ func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
 	}
 }
 
-// checkIdentityKeys checks the identity keys of a provider, so that their
-// errors carry the key's line.
+// checkIdentityKeys checks the identity keys of a provider (the username
+// pattern, the required claims), so that their errors carry the key's
+// line.
 func checkIdentityKeys(pc Provider) error {
+	var errs []error
 	if _, err := providers.CompileUsernamePattern(pc.Username.Pattern); err != nil {
-		return at("username.pattern", errors.New(strings.TrimPrefix(err.Error(), "username pattern: ")))
+		errs = append(errs, at("username.pattern", errors.New(strings.TrimPrefix(err.Error(), "username pattern: "))))
 	}
-	return nil
+	for _, name := range sortedKeys(pc.RequiredClaims) {
+		if pc.RequiredClaims[name] == nil {
+			// An empty value could be read as "anything goes": the two
+			// meanings are written differently.
+			errs = append(errs, at("required_claims."+name, fmt.Errorf("no accepted values: list them (%s: [value]), or write %s: [] to require only that the claim is present", name, name)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func shape(pc Provider, pre *providers.Preset) providers.TokenShape {

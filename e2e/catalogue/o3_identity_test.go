@@ -184,6 +184,52 @@ var entriesOIdentity = []entry{
 			{name: "map_other_case", r: in{host: "o3-users.example.test", headers: u("Old.Name")}, w: allow("new.name")},
 		})
 	}},
+	{"O3_16_userinfo_subject_and_presence", func(t *testing.T, s *suite) {
+		// Before: a userinfo answer without sub (OIDC Core §5.3.2: always
+		// returned) was allowed, and so was a Discord answer without user.id;
+		// required_claims could only list values (an empty list refused every
+		// token, and a JWT provider with one did not load).
+		e := s.o3Presets(t)
+		ui := func(body string) []string {
+			tok := "ui_" + randHex(8)
+			e.as.set(tok, answer{body: body})
+			return hdrs(bearer(tok))
+		}
+		team := func(body string) []string {
+			tok := "uit_" + randHex(8)
+			e.as.set(tok, answer{body: body})
+			return hdrs(bearer(tok))
+		}
+		intro := func(extra string) []string {
+			tok := "opr_" + randHex(8)
+			e.as.set(tok, answer{body: activeBody(extra)})
+			return hdrs(bearer(tok))
+		}
+		mismatch := invalidToken("claim_mismatch")
+		e.table(t, []cs{
+			{name: "userinfo_no_sub", r: in{host: "o3-remote.example.test", headers: ui(`{"preferred_username":"dave"}`)}, w: mismatch},
+			{name: "userinfo_empty_sub", r: in{host: "o3-remote.example.test", headers: ui(`{"sub":"","preferred_username":"dave"}`)}, w: mismatch},
+			{name: "userinfo_sub", r: in{host: "o3-remote.example.test", headers: ui(`{"sub":"u-1","preferred_username":"dave"}`)}, w: allow("dave")},
+			{name: "discord_no_user_id", r: in{host: "o3-remote.example.test", headers: hdrs(bearer(e.discord.token(`{"username":"alice"}`)))}, w: mismatch},
+			{name: "required_present", r: in{host: "o3-remote.example.test", headers: team(`{"sub":"u-2","preferred_username":"erin","team":"blue"}`)}, w: allow("erin")},
+			{name: "required_absent", r: in{host: "o3-remote.example.test", headers: team(`{"sub":"u-2","preferred_username":"erin"}`)}, w: mismatch},
+			{name: "required_null", r: in{host: "o3-remote.example.test", headers: team(`{"sub":"u-2","preferred_username":"erin","team":null}`)}, w: mismatch},
+			{name: "introspection_required_present", r: in{host: "o3-remote.example.test", headers: intro(`"team":"blue"`)}, w: allow("alice")},
+			{name: "introspection_required_absent", r: in{host: "o3-remote.example.test", headers: intro("")}, w: mismatch},
+		})
+		t.Run("jwt_presence", func(t *testing.T) {
+			j := s.o3Profile(t, "o3-required-jwt", fmt.Sprintf(o3RequiredJWTConfig, s.a.Issuer, jiraAud))
+			j.table(t, []cs{
+				{name: "present", r: in{host: "o3-required.example.test", headers: hdrs(bearer(s.t0(t, map[string]any{"acr": "mfa"})))}, w: allow("alice")},
+				{name: "absent", r: in{host: "o3-required.example.test", headers: hdrs(bearer(s.t0(t, nil)))}, w: mismatch},
+				{name: "null", r: in{host: "o3-required.example.test", headers: hdrs(bearer(s.raw(t, h0, s.payload(nil, `"acr":null`))))}, w: mismatch},
+			})
+			out, err := validate(t, fmt.Sprintf(o3RequiredNullConfig, s.a.Issuer, jiraAud))
+			if err == nil || !strings.Contains(out, "providers[0].required_claims") || !strings.Contains(out, "[]") {
+				t.Errorf("required_claims with a null value is accepted or its error does not name [] (err %v):\n%s", err, out)
+			}
+		})
+	}},
 }
 
 // o3Profile validates configYAML (so that a configuration error fails at
