@@ -50,11 +50,13 @@ type UsernameMapperConfig struct {
 }
 
 // UsernameMapper transforms the username of identities from an identity
-// provider into the product's login name (atlassian.md §3): strip an e-mail
-// domain or UPN suffix ("alice@corp.example" → "alice") and a down-level
-// domain ("CORP\alice" → "alice"), lower-case, then a static map. Identities
-// the product itself vouched for (Via "atlassian") are left alone. It is an
-// authz.IdentityMapper, safe for concurrent use.
+// provider into the product's login name (docs/atlassian.md, "Username
+// mapping"): strip a listed down-level realm ("CORP\alice" → "alice") and
+// a listed e-mail or UPN domain ("alice@corp.example" → "alice"), lower-case
+// A-Z, rename with a static map, then check the final name (the product
+// check, the pattern). Identities the product itself vouched for (Via
+// "atlassian") are left alone. It is an authz.IdentityMapper, safe for
+// concurrent use.
 type UsernameMapper struct {
 	cfg     UsernameMapperConfig
 	pattern *regexp.Regexp
