@@ -6,6 +6,7 @@ FUZZTIME  ?= 10s
 # Every native fuzz target, as package:Target.
 FUZZ_TARGETS := \
 	./authz:FuzzParseCredential \
+	./authz:FuzzFoldName \
 	./authz/config:FuzzParse \
 	./policy:FuzzNormalizePath \
 	./policy:FuzzRouterMatch \

@@ -94,6 +94,7 @@ const (
 	ReasonGroupMissing      Reason = "group_missing"            // group rule not satisfied
 	ReasonUserDenied        Reason = "user_denied"              // user on the deny list or not on the allow list
 	ReasonUserUnknown       Reason = "user_unknown"             // the mapped user does not exist in the product directory
+	ReasonUsernameRejected  Reason = "username_rejected"        // a valid token whose username is not acceptable: an unnamed domain or realm, a name folding would change, a name outside the pattern
 	ReasonPasswordChannel   Reason = "password_channel_blocked" // os_username/os_password, session login, os_authType=basic
 	ReasonNativeTokenDenied Reason = "native_token_denied"      // a product-native token where they are not accepted
 	ReasonDefaultDeny       Reason = "default_deny"             // no rule matched, default: deny

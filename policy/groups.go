@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/restguard/restguard/authz"
 )
@@ -62,11 +63,18 @@ func (p *Groups) deny(detail string) authz.Decision {
 	return d
 }
 
-// Users is a post-authentication policy on Identity.Username, compared
-// exactly and case-sensitively. It denies with 403 user_denied when there
-// is no identity or no username, when the user is on the deny list, or
-// when an allow list is set and the user is not on it. The detail never
-// names the user.
+// Users is a post-authentication policy on Identity.Username. Names are
+// compared the way Jira, Confluence, Bitbucket and Bamboo resolve them:
+// folded with authz.FoldName (Java's English-locale lower-casing) on both
+// sides, so "Former-Admin" is on a deny list that names "former-admin"
+// (seams item 14), while "former-admİn" (U+0130), which the products fold
+// to another name, is not. A deny list also matches names that differ
+// only in final and medial sigma (ς, σ), so that a word-boundary detail of
+// the JVM's folding can make a deny list stricter but never weaker.
+//
+// It denies with 403 user_denied when there is no identity or no username,
+// when the user is on the deny list, or when an allow list is set and the
+// user is not on it. The detail never names the user.
 type Users struct {
 	allow, deny map[string]struct{}
 	dryRun      bool
@@ -75,7 +83,13 @@ type Users struct {
 // NewUsers returns a Users policy. With dryRun, denials are reported but
 // not enforced.
 func NewUsers(allow, deny []string, dryRun bool) authz.Policy {
-	return &Users{allow: set(allow), deny: set(deny), dryRun: dryRun}
+	return &Users{allow: keySet(allow, authz.FoldName), deny: keySet(deny, denyKey), dryRun: dryRun}
+}
+
+// denyKey folds a name for the deny list: the product's folding, with the
+// final sigma merged into the medial one.
+func denyKey(name string) string {
+	return strings.ReplaceAll(authz.FoldName(name), "ς", "σ")
 }
 
 // Evaluate implements authz.Policy.
@@ -84,11 +98,15 @@ func (p *Users) Evaluate(_ context.Context, in *authz.Input) authz.Decision {
 		return p.denial("no identity")
 	}
 	u := in.Identity.Username
-	if _, ok := p.deny[u]; ok {
-		return p.denial("user on the deny list")
+	if len(p.deny) > 0 {
+		if _, ok := p.deny[denyKey(u)]; ok {
+			return p.denial("user on the deny list")
+		}
 	}
-	if _, ok := p.allow[u]; len(p.allow) > 0 && !ok {
-		return p.denial("user not on the allow list")
+	if len(p.allow) > 0 {
+		if _, ok := p.allow[authz.FoldName(u)]; !ok {
+			return p.denial("user not on the allow list")
+		}
 	}
 	return authz.Pass()
 }
@@ -100,12 +118,16 @@ func (p *Users) denial(detail string) authz.Decision {
 }
 
 func set(list []string) map[string]struct{} {
+	return keySet(list, func(s string) string { return s })
+}
+
+func keySet(list []string, key func(string) string) map[string]struct{} {
 	if len(list) == 0 {
 		return nil
 	}
 	m := make(map[string]struct{}, len(list))
 	for _, s := range list {
-		m[s] = struct{}{}
+		m[key(s)] = struct{}{}
 	}
 	return m
 }

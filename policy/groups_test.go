@@ -117,7 +117,7 @@ func TestGroupDenialDoesNotEchoGroups(t *testing.T) {
 func TestUsers(t *testing.T) {
 	t.Parallel()
 	allow := NewUsers([]string{"alice", "bob"}, []string{"bob"}, false)
-	denyOnly := NewUsers(nil, []string{"mallory"}, false)
+	denyOnly := NewUsers(nil, []string{"mallory", "Former-Admin", "οδος", "ΑΣ_Β"}, false)
 	tests := []struct {
 		name string
 		p    authz.Policy
@@ -125,7 +125,17 @@ func TestUsers(t *testing.T) {
 		pass bool
 	}{
 		{"allowed", allow, &authz.Identity{Username: "alice"}, true},
-		{"case differs", allow, &authz.Identity{Username: "Alice"}, false},
+		// The products resolve names with Java's English-locale folding
+		// (seams item 14).
+		{"case differs: the same user", allow, &authz.Identity{Username: "ALICE"}, true},
+		{"dotted capital I: another user", allow, &authz.Identity{Username: "alİce"}, false},
+		{"deny other case", denyOnly, &authz.Identity{Username: "MALLORY"}, false},
+		{"deny list written in another case", denyOnly, &authz.Identity{Username: "former-admin"}, false},
+		{"deny final sigma", denyOnly, &authz.Identity{Username: "ΟΔΟΣ"}, false},
+		{"deny medial sigma spelling", denyOnly, &authz.Identity{Username: "οδοσ"}, false},
+		{"deny sigma before underscore", denyOnly, &authz.Identity{Username: "ασ_β"}, false},
+		{"deny kelvin sign folds to k", NewUsers(nil, []string{"kate"}, false), &authz.Identity{Username: "\u212Aate"}, false},
+		{"deny dotted capital I is another user", denyOnly, &authz.Identity{Username: "MALLORY\u0130"}, true},
 		{"trailing space", allow, &authz.Identity{Username: "alice "}, false},
 		{"not on allow list", allow, &authz.Identity{Username: "carol"}, false},
 		{"deny wins over allow", allow, &authz.Identity{Username: "bob"}, false},

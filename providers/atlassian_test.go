@@ -89,7 +89,9 @@ func newFakeAtlassian(t *testing.T) *fakeAtlassian {
 			if path == "/rest/api/1.0/admin/users/more-members" {
 				user = r.URL.Query().Get("context")
 			}
-			g, ok := f.groups[strings.ToLower(user)]
+			// The products resolve names with Java's English-locale
+			// lower-casing: authz.FoldName.
+			g, ok := f.groups[authz.FoldName(user)]
 			if !ok {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusNotFound)

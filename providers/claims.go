@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -254,7 +255,14 @@ func (j *JWT) identity(c map[string]any, now time.Time) (*authz.Identity, time.T
 		return nil, time.Time{}, authz.InvalidToken(authz.ReasonTokenInvalid, errors.New("sender-constrained token (cnf) presented as bearer"))
 	}
 	for path, accepted := range j.cfg.RequiredClaims {
-		v, _ := claim(c, path)
+		v, present := claim(c, path)
+		if len(accepted) == 0 {
+			// An empty list requires presence only (seams item 16).
+			if !present {
+				return nil, time.Time{}, authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("claim %q missing", path))
+			}
+			continue
+		}
 		if have, ok := stringOrArray(v); !ok || !containsAny(have, accepted) {
 			return nil, time.Time{}, authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("claim %q missing or not accepted", path))
 		}
@@ -322,29 +330,110 @@ func (j *JWT) checkAudience(c map[string]any) error {
 // A configured claim that is present with another type refuses the token:
 // no silent fallback to a later claim.
 func (j *JWT) username(c map[string]any) (string, error) {
-	return usernameFrom(c, j.cfg.UsernameClaims, j.cfg.LowercaseUsername)
+	return j.user.username(c)
 }
 
-// usernameFrom is the username rule shared by every provider kind.
-func usernameFrom(c map[string]any, paths []string, lowercase bool) (string, error) {
-	for _, path := range paths {
+// usernameRule is how every provider kind reads the username from claims
+// or an answer.
+type usernameRule struct {
+	paths     []string
+	lowercase bool
+	// pattern, when set, must match the whole (lower-cased) name.
+	pattern *regexp.Regexp
+	// An e-mail address is a username only when verifiedClaim says it
+	// was verified, or with allowUnverified (seams item 12, catalogue E1).
+	// A path is an e-mail when it is emailClaim or its last segment is
+	// "email".
+	emailClaim, verifiedClaim string
+	allowUnverified           bool
+	// integers accepts an integer JSON number as its decimal text (remote
+	// answers: GitHub's numeric user id). JWT claims stay strings.
+	integers bool
+}
+
+// DefaultEmailVerifiedClaim is where an e-mail's verification is read
+// (OIDC Core §5.1).
+const DefaultEmailVerifiedClaim = "email_verified"
+
+// maxIntegerID bounds the digits of a numeric id taken as a username.
+const maxIntegerID = 20
+
+// CompileUsernamePattern compiles a username.pattern: RE2 syntax, always
+// matched against the whole name ("^(?:pattern)$"). "" compiles to nil.
+func CompileUsernamePattern(pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, nil
+	}
+	// Compiled alone first, so that an error quotes what was written.
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, fmt.Errorf("username pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	return regexp.Compile("^(?:" + pattern + ")$")
+}
+
+// username applies the rule to claims c.
+func (r *usernameRule) username(c map[string]any) (string, error) {
+	for _, path := range r.paths {
 		v, present := claim(c, path)
 		if !present {
 			continue
 		}
 		s, ok := v.(string)
+		if n, isNum := v.(json.Number); isNum && r.integers && isDigits(string(n)) {
+			s, ok = string(n), true
+		}
 		if !ok {
 			return "", authz.InvalidToken(authz.ReasonUsernameMissing, fmt.Errorf("claim %q is not a string", path))
 		}
 		if s == "" {
 			continue
 		}
-		if lowercase {
-			s = strings.ToLower(s)
+		if r.isEmail(path) && !r.allowUnverified && !emailVerified(c, r.verifiedClaim) {
+			// A self-service address nobody verified is not an identity
+			// (nOAuth). No fallback to a later claim either.
+			return "", authz.InvalidToken(authz.ReasonUsernameMissing, fmt.Errorf("claim %q is an e-mail address and %q is not true", path, r.verifiedClaim))
+		}
+		if r.lowercase {
+			lower, ok := authz.LowerName(s)
+			if !ok {
+				// Folding it would give the product another user than
+				// the one judged here (seams item 11).
+				return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("claim %q: a non-ASCII letter that lower-casing would change", path))
+			}
+			s = lower
+		}
+		if r.pattern != nil && !r.pattern.MatchString(s) {
+			return "", authz.ForbiddenError(authz.ReasonUsernameRejected, fmt.Errorf("claim %q does not match the username pattern", path))
 		}
 		return s, nil
 	}
 	return "", authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("no username claim present"))
+}
+
+func (r *usernameRule) isEmail(path string) bool {
+	return path == r.emailClaim || path == "email" || strings.HasSuffix(path, ".email")
+}
+
+// emailVerified reads an e-mail verification flag: the JSON literal true, or
+// the string "true" (Google tokeninfo sends strings).
+func emailVerified(c map[string]any, path string) bool {
+	if path == "" {
+		path = DefaultEmailVerifiedClaim
+	}
+	v, _ := claim(c, path)
+	return v == true || v == "true"
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > maxIntegerID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // groups reads the groups claim: an array of strings, or one string as a

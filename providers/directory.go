@@ -171,10 +171,13 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 }
 
 // lookup returns the cached entry for user or asks the directory once for
-// all concurrent requests. Atlassian user names are case-insensitive, so
-// the cache key is lower-case. Outages are not cached.
+// all concurrent requests. The cache key is the exact name asked for:
+// folding it here (the product folds names its own way) let a lookalike
+// ("admİn") share the entry of another user, so that an unknown lookalike
+// made the real user unknown and a cached user lent its groups to the
+// lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
-	key := strings.ToLower(user)
+	key := user
 	if e, _, ok := d.cache.get(key, d.cfg.Now()); ok {
 		return e, nil
 	}
@@ -397,52 +400,4 @@ func names(v any, field string) []string {
 		}
 	}
 	return out
-}
-
-// UsernameMapper transforms the username of identities from an identity
-// provider into the product's login name (atlassian.md §3): strip an e-mail
-// domain or UPN suffix ("alice@corp.example" → "alice") and a down-level
-// domain ("CORP\alice" → "alice"), lower-case, then a static map. Identities
-// the product itself vouched for (Via "atlassian") are left alone. It is an
-// authz.IdentityMapper, safe for concurrent use.
-type UsernameMapper struct {
-	StripDomain bool
-	Lowercase   bool
-	// Rename replaces a whole username after the other transforms
-	// ("old.name" → "new.name").
-	Rename map[string]string
-}
-
-// Map implements authz.IdentityMapper.
-func (m *UsernameMapper) Map(_ context.Context, id *authz.Identity) (*authz.Identity, error) {
-	if id == nil {
-		return nil, authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("username: no identity"))
-	}
-	if id.Via == "atlassian" {
-		return id, nil
-	}
-	u := id.Username
-	if m.StripDomain {
-		if i := strings.LastIndexByte(u, '@'); i >= 0 {
-			u = u[:i]
-		}
-		if i := strings.LastIndexByte(u, '\\'); i >= 0 {
-			u = u[i+1:]
-		}
-	}
-	if m.Lowercase {
-		u = strings.ToLower(u)
-	}
-	if v, ok := m.Rename[u]; ok {
-		u = v
-	}
-	if u == "" {
-		return nil, authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("username: empty after mapping"))
-	}
-	if u == id.Username {
-		return id, nil
-	}
-	out := *id
-	out.Username = u
-	return &out, nil
 }

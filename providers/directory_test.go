@@ -136,38 +136,67 @@ func TestDirectoryDownIsUnavailableNotAllow(t *testing.T) {
 	wantReason(t, err, authz.ErrUnavailable, authz.ReasonIdPUnavailable)
 }
 
-// TestDirectoryCachedPerUser: one lookup per user (case-insensitive) until
-// the TTL; unknown users are remembered for the negative TTL.
-func TestDirectoryCachedPerUser(t *testing.T) {
+// TestDirectoryCachedPerExactName: one lookup per name until the TTL;
+// unknown users are remembered for the negative TTL. The key is the exact
+// name: each spelling is looked up once (the product decides whether two
+// spellings are one user).
+func TestDirectoryCachedPerExactName(t *testing.T) {
 	t.Parallel()
 	f := newFakeAtlassian(t)
 	clk := newClock()
 	d := newDirectory(t, DirectoryConfluence, f.URL, clk, func(c *DirectoryConfig) { c.RequireUser = true })
 	path := directoryPaths[DirectoryConfluence]
-	for _, u := range []string{"carol", "Carol", "CAROL"} {
-		if _, err := d.Map(context.Background(), &authz.Identity{Username: u}); err != nil {
-			t.Fatal(err)
+	for range 2 {
+		for _, u := range []string{"carol", "Carol"} {
+			if _, err := d.Map(context.Background(), &authz.Identity{Username: u}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if n := f.Hits(path); n != 2 { // two pages
-		t.Errorf("%d calls for one user, want 2 (one paged lookup)", n)
+	if n := f.Hits(path); n != 4 { // two pages per spelling
+		t.Errorf("%d calls for two spellings, want 4 (one paged lookup each)", n)
 	}
 	for range 3 {
 		_, _ = d.Map(context.Background(), &authz.Identity{Username: "mallory"})
 	}
-	if n := f.Hits(path); n != 3 {
-		t.Errorf("%d calls, want 3 (unknown user cached)", n)
+	if n := f.Hits(path); n != 5 {
+		t.Errorf("%d calls, want 5 (unknown user cached)", n)
 	}
 	clk.Add(11 * time.Second)
 	_, _ = d.Map(context.Background(), &authz.Identity{Username: "mallory"})
-	if n := f.Hits(path); n != 4 {
-		t.Errorf("%d calls after the negative TTL, want 4", n)
+	if n := f.Hits(path); n != 6 {
+		t.Errorf("%d calls after the negative TTL, want 6", n)
 	}
 	clk.Add(time.Minute)
 	_, _ = d.Map(context.Background(), &authz.Identity{Username: "carol"})
-	if n := f.Hits(path); n != 6 {
-		t.Errorf("%d calls after the TTL, want 6", n)
+	if n := f.Hits(path); n != 8 {
+		t.Errorf("%d calls after the TTL, want 8", n)
 	}
+}
+
+// TestDirectoryLookalikeNeitherPoisonsNorBorrows: seams item 11. "alİce"
+// (U+0130) is not alice to the product (Java folds it to "ali\u0307ce"),
+// though Go's strings.ToLower makes it "alice". Its negative entry must
+// not make alice unknown, and alice's cached groups must not be lent to it.
+func TestDirectoryLookalikeNeitherPoisonsNorBorrows(t *testing.T) {
+	t.Parallel()
+	f := newFakeAtlassian(t)
+	d := newDirectory(t, DirectoryJira, f.URL, newClock(), func(c *DirectoryConfig) { c.RequireUser = true })
+	_, err := d.Map(context.Background(), &authz.Identity{Username: "alİce"})
+	wantReason(t, err, authz.ErrForbidden, authz.ReasonUserUnknown)
+	if id, err := d.Map(context.Background(), &authz.Identity{Username: "alice"}); err != nil || !id.InGroup("developers") {
+		t.Fatalf("alice after an unknown lookalike: %+v %v", id, err)
+	}
+
+	e := newDirectory(t, DirectoryJira, f.URL, newClock(), func(c *DirectoryConfig) { c.RequireUser = true })
+	if _, err := e.Map(context.Background(), &authz.Identity{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.Map(context.Background(), &authz.Identity{Username: "ALİCE"})
+	if err == nil {
+		t.Fatalf("ALİCE borrowed alice's entry: groups %v", id.Groups)
+	}
+	wantReason(t, err, authz.ErrForbidden, authz.ReasonUserUnknown)
 }
 
 // TestDirectoryExistenceOnly: groups off, require_user on asks Jira
@@ -195,32 +224,6 @@ func TestNewDirectoryConfigErrors(t *testing.T) {
 		if _, err := NewDirectory(cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)
 		}
-	}
-}
-
-func TestUsernameMapper(t *testing.T) {
-	t.Parallel()
-	m := &UsernameMapper{StripDomain: true, Lowercase: true, Rename: map[string]string{"old.name": "new.name"}}
-	for in, want := range map[string]string{
-		"Alice@Corp.Example":      "alice",
-		"alice@corp.example.test": "alice",
-		`CORP\Bob`:                "bob",
-		"Old.Name@corp.example":   "old.name", // renamed below
-		"carol":                   "carol",
-	} {
-		if in == "Old.Name@corp.example" {
-			want = "new.name"
-		}
-		got, err := m.Map(context.Background(), &authz.Identity{Username: in})
-		if err != nil || got.Username != want {
-			t.Errorf("%q → %+v %v, want %q", in, got, err, want)
-		}
-	}
-	_, err := m.Map(context.Background(), &authz.Identity{Username: "@corp.example"})
-	wantReason(t, err, authz.ErrInvalidToken, authz.ReasonUsernameMissing)
-	native := &authz.Identity{Username: "Carol@x", Via: "atlassian"}
-	if got, _ := m.Map(context.Background(), native); got != native {
-		t.Error("a product-verified identity was remapped")
 	}
 }
 

@@ -50,7 +50,8 @@ type IntrospectionConfig struct {
 	TokenTypes []string
 	// RequireExp refuses answers without exp.
 	RequireExp bool
-	// RequiredClaims: each path must hold (or contain) an accepted value.
+	// RequiredClaims: each path must hold (or contain) an accepted value;
+	// an empty list requires only that it is present and not null.
 	RequiredClaims map[string][]string
 	// Mapping: username default {"username", "sub"}.
 	Mapping IdentityMapping
@@ -111,10 +112,12 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	if err := cfg.Remote.prepare("introspection"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := cfg.Mapping.prepare("username", "sub"); err != nil {
+		errs = append(errs, fmt.Errorf("introspection: %w", err))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cfg.Mapping.defaults("username", "sub")
 	p := &Introspection{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
 	p.call = &caller{what: "introspect", client: remoteClient(cfg.Remote.HTTPClient), timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &p.calls}
 	return p, nil
@@ -272,6 +275,9 @@ func (p *Introspection) Describe() string {
 	if p.cfg.AllowAnyClient {
 		b.WriteString(", any client (allow_any_client)")
 	}
+	if len(p.cfg.RequiredClaims) > 0 {
+		fmt.Fprintf(&b, ", require %s", describeRequired(p.cfg.RequiredClaims))
+	}
 	fmt.Fprintf(&b, "; %s", describeMapping(p.cfg.Mapping))
 	fmt.Fprintf(&b, "; tokens: %s; %s", p.cfg.Shape, describeCache(p.cfg.Remote))
 	return b.String()
@@ -281,6 +287,9 @@ func describeMapping(m IdentityMapping) string {
 	s := "username " + strings.Join(m.UsernameClaims, ",")
 	if m.Lowercase {
 		s += " (lower-cased)"
+	}
+	if m.UsernamePattern != "" {
+		s += " matching " + m.UsernamePattern
 	}
 	if m.GroupsClaim != "" {
 		s += ", groups " + m.GroupsClaim

@@ -56,7 +56,8 @@ type JWTConfig struct {
 	// false, at+jwt, JWT or no typ are accepted; any other typ is refused.
 	StrictTyp bool
 	// RequiredClaims maps a dotted claim path to the accepted values: the
-	// claim must be a string equal to one, or an array containing one.
+	// claim must be a string equal to one, or an array containing one. An
+	// empty list requires only that the claim is present and not null.
 	RequiredClaims map[string][]string
 	Leeway         time.Duration // clock skew for exp/nbf/iat; default 30s, at most 5m
 	// UsernameClaims are dotted paths tried in order; the first present,
@@ -64,6 +65,13 @@ type JWTConfig struct {
 	// Default {"preferred_username", "sub"}.
 	UsernameClaims    []string
 	LowercaseUsername bool
+	// UsernamePattern, when set, must match the whole username (RE2,
+	// CompileUsernamePattern); a name outside it is 403 username_rejected.
+	UsernamePattern string
+	// EmailVerifiedClaim (default "email_verified") must be true for an
+	// e-mail claim to be the username, unless AllowUnverifiedEmail.
+	EmailVerifiedClaim   string
+	AllowUnverifiedEmail bool
 	// GroupsClaim is the dotted path of the groups ("groups",
 	// "realm_access.roles"): an array of strings or one string.
 	GroupsClaim        string
@@ -90,6 +98,7 @@ type JWT struct {
 	keys  *KeySet
 	now   func() time.Time
 	cache *tokenCache
+	user  usernameRule
 
 	verifications atomic.Int64 // signature checks run (for tests and metrics)
 }
@@ -129,6 +138,9 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		j.now = time.Now
 	}
 	j.cache = newTokenCache(cfg.CacheSize)
+	j.user.pattern, _ = CompileUsernamePattern(cfg.UsernamePattern) // checked by prepare
+	j.user.paths, j.user.lowercase = cfg.UsernameClaims, cfg.LowercaseUsername
+	j.user.emailClaim, j.user.verifiedClaim, j.user.allowUnverified = cfg.EmailClaim, cfg.EmailVerifiedClaim, cfg.AllowUnverifiedEmail
 	return j, nil
 }
 
@@ -179,9 +191,9 @@ func prepare(c *JWTConfig) error {
 	if c.ClientIDClaim != "" && len(c.ClientIDs) == 0 {
 		bad("client id claim %q needs client ids", c.ClientIDClaim)
 	}
-	for path, vals := range c.RequiredClaims {
-		if path == "" || len(vals) == 0 {
-			bad("required claim %q needs a path and at least one value", path)
+	for path := range c.RequiredClaims {
+		if path == "" {
+			bad("a required claim needs a path")
 		}
 	}
 	switch {
@@ -193,8 +205,14 @@ func prepare(c *JWTConfig) error {
 	if len(c.UsernameClaims) == 0 {
 		c.UsernameClaims = []string{"preferred_username", "sub"}
 	}
+	if _, err := CompileUsernamePattern(c.UsernamePattern); err != nil {
+		bad("%v", err)
+	}
 	if c.EmailClaim == "" {
 		c.EmailClaim = "email"
+	}
+	if c.EmailVerifiedClaim == "" {
+		c.EmailVerifiedClaim = DefaultEmailVerifiedClaim
 	}
 	return errors.Join(errs...)
 }

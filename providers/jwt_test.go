@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,42 @@ func TestValidTokens(t *testing.T) {
 			name: "empty preferred_username falls back",
 			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"preferred_username": ""}) },
 			want: authz.Identity{Username: "user-1", Subject: "user-1", KeyID: "k1"},
+		},
+		{
+			name: "required presence, any value (seams 16)",
+			mod:  func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"acr": "0"}) },
+			want: authz.Identity{Username: "alice", Subject: "user-1", KeyID: "k1"},
+		},
+		{
+			name: "verified email username",
+			mod:  func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "Bob@corp.example", "email_verified": true})
+			},
+			want: authz.Identity{Username: "Bob@corp.example", Subject: "user-1", Email: "Bob@corp.example", KeyID: "k1"},
+		},
+		{
+			name: "email_verified as the string true",
+			mod:  func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "bob@corp.example", "email_verified": "true"})
+			},
+			want: authz.Identity{Username: "bob@corp.example", Subject: "user-1", Email: "bob@corp.example", KeyID: "k1"},
+		},
+		{
+			name: "unverified email by explicit choice",
+			mod:  func(c *JWTConfig) { c.UsernameClaims, c.AllowUnverifiedEmail = []string{"email"}, true },
+			mint: func(t *testing.T) string {
+				return p.Mint(t, map[string]any{"email": "bob@corp.example", "email_verified": false})
+			},
+			want: authz.Identity{Username: "bob@corp.example", Subject: "user-1", Email: "bob@corp.example", KeyID: "k1"},
+		},
+		{
+			name: "lowercase then pattern",
+			mod:  func(c *JWTConfig) { c.LowercaseUsername, c.UsernamePattern = true, "[a-z]+" },
+			mint: func(t *testing.T) string { return p.Mint(t, map[string]any{"preferred_username": "ALICE"}) },
+			want: authz.Identity{Username: "alice", Subject: "user-1", KeyID: "k1"},
 		},
 		{
 			name: "lowercase and configured list",
@@ -202,6 +239,19 @@ func TestRefusedClaims(t *testing.T) {
 			claims: map[string]any{"token_use": "id"}, want: authz.ReasonClaimMismatch,
 		},
 		{
+			name:   "required presence, claim absent (seams 16)",
+			mod:    func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			claims: map[string]any{}, want: authz.ReasonClaimMismatch,
+		},
+		{
+			name: "required presence, claim null (seams 16)",
+			mod:  func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"acr": {}} },
+			raw: func(t *testing.T) string {
+				return p.MintRaw(t, map[string]any{"alg": "RS256", "kid": "k1", "typ": "at+jwt"}, []byte(strings.TrimSuffix(string(claimsJSON(t, p, nil)), "}")+`,"acr":null}`), "RS256", p.RSAKey())
+			},
+			want: authz.ReasonClaimMismatch,
+		},
+		{
 			name:   "required claim missing",
 			mod:    func(c *JWTConfig) { c.RequiredClaims = map[string][]string{"token_use": {"access"}} },
 			claims: map[string]any{}, want: authz.ReasonClaimMismatch,
@@ -209,6 +259,46 @@ func TestRefusedClaims(t *testing.T) {
 		{name: "dpop-bound token as bearer", claims: map[string]any{"cnf": map[string]any{"jkt": "abc"}}, want: authz.ReasonTokenInvalid},
 		{name: "username not a string", claims: map[string]any{"preferred_username": []string{"alice", "admin"}}, want: authz.ReasonUsernameMissing},
 		{name: "no username", claims: map[string]any{"preferred_username": nil, "sub": nil}, want: authz.ReasonUsernameMissing},
+		{
+			name:   "email username not verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email", "sub"} },
+			claims: map[string]any{"email": "admin@corp.example", "email_verified": false}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "email username without email_verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			claims: map[string]any{"email": "admin@corp.example"}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "email username verified by a number (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims = []string{"email"} },
+			claims: map[string]any{"email": "admin@corp.example", "email_verified": 1}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "configured email claim not verified (seams 12)",
+			mod:    func(c *JWTConfig) { c.UsernameClaims, c.EmailClaim = []string{"mail"}, "mail" },
+			claims: map[string]any{"mail": "admin@corp.example"}, want: authz.ReasonUsernameMissing,
+		},
+		{
+			name:   "username outside the pattern (seams 13)",
+			mod:    func(c *JWTConfig) { c.UsernamePattern = "[a-z]+" },
+			claims: map[string]any{"preferred_username": "${jndi:ldap://x/a}"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
+		{
+			name:   "pattern anchored at both ends (seams 13)",
+			mod:    func(c *JWTConfig) { c.UsernamePattern = "alice|bob" },
+			claims: map[string]any{"preferred_username": "bobby"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
+		{
+			name:   "lowercase of a dotted capital I (seams 11)",
+			mod:    func(c *JWTConfig) { c.LowercaseUsername = true },
+			claims: map[string]any{"preferred_username": "adm\u0130n"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
+		{
+			name:   "lowercase of the Kelvin sign (seams 11)",
+			mod:    func(c *JWTConfig) { c.LowercaseUsername = true },
+			claims: map[string]any{"preferred_username": "\u212Aate"}, class: authz.ErrForbidden, want: authz.ReasonUsernameRejected,
+		},
 		{name: "group element not a string", claims: map[string]any{"groups": []any{"dev", 1}}, want: authz.ReasonClaimMismatch},
 		{name: "groups an object", claims: map[string]any{"groups": map[string]any{}}, want: authz.ReasonClaimMismatch},
 		{name: "too many groups", claims: map[string]any{"groups": make([]string, maxGroups+1)}, want: authz.ReasonClaimMismatch},

@@ -74,11 +74,19 @@ type Preset struct {
 	// NeedsAllowAnyClient: the provider offers no app-binding check.
 	NeedsAllowAnyClient bool
 
+	// Username is the default username attribute, chosen per preset
+	// (docs/providers.md, "Identity per preset"): an immutable id or an
+	// attribute the organisation's administrators control, never a
+	// self-service or mutable one. A configured username.claims replaces
+	// it entirely.
 	Username     []string
-	SubjectClaim string
+	SubjectClaim string // the user's immutable id; required in userinfo answers
 	GroupsClaim  string
 	EmailClaim   string
-	Shape        TokenShape
+	// EmailVerifiedClaim says whether EmailClaim was verified (default
+	// email_verified).
+	EmailVerifiedClaim string
+	Shape              TokenShape
 }
 
 // presetDef describes one preset: the parameters it takes and how it
@@ -214,7 +222,9 @@ var presets = map[string]presetDef{
 			UserinfoURL: api + "/user", UserinfoMethod: "GET",
 			UserinfoHeaders: map[string]string{"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
 			Binding:         &AppBinding{Type: BindGitHub, URL: api + "/applications/{client_id}/token"},
-			Username:        []string{"login"}, SubjectClaim: "id", EmailClaim: "email",
+			// login can be renamed by its owner, and the old one claimed
+			// by someone else: the numeric id is the identity.
+			Username: []string{"id"}, SubjectClaim: "id", EmailClaim: "email",
 			// OAuth app and GitHub App user-to-server tokens; personal
 			// access tokens (ghp_, github_pat_) never pass the app check.
 			Shape: TokenShape{Prefixes: []string{"gho_", "ghu_"}},
@@ -225,8 +235,10 @@ var presets = map[string]presetDef{
 		return &Preset{Kind: KindUserinfo, Kinds: []string{KindUserinfo},
 			Issuers:     []string{base},
 			UserinfoURL: base + "/oauth/userinfo", UserinfoMethod: "GET",
-			Binding:  &AppBinding{Type: BindGitLab, URL: base + "/oauth/token/info"},
-			Username: []string{"preferred_username", "nickname"}, GroupsClaim: "groups", EmailClaim: "email",
+			Binding: &AppBinding{Type: BindGitLab, URL: base + "/oauth/token/info"},
+			// The GitLab username (preferred_username, nickname) can be
+			// changed by its owner: sub, the user id, is the identity.
+			Username: []string{"sub"}, GroupsClaim: "groups", EmailClaim: "email",
 		}, nil
 	}},
 	"slack": {params: []string{"team_ids", "base_url"}, expand: func(p PresetParams) (*Preset, error) {
@@ -240,7 +252,8 @@ var presets = map[string]presetDef{
 			SuccessField:        "ok",
 			RequiredClaims:      map[string][]string{"team_id": p.TeamIDs},
 			NeedsAllowAnyClient: true,
-			Username:            []string{"user"}, SubjectClaim: "user_id",
+			// user is the display handle; user_id does not change.
+			Username: []string{"user_id"}, SubjectClaim: "user_id",
 			// User tokens only; bot tokens (xoxb-) are not people.
 			Shape: TokenShape{Prefixes: []string{"xoxp-"}},
 		}, nil
@@ -254,8 +267,10 @@ var presets = map[string]presetDef{
 		return &Preset{Kind: KindUserinfo, Kinds: []string{KindUserinfo},
 			Issuers:     []string{"https://www.facebook.com"},
 			UserinfoURL: graph + "/me?fields=id,name,email", UserinfoMethod: "GET",
-			Binding:  &AppBinding{Type: BindFacebook, URL: graph + "/debug_token"},
-			Username: []string{"email", "id"}, SubjectClaim: "id", EmailClaim: "email",
+			Binding: &AppBinding{Type: BindFacebook, URL: graph + "/debug_token"},
+			// Facebook sends no verification flag for email: the
+			// app-scoped id is the identity.
+			Username: []string{"id"}, SubjectClaim: "id", EmailClaim: "email",
 		}, nil
 	}},
 	"discord": {params: []string{"base_url"}, expand: func(p PresetParams) (*Preset, error) {
@@ -263,8 +278,10 @@ var presets = map[string]presetDef{
 		return &Preset{Kind: KindUserinfo, Kinds: []string{KindUserinfo},
 			Issuers: []string{"https://discord.com"},
 			// /oauth2/@me carries application, scopes, expires and user.
-			Binding:  &AppBinding{Type: BindDiscord, URL: api + "/oauth2/@me"},
-			Username: []string{"user.username"}, SubjectClaim: "user.id", EmailClaim: "user.email",
+			Binding: &AppBinding{Type: BindDiscord, URL: api + "/oauth2/@me"},
+			// user.username can be changed and released: the snowflake
+			// id is the identity.
+			Username: []string{"user.id"}, SubjectClaim: "user.id", EmailClaim: "user.email", EmailVerifiedClaim: "user.verified",
 		}, nil
 	}},
 	"miniorange": {params: []string{"domain", "base_url"}, expand: func(p PresetParams) (*Preset, error) {
@@ -280,7 +297,8 @@ var presets = map[string]presetDef{
 			Issuers:             []string{base},
 			UserinfoURL:         base + "/moas/rest/oauth/getuserinfo",
 			NeedsAllowAnyClient: true,
-			Username:            []string{"username", "email", "sub"}, EmailClaim: "email",
+			// The add-on used exactly one "username attribute".
+			Username: []string{"username"}, EmailClaim: "email",
 		}, nil
 	}},
 	"custom": {params: nil, expand: func(p PresetParams) (*Preset, error) {
@@ -289,7 +307,9 @@ var presets = map[string]presetDef{
 		}
 		return &Preset{Kind: KindDiscovery, Kinds: []string{KindDiscovery, KindJWT, KindIntrospection, KindUserinfo},
 			Issuers: []string{p.Issuer}, JWKSURIs: []string{""},
-			Username: []string{"preferred_username", "email", "sub"}, GroupsClaim: "groups", EmailClaim: "email",
+			// No fallback to email (self-service, nOAuth) or to sub (the
+			// client id of client-credentials tokens at several servers).
+			Username: []string{"preferred_username"}, GroupsClaim: "groups", EmailClaim: "email",
 		}, nil
 	}},
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -237,12 +238,22 @@ type IdentityMapping struct {
 	// string wins. A present value of another type refuses the token.
 	UsernameClaims []string
 	Lowercase      bool
-	GroupsClaim    string // array of strings or one string
-	EmailClaim     string
-	SubjectClaim   string // default "sub"
+	// UsernamePattern, when set, must match the whole username (RE2,
+	// CompileUsernamePattern); a name outside it is 403 username_rejected.
+	UsernamePattern string
+	GroupsClaim     string // array of strings or one string
+	EmailClaim      string
+	// EmailVerifiedClaim (default "email_verified") must be true for an
+	// e-mail address to be the username, unless AllowUnverifiedEmail.
+	EmailVerifiedClaim   string
+	AllowUnverifiedEmail bool
+	SubjectClaim         string // default "sub"
+
+	user usernameRule // compiled by prepare
 }
 
-func (m *IdentityMapping) defaults(username ...string) {
+// prepare applies the defaults and compiles the username rule.
+func (m *IdentityMapping) prepare(username ...string) error {
 	if len(m.UsernameClaims) == 0 {
 		m.UsernameClaims = username
 	}
@@ -252,6 +263,16 @@ func (m *IdentityMapping) defaults(username ...string) {
 	if m.EmailClaim == "" {
 		m.EmailClaim = "email"
 	}
+	re, err := CompileUsernamePattern(m.UsernamePattern)
+	if err != nil {
+		return err
+	}
+	if m.EmailVerifiedClaim == "" {
+		m.EmailVerifiedClaim = DefaultEmailVerifiedClaim
+	}
+	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re,
+		emailClaim: m.EmailClaim, verifiedClaim: m.EmailVerifiedClaim, allowUnverified: m.AllowUnverifiedEmail, integers: true}
+	return nil
 }
 
 // identity maps answer claims to an Identity (Provider, Via, Expiry are
@@ -259,7 +280,7 @@ func (m *IdentityMapping) defaults(username ...string) {
 func (m *IdentityMapping) identity(c map[string]any) (*authz.Identity, error) {
 	id := &authz.Identity{}
 	var err error
-	if id.Username, err = usernameFrom(c, m.UsernameClaims, m.Lowercase); err != nil {
+	if id.Username, err = m.user.username(c); err != nil {
 		return nil, err
 	}
 	if id.Groups, err = groups(c, m.GroupsClaim); err != nil {
@@ -339,14 +360,35 @@ func claimValues(c map[string]any, path string) []string {
 }
 
 // checkRequired applies required claims: each path must hold (or contain)
-// one of its accepted values.
+// one of its accepted values; an empty list requires only that the path
+// is present and not null (seams item 16).
 func checkRequired(c map[string]any, required map[string][]string, what string) error {
 	for path, accepted := range required {
+		if len(accepted) == 0 {
+			if _, present := claim(c, path); !present {
+				return authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("%s: %q missing", what, path))
+			}
+			continue
+		}
 		if !containsAny(claimValues(c, path), accepted) {
 			return authz.InvalidToken(authz.ReasonClaimMismatch, fmt.Errorf("%s: %q missing or not accepted", what, path))
 		}
 	}
 	return nil
+}
+
+// describeRequired is the one-line form of required claims for Describe.
+func describeRequired(required map[string][]string) string {
+	keys := make([]string, 0, len(required))
+	for k, v := range required {
+		if len(v) == 0 {
+			keys = append(keys, k+" present")
+		} else {
+			keys = append(keys, k+"="+strings.Join(v, "|"))
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, " ")
 }
 
 // timeClaim reads an expiry given as a NumericDate, a decimal string of

@@ -30,7 +30,9 @@ type UserinfoConfig struct {
 	// Issuer is reported as Identity.Issuer (informative).
 	Issuer string
 	// RequiredClaims: each path must hold (or contain) an accepted value
-	// (Slack team_id, Google email_verified, hd).
+	// (Slack team_id, Google email_verified, hd); an empty list requires
+	// only that it is present and not null. The subject
+	// (Mapping.SubjectClaim) is always required.
 	RequiredClaims map[string][]string
 	// Binding proves the token was issued to our client. Without one,
 	// AllowAnyClient must be set: then a token any application obtained
@@ -100,10 +102,12 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 	if err := cfg.Remote.prepare("userinfo"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := cfg.Mapping.prepare("preferred_username", "sub"); err != nil {
+		errs = append(errs, fmt.Errorf("userinfo: %w", err))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cfg.Mapping.defaults("preferred_username", "sub")
 	u := &Userinfo{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
 	client := remoteClient(cfg.Remote.HTTPClient)
 	u.call = &caller{what: "userinfo", client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}
@@ -153,6 +157,13 @@ func (u *Userinfo) fetch(ctx context.Context, token string) (*authz.Identity, er
 	}
 	if err := checkRequired(claims, u.cfg.RequiredClaims, "userinfo"); err != nil {
 		return nil, err
+	}
+	// OIDC Core §5.3.2: sub is always returned; providers whose user
+	// endpoint is not OIDC name their own subject attribute (GitHub id,
+	// Slack user_id, Discord user.id). An answer without it identifies
+	// nobody for sure (seams item 16).
+	if scalarString(claims, u.cfg.Mapping.SubjectClaim) == "" {
+		return nil, u.call.invalid(authz.ReasonClaimMismatch, "answer has no %s", u.cfg.Mapping.SubjectClaim)
 	}
 	id, err := u.cfg.Mapping.identity(claims)
 	if err != nil {
@@ -215,13 +226,9 @@ func (u *Userinfo) Describe() string {
 	} else {
 		b.WriteString("; NO app binding: tokens of any client of this provider authenticate (allow_any_client)")
 	}
+	fmt.Fprintf(&b, "; require %s", u.cfg.Mapping.SubjectClaim)
 	if len(u.cfg.RequiredClaims) > 0 {
-		keys := make([]string, 0, len(u.cfg.RequiredClaims))
-		for k, v := range u.cfg.RequiredClaims {
-			keys = append(keys, k+"="+strings.Join(v, "|"))
-		}
-		sort.Strings(keys)
-		fmt.Fprintf(&b, "; require %s", strings.Join(keys, " "))
+		fmt.Fprintf(&b, ", %s", describeRequired(u.cfg.RequiredClaims))
 	}
 	fmt.Fprintf(&b, "; %s; tokens: %s; %s", describeMapping(u.cfg.Mapping), u.cfg.Shape, describeCache(u.cfg.Remote))
 	return b.String()

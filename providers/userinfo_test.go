@@ -25,7 +25,7 @@ func TestUserinfoWithoutAppBindingNeedsExplicitOptIn(t *testing.T) {
 }
 
 // TestUserinfoFaults: 401 refuses; 5xx, 429 and non-JSON are outages; an
-// answer without a username refuses (catalogue I2).
+// answer without a subject or a usable username refuses (catalogue I2).
 func TestUserinfoFaults(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -42,7 +42,11 @@ func TestUserinfoFaults(t *testing.T) {
 			http.Error(w, "no", 403)
 		}, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
 		{"html", func(w http.ResponseWriter, r *http.Request) { _, _ = writeBody(w, "<html></html>") }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
-		{"no username", jsonAnswer(`{"name":"Alice"}`), authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+		{"unusable username", jsonAnswer(`{"sub":"u-1","preferred_username":true}`), authz.ErrInvalidToken, authz.ReasonUsernameMissing},
+		// OIDC Core §5.3.2: sub is always returned (seams item 16).
+		{"no sub", jsonAnswer(`{"preferred_username":"alice"}`), authz.ErrInvalidToken, authz.ReasonClaimMismatch},
+		{"empty sub", jsonAnswer(`{"sub":"","preferred_username":"alice"}`), authz.ErrInvalidToken, authz.ReasonClaimMismatch},
+		{"sub an object", jsonAnswer(`{"sub":{"id":"u-1"},"preferred_username":"alice"}`), authz.ErrInvalidToken, authz.ReasonClaimMismatch},
 		{"signed userinfo", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/jwt")
 			_, _ = writeBody(w, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln")
@@ -58,6 +62,90 @@ func TestUserinfoFaults(t *testing.T) {
 			_, err = u.Validate(context.Background(), "opaque-user-token")
 			wantReason(t, err, tc.class, tc.reason)
 			noTokenInError(t, err, "opaque-user-token")
+		})
+	}
+}
+
+// TestUserinfoIdentityAttributes: seams item 12. Integer ids (GitHub's
+// numeric user id) are usernames by their decimal text; other numbers are
+// not; an e-mail address needs its verification flag.
+func TestUserinfoIdentityAttributes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		mapping    IdentityMapping
+		want       string
+		reason     authz.Reason
+	}{
+		{"integer id", `{"sub":"s","id":583231}`, IdentityMapping{UsernameClaims: []string{"id"}}, "583231", ""},
+		{"fractional id", `{"sub":"s","id":1.5}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"negative id", `{"sub":"s","id":-1}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"exponent id", `{"sub":"s","id":1e3}`, IdentityMapping{UsernameClaims: []string{"id"}}, "", authz.ReasonUsernameMissing},
+		{"verified email", `{"sub":"s","email":"a@x.example","email_verified":true}`, IdentityMapping{UsernameClaims: []string{"email"}}, "a@x.example", ""},
+		{"unverified email", `{"sub":"s","email":"a@x.example","email_verified":false}`, IdentityMapping{UsernameClaims: []string{"email", "sub"}}, "", authz.ReasonUsernameMissing},
+		{"nested email, preset flag", `{"sub":"s","user":{"email":"a@x.example","verified":true}}`, IdentityMapping{UsernameClaims: []string{"user.email"}, EmailVerifiedClaim: "user.verified"}, "a@x.example", ""},
+		{"nested email unverified", `{"sub":"s","user":{"email":"a@x.example","verified":false}}`, IdentityMapping{UsernameClaims: []string{"user.email"}, EmailVerifiedClaim: "user.verified"}, "", authz.ReasonUsernameMissing},
+		{"unverified by choice", `{"sub":"s","email":"a@x.example"}`, IdentityMapping{UsernameClaims: []string{"email"}, AllowUnverifiedEmail: true}, "a@x.example", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAS(t, jsonAnswer(tc.body))
+			u, err := NewUserinfo(UserinfoConfig{Name: "u", URL: f.srv.URL + "/userinfo", AllowAnyClient: true, Mapping: tc.mapping})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := u.Validate(context.Background(), "opaque-user-token")
+			if tc.reason != "" {
+				wantReason(t, err, authz.ErrInvalidToken, tc.reason)
+				return
+			}
+			if err != nil || id.Username != tc.want {
+				t.Fatalf("%+v %v, want %q", id, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRequiredClaimPresence: an empty list of accepted values requires
+// the claim to be present and not null, whatever its value (seams item
+// 16), for userinfo and introspection answers alike.
+func TestRequiredClaimPresence(t *testing.T) {
+	t.Parallel()
+	required := map[string][]string{"team": {}, "org.id": {}}
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"present", `{"team":"blue","org":{"id":7}}`, true},
+		{"false and empty still present", `{"team":false,"org":{"id":""}}`, true},
+		{"absent", `{"org":{"id":7}}`, false},
+		{"null", `{"team":null,"org":{"id":7}}`, false},
+		{"nested absent", `{"team":"blue","org":{}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base := `"sub":"u-1","preferred_username":"alice","username":"alice","active":true,`
+			body := "{" + base + tc.body[1:]
+			for _, kind := range []string{"userinfo", "introspection"} {
+				f := newFakeAS(t, jsonAnswer(body))
+				var v authz.Validator
+				var err error
+				if kind == "userinfo" {
+					v, err = NewUserinfo(UserinfoConfig{Name: "u", URL: f.srv.URL + "/userinfo", AllowAnyClient: true, RequiredClaims: required})
+				} else {
+					v, err = NewIntrospection(IntrospectionConfig{Name: "i", Endpoint: f.srv.URL + "/introspect", AuthMethod: AuthNone, RequiredClaims: required})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = v.Validate(context.Background(), "opaque-user-token")
+				if tc.ok && err != nil {
+					t.Errorf("%s: %v", kind, err)
+				}
+				if !tc.ok {
+					wantReason(t, err, authz.ErrInvalidToken, authz.ReasonClaimMismatch)
+				}
+			}
 		})
 	}
 }

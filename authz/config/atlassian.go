@@ -95,11 +95,25 @@ type Directory struct {
 	Timeout      Duration `yaml:"timeout"`
 }
 
-// UsernameTransform maps IdP usernames to product login names.
+// UsernameTransform maps IdP usernames to product login names
+// (docs/atlassian.md, "Username mapping").
 type UsernameTransform struct {
-	StripDomain bool              `yaml:"strip_domain"`
-	Lowercase   bool              `yaml:"lowercase"`
-	Map         map[string]string `yaml:"map"`
+	// StripDomains and StripRealms name the e-mail/UPN domains and the
+	// down-level realms whose users are the product's local users.
+	StripDomains []string `yaml:"strip_domains"`
+	StripRealms  []string `yaml:"strip_realms"`
+	// OtherDomains says what happens to a name with a domain or realm
+	// that is not listed: refuse (default, 403 username_rejected) or keep
+	// (the product gets the whole name).
+	OtherDomains string            `yaml:"other_domains"`
+	Lowercase    bool              `yaml:"lowercase"`
+	Map          map[string]string `yaml:"map"`
+	// Pattern is an RE2 expression the whole final name must match, on
+	// top of the built-in product check.
+	Pattern string `yaml:"pattern"`
+	// StripDomain is the removed spelling: it stripped every domain and
+	// realm (seams item 10). It is kept only to say what to write instead.
+	StripDomain *bool `yaml:"strip_domain"`
 }
 
 // Defaults of the atlassian section.
@@ -330,10 +344,11 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	den, _ := providers.NewAtlassianTokens(nc)
 	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
 
-	u := pc.Username
-	if u.StripDomain || u.Lowercase || len(u.Map) > 0 {
-		bp.mappers = append(bp.mappers, &providers.UsernameMapper{StripDomain: u.StripDomain, Lowercase: u.Lowercase, Rename: u.Map})
+	mapper, built := usernameMapper(pc.Username, path+".username", p)
+	if !built {
+		return nil, nil, false
 	}
+	bp.mappers = append(bp.mappers, mapper)
 	if d := pc.Directory; d != nil {
 		dc := providers.DirectoryConfig{
 			Name:         pc.Product,
@@ -375,6 +390,41 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 		bp.mappers = append(bp.mappers, dir)
 	}
 	return bp, routes, true
+}
+
+// usernameMapper compiles a product's username transform, which always
+// includes the built-in product check. Problems are reported at their
+// keys.
+func usernameMapper(u UsernameTransform, path string, p *problems) (*providers.UsernameMapper, bool) {
+	before := len(p.errs)
+	if u.StripDomain != nil {
+		p.add(path+".strip_domain", "strip_domain was removed: it stripped every domain and realm, so admin@partner.example and EVIL\\admin became the local admin; "+
+			"name the ones whose users are local: strip_domains: [corp.example.com] and/or strip_realms: [CORP] (names with other domains or realms are then refused, or kept whole with other_domains: keep)")
+	}
+	switch u.OtherDomains {
+	case "", "refuse", "keep":
+		if u.OtherDomains != "" && len(u.StripDomains)+len(u.StripRealms) == 0 {
+			p.add(path+".other_domains", "other_domains needs strip_domains or strip_realms")
+		}
+	default:
+		p.add(path+".other_domains", "unknown value %q (refuse or keep)", u.OtherDomains)
+	}
+	cfg := providers.UsernameMapperConfig{
+		StripDomains: u.StripDomains, StripRealms: u.StripRealms, KeepOtherDomains: u.OtherDomains == "keep",
+		Lowercase: u.Lowercase, Rename: u.Map, Pattern: u.Pattern, ProductCheck: true,
+	}
+	if len(p.errs) > before {
+		return nil, false
+	}
+	m, err := providers.NewUsernameMapper(cfg)
+	if err != nil {
+		for _, e := range leafErrors(err) {
+			key, msg, _ := strings.Cut(e.Error(), ": ")
+			p.add(path+"."+key, "%s", msg)
+		}
+		return nil, false
+	}
+	return m, true
 }
 
 // failEach reports each of a joined error's parts on its own line.

@@ -511,7 +511,7 @@ atlassian:
       authenticate: [corp]
       groups: {any_of: [jira-api-users]}
       native_tokens: {mode: verify}
-      username: {strip_domain: true, lowercase: true}
+      username: {strip_domains: [corp.example.test], lowercase: true}
       directory: {user_file: %s, password_file: %s, require_user: true}
 `
 	e := newAtlassianEnv(t, yaml, jira.URL, userFile, pwFile)

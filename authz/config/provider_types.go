@@ -76,6 +76,11 @@ type PresetParams struct {
 type UsernameMapping struct {
 	Claims    []string `yaml:"claims"`
 	Lowercase bool     `yaml:"lowercase"`
+	// Pattern is an RE2 expression the whole username must match.
+	Pattern string `yaml:"pattern"`
+	// AllowUnverifiedEmail accepts an e-mail claim as the username when
+	// the provider does not say it was verified.
+	AllowUnverifiedEmail bool `yaml:"allow_unverified_email"`
 }
 
 // ClaimRef names a (dotted) claim path.

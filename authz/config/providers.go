@@ -164,6 +164,9 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger, ks *keySets
 		}
 	}
 	keysErr := checkKindKeys(pc, kind)
+	if err := checkIdentityKeys(pc); err != nil {
+		return nil, errors.Join(keysErr, err)
+	}
 	var bp *BuiltProvider
 	var err error
 	switch kind {
@@ -250,7 +253,7 @@ func checkKindKeys(pc Provider, kind string) error {
 	refuse("reject_audiences", len(pc.RejectAudiences) > 0 && kind != providers.KindJWT, "jwt")
 	if kind == providers.KindAPIKey {
 		refuse("issuer", pc.Issuer != "", "jwt, introspection, userinfo, discovery")
-		refuse("username", len(pc.Username.Claims) > 0 || pc.Username.Lowercase, "jwt, introspection, userinfo, discovery")
+		refuse("username", !reflect.ValueOf(pc.Username).IsZero(), "jwt, introspection, userinfo, discovery")
 		refuse("groups", pc.Groups.Claim != "", "jwt, introspection, userinfo, discovery")
 		refuse("audiences", len(pc.Audiences) > 0, "jwt, introspection")
 		refuse("client_id", pc.ClientID != "", "presets and remote kinds")
@@ -328,6 +331,9 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 		sum += "; refuses aud " + strings.Join(reject, "|")
 	}
 	sum += "; username " + strings.Join(or2(jc.UsernameClaims, []string{"preferred_username", "sub"}), ",")
+	if jc.UsernamePattern != "" {
+		sum += " matching " + jc.UsernamePattern
+	}
 	if jc.GroupsClaim != "" {
 		sum += ", groups " + jc.GroupsClaim
 	}
@@ -336,26 +342,29 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 
 func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) providers.JWTConfig {
 	jc := providers.JWTConfig{
-		Name:               pc.Name,
-		DiscoveryURL:       pc.DiscoveryURL,
-		Algorithms:         pc.Algorithms,
-		Audiences:          or2(pc.Audiences, pre.Audiences),
-		ClientIDClaim:      or(pc.ClientIDClaim, pre.ClientIDClaim),
-		ClientIDs:          or2(pc.ClientIDs, pre.ClientIDs),
-		StrictTyp:          pc.StrictTyp,
-		RequiredClaims:     mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
-		Leeway:             pc.Leeway.D(),
-		UsernameClaims:     or2(pc.Username.Claims, pre.Username),
-		LowercaseUsername:  pc.Username.Lowercase,
-		GroupsClaim:        or(pc.Groups.Claim, pre.GroupsClaim),
-		EmailClaim:         or(pc.Email.Claim, pre.EmailClaim),
-		RefreshInterval:    pc.JWKS.RefreshInterval.D(),
-		MinRefreshInterval: pc.JWKS.MinRefreshInterval.D(),
-		MaxStale:           pc.JWKS.MaxStale.D(),
-		FetchTimeout:       pc.JWKS.FetchTimeout.D(),
-		HTTPClient:         o.HTTPClient,
-		Logger:             logger,
-		Now:                o.Now,
+		Name:                 pc.Name,
+		DiscoveryURL:         pc.DiscoveryURL,
+		Algorithms:           pc.Algorithms,
+		Audiences:            or2(pc.Audiences, pre.Audiences),
+		ClientIDClaim:        or(pc.ClientIDClaim, pre.ClientIDClaim),
+		ClientIDs:            or2(pc.ClientIDs, pre.ClientIDs),
+		StrictTyp:            pc.StrictTyp,
+		RequiredClaims:       mergeClaims(pre.RequiredClaims, pc.RequiredClaims),
+		Leeway:               pc.Leeway.D(),
+		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
+		LowercaseUsername:    pc.Username.Lowercase,
+		UsernamePattern:      pc.Username.Pattern,
+		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
+		AllowUnverifiedEmail: pc.Username.AllowUnverifiedEmail,
+		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:           or(pc.Email.Claim, pre.EmailClaim),
+		RefreshInterval:      pc.JWKS.RefreshInterval.D(),
+		MinRefreshInterval:   pc.JWKS.MinRefreshInterval.D(),
+		MaxStale:             pc.JWKS.MaxStale.D(),
+		FetchTimeout:         pc.JWKS.FetchTimeout.D(),
+		HTTPClient:           o.HTTPClient,
+		Logger:               logger,
+		Now:                  o.Now,
 	}
 	if pc.Cache.Size != nil {
 		jc.CacheSize = *pc.Cache.Size
@@ -388,12 +397,33 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 
 func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
 	return providers.IdentityMapping{
-		UsernameClaims: or2(pc.Username.Claims, pre.Username),
-		Lowercase:      pc.Username.Lowercase,
-		GroupsClaim:    or(pc.Groups.Claim, pre.GroupsClaim),
-		EmailClaim:     or(pc.Email.Claim, pre.EmailClaim),
-		SubjectClaim:   pre.SubjectClaim,
+		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
+		Lowercase:            pc.Username.Lowercase,
+		UsernamePattern:      pc.Username.Pattern,
+		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
+		EmailClaim:           or(pc.Email.Claim, pre.EmailClaim),
+		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
+		AllowUnverifiedEmail: pc.Username.AllowUnverifiedEmail,
+		SubjectClaim:         pre.SubjectClaim,
 	}
+}
+
+// checkIdentityKeys checks the identity keys of a provider (the username
+// pattern, the required claims), so that their errors carry the key's
+// line.
+func checkIdentityKeys(pc Provider) error {
+	var errs []error
+	if _, err := providers.CompileUsernamePattern(pc.Username.Pattern); err != nil {
+		errs = append(errs, at("username.pattern", errors.New(strings.TrimPrefix(err.Error(), "username pattern: "))))
+	}
+	for _, name := range sortedKeys(pc.RequiredClaims) {
+		if pc.RequiredClaims[name] == nil {
+			// An empty value could be read as "anything goes": the two
+			// meanings are written differently.
+			errs = append(errs, at("required_claims."+name, fmt.Errorf("no accepted values: list them (%s: [value]), or write %s: [] to require only that the claim is present", name, name)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func shape(pc Provider, pre *providers.Preset) providers.TokenShape {

@@ -255,7 +255,7 @@ func TestPresetGitHubAppBinding(t *testing.T) {
     client_secret: {env: GH_SECRET_TEST}
 `)
 	expect(t, e, []want{
-		{token: "gho_good", allow: true, user: "octocat"},
+		{token: "gho_good", allow: true, user: "1"}, // the immutable id, not the login
 		{token: "gho_other", reason: authz.ReasonAudienceMismatch},
 		{token: "ghp_personaltoken", reason: authz.ReasonTokenMalformed}, // PATs never reach GitHub
 	})
@@ -293,7 +293,7 @@ func TestPresetFacebookDebugToken(t *testing.T) {
     client_secret: {file: `+secret+`}
 `)
 	expect(t, e, []want{
-		{token: "EAAgood", allow: true, user: "alice@example.com"},
+		{token: "EAAgood", allow: true, user: "10001"}, // the app-scoped id: no verified e-mail
 		{token: "EAAother", reason: authz.ReasonAudienceMismatch},
 		{token: "EAAexpired", reason: authz.ReasonTokenInactive},
 	})
@@ -309,7 +309,7 @@ func TestPresetDiscordOAuth2Me(t *testing.T) {
     client_id: `+ourClient+`
 `)
 	expect(t, e, []want{
-		{token: "dc-good", allow: true, user: "alice"},
+		{token: "dc-good", allow: true, user: "80351110224678912"},
 		{token: "dc-other", reason: authz.ReasonAudienceMismatch},
 		{token: "dc-bad", reason: authz.ReasonTokenInvalid},
 	})
@@ -325,7 +325,7 @@ func TestPresetGitLabTokenInfo(t *testing.T) {
     client_id: `+ourClient+`
 `)
 	expect(t, e, []want{
-		{token: "gl-good", allow: true, user: "alice", groups: []string{"acme", "acme/jira-users"}},
+		{token: "gl-good", allow: true, user: "1", groups: []string{"acme", "acme/jira-users"}},
 		{token: "gl-other", reason: authz.ReasonAudienceMismatch},
 		{token: "gl-bad", reason: authz.ReasonTokenInvalid},
 	})
@@ -341,7 +341,7 @@ func TestPresetSlackOkFalseAndTeamRestriction(t *testing.T) {
     allow_any_client: true
 `)
 	expect(t, e, []want{
-		{token: "xoxp-good", allow: true, user: "alice"},
+		{token: "xoxp-good", allow: true, user: "U0001"},
 		{token: "xoxp-bad", reason: authz.ReasonTokenInvalid},        // HTTP 200, "ok": false
 		{token: "xoxp-other", reason: authz.ReasonClaimMismatch},     // another workspace
 		{token: "xoxb-bottoken", reason: authz.ReasonTokenMalformed}, // bot tokens never sent
@@ -361,6 +361,49 @@ func TestPresetMiniOrangeUserinfo(t *testing.T) {
 		{token: "A834c0606ba71336423013699db8e971", allow: true, user: "demouser"},
 		{token: "B834c0606ba71336423013699db8e971", reason: authz.ReasonTokenInvalid},
 	})
+}
+
+// TestPresetIdentityOptIns: seams item 12. The mutable names and the
+// unverified e-mail addresses the presets no longer default to are
+// available by naming them, exactly: no fallback to another attribute.
+func TestPresetIdentityOptIns(t *testing.T) {
+	f := newFakeIdPs(t)
+	t.Setenv("GH_SECRET_OPT_IN", "gh-secret")
+	secret := filepath.Join(t.TempDir(), "fb")
+	if err := os.WriteFile(secret, []byte("fb-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		want       want
+	}{
+		{"github login", "preset: github\n    client_secret: {env: GH_SECRET_OPT_IN}\n    client_id: " + ourClient + "\n    username: {claims: [login]}",
+			want{token: "gho_good", allow: true, user: "octocat"}},
+		{"github email absent, no fallback", "preset: github\n    client_secret: {env: GH_SECRET_OPT_IN}\n    client_id: " + ourClient + "\n    username: {claims: [email]}",
+			want{token: "gho_good", reason: authz.ReasonUsernameMissing}},
+		{"gitlab nickname", "preset: gitlab\n    client_id: " + ourClient + "\n    username: {claims: [nickname]}",
+			want{token: "gl-good", allow: true, user: "alice", groups: []string{"acme", "acme/jira-users"}}},
+		{"gitlab email without email_verified", "preset: gitlab\n    client_id: " + ourClient + "\n    username: {claims: [email]}",
+			want{token: "gl-good", reason: authz.ReasonUsernameMissing}},
+		{"discord user name", "preset: discord\n    client_id: " + ourClient + "\n    username: {claims: [user.username]}",
+			want{token: "dc-good", allow: true, user: "alice"}},
+		{"slack user", "preset: slack\n    params: {team_ids: [T0001]}\n    allow_any_client: true\n    username: {claims: [user]}",
+			want{token: "xoxp-good", allow: true, user: "alice"}},
+		{"facebook email refused: no verification flag", "preset: facebook\n    client_id: " + ourClient + "\n    client_secret: {file: " + secret + "}\n    username: {claims: [email]}",
+			want{token: "EAAgood", reason: authz.ReasonUsernameMissing}},
+		{"facebook email by explicit choice", "preset: facebook\n    client_id: " + ourClient + "\n    client_secret: {file: " + secret + "}\n    username: {claims: [email], allow_unverified_email: true}",
+			want{token: "EAAgood", allow: true, user: "alice@example.com"}},
+		{"miniorange exactly username", "preset: miniorange\n    allow_any_client: true",
+			want{token: "A834c0606ba71336423013699db8e971", allow: true, user: "demouser"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := strings.Replace(tc.yaml, "\n", "\n    params: {base_url: "+f.srv.URL+"}\n", 1)
+			if strings.Contains(tc.yaml, "params:") {
+				yaml = strings.Replace(tc.yaml, "params: {", "params: {base_url: "+f.srv.URL+", ", 1)
+			}
+			expect(t, engineFor(t, "  - name: p\n    "+yaml+"\n"), []want{tc.want})
+		})
+	}
 }
 
 func TestPresetKeycloakIntrospection(t *testing.T) {
