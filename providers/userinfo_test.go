@@ -133,7 +133,7 @@ func TestRequiredClaimPresence(t *testing.T) {
 				if kind == "userinfo" {
 					v, err = NewUserinfo(UserinfoConfig{Name: "u", URL: f.srv.URL + "/userinfo", AllowAnyClient: true, RequiredClaims: required})
 				} else {
-					v, err = NewIntrospection(IntrospectionConfig{Name: "i", Endpoint: f.srv.URL + "/introspect", AuthMethod: AuthNone, RequiredClaims: required})
+					v, err = NewIntrospection(IntrospectionConfig{Name: "i", Endpoint: f.srv.URL + "/introspect", AuthMethod: AuthNone, AllowAnyClient: true, RequiredClaims: required})
 				}
 				if err != nil {
 					t.Fatal(err)
