@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/restguard/restguard/authz"
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/internal/idptest"
 )
 

@@ -17,13 +17,13 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/restguard/restguard/authz"
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/internal/idptest"
 	"github.com/restguard/restguard/policy"
 )
 
 // bothConfig is the engine behind the both-transports table: a real
-// configuration built by authz/config against a real (loopback) IdP. The
+// configuration built by the config package against a real (loopback) IdP. The
 // proxy (Envoy's peer for gRPC, the HTTP peer for forward-auth) is
 // 127.0.0.1, trusted, so the client address comes from X-Forwarded-For.
 const bothConfig = `

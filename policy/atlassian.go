@@ -48,7 +48,7 @@ const (
 )
 
 // PresetRoute is one route of a product preset, before it is compiled into
-// a rule: authz/config turns it into a policy.RouteSpec with the product's
+// a rule: the config package turns it into a policy.RouteSpec with the product's
 // providers and policies.
 type PresetRoute struct {
 	// Name is the route's part of the rule name ("rest", "status").

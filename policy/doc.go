@@ -12,7 +12,7 @@
 // authz.Engine allows, once every phase has passed. policy imports only
 // the standard library and authz: it knows no wire format (package
 // envoy), no token format (package providers) and no YAML (package
-// authz/config).
+// config).
 //
 // Paths are matched after NormalizePath has resolved them as Tomcat does.
 // A rule that passes without authentication is never reached through an

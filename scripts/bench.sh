@@ -47,5 +47,5 @@ if [ "${BENCH_GO:-1}" = 1 ]; then
 	echo
 	echo "== go test -bench (compare runs with benchstat)"
 	go test -run '^$' -bench . -benchmem -count "${BENCH_COUNT:-1}" \
-		./authz ./authz/config ./policy ./providers | tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL)'
+		./authz ./config ./policy ./providers | tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL)'
 fi

@@ -15,7 +15,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 	"github.com/restguard/restguard/internal/devidp"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/restguard/restguard/authz"
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 )
 

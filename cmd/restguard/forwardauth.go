@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/restguard/restguard/authz"
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 )
 

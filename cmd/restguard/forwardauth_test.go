@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 )
 

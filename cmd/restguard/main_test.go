@@ -9,7 +9,7 @@ import (
 func TestValidateReportsEveryErrorWithLines(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
-	code := run([]string{"validate", "-config", "../../authz/config/testdata/bad/three_errors.yaml"}, &out, &errOut)
+	code := run([]string{"validate", "-config", "../../config/testdata/bad/three_errors.yaml"}, &out, &errOut)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}

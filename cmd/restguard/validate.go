@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {

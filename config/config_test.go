@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/internal/idptest"
 )
 
@@ -83,8 +83,8 @@ var yamlBlock = regexp.MustCompile("(?s)```yaml\n(# restguard config.*?)```")
 // docs/ and in examples/ loading and building.
 func TestDocsExamplesLoad(t *testing.T) {
 	t.Parallel()
-	docs, _ := filepath.Glob("../../docs/*.md")
-	docs = append(docs, "../../README.md")
+	docs, _ := filepath.Glob("../docs/*.md")
+	docs = append(docs, "../README.md")
 	n := 0
 	for _, d := range docs {
 		data, err := os.ReadFile(d)
@@ -106,8 +106,8 @@ func TestDocsExamplesLoad(t *testing.T) {
 	if n < 3 {
 		t.Errorf("found only %d configuration examples in the docs", n)
 	}
-	examples, _ := filepath.Glob("../../examples/*.yaml")
-	more, _ := filepath.Glob("../../examples/*/restguard.yaml")
+	examples, _ := filepath.Glob("../examples/*.yaml")
+	more, _ := filepath.Glob("../examples/*/restguard.yaml")
 	examples = append(examples, more...)
 	for _, f := range examples {
 		if err := loadAndBuild(f); err != nil {
@@ -141,7 +141,7 @@ func TestDefaultsApplied(t *testing.T) {
 // positioned *config.Error.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/bad/*.yaml")
-	seeds = append(seeds, "../../examples/restguard.yaml")
+	seeds = append(seeds, "../examples/restguard.yaml")
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)

@@ -3,7 +3,7 @@ package config_test
 import (
 	"fmt"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 )
 
 func ExampleParse() {

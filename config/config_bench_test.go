@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restguard/restguard/authz/config"
+	"github.com/restguard/restguard/config"
 )
 
 // BenchmarkCompile is what a start or a SIGHUP reload costs: Parse (YAML,
