@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -167,6 +168,8 @@ func k8sObject(t *testing.T, file string, doc []byte) (kind string, obj any) {
 		obj = &autoscalingv2.HorizontalPodAutoscaler{}
 	case "policy/v1 PodDisruptionBudget":
 		obj = &policyv1.PodDisruptionBudget{}
+	case "networking.k8s.io/v1 NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		t.Fatalf("%s: unexpected %s %s", file, meta.APIVersion, meta.Kind)
 	}
@@ -200,6 +203,8 @@ func TestKubernetesManifests(t *testing.T) {
 				t.FailNow()
 			}
 			checkDeployment(t, dep)
+			checkDrain(t, dep, drainDelay(t, filepath.Join("..", dir, "restguard.yaml")))
+			checkGoMemLimit(t, dep)
 			grpcPort := false
 			for _, p := range svc.Spec.Ports {
 				if p.Name == "grpc" && p.AppProtocol != nil && *p.AppProtocol == "grpc" {
