@@ -113,9 +113,9 @@ func checkGoMemLimit(t *testing.T, dep *appsv1.Deployment) {
 	for _, e := range c.Env {
 		if e.Name == "GOMEMLIMIT" {
 			got := expandEnv(t, e.Value, vars)
-			bytes, err := strconv.ParseInt(got, 10, 64)
+			bytes, err := goByteCount(got)
 			if err != nil {
-				t.Fatalf("GOMEMLIMIT %q (from %q) is not a byte count", got, e.Value)
+				t.Fatalf("GOMEMLIMIT %q (from %q): %v", got, e.Value, err)
 			}
 			ratio := float64(bytes) / float64(limit.Value())
 			if ratio < 0.85 || ratio > 0.96 {
@@ -141,6 +141,23 @@ func checkGoMemLimit(t *testing.T, dep *appsv1.Deployment) {
 		}
 	}
 	t.Error("no GOMEMLIMIT")
+}
+
+// goByteCount parses a GOMEMLIMIT value as the Go runtime does: digits and
+// an optional B, KiB, MiB, GiB or TiB suffix (runtime.parseByteCount).
+func goByteCount(s string) (int64, error) {
+	mult := int64(1)
+	for i, suffix := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = n, int64(1)<<(10*(4-i))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, fmt.Errorf("not a byte count with a Go unit")
+	}
+	return n * mult, nil
 }
 
 // expandEnv expands $(NAME) like the kubelet; an unknown name stays as it is
