@@ -144,6 +144,7 @@ func checkChartRender(t *testing.T, r rendered) (*appsv1.Deployment, *corev1.Ser
 		t.Error("the chart must not create its namespace (helm install --create-namespace does)")
 	}
 	checkDeployment(t, dep)
+	checkNoNestedMounts(t, dep)
 	config := []byte(cm.Data["restguard.yaml"])
 	if len(config) == 0 {
 		t.Fatal("ConfigMap has no restguard.yaml")

@@ -170,6 +170,21 @@ func expandEnv(t *testing.T, v string, vars map[string]string) string {
 	return v
 }
 
+// checkNoNestedMounts: no volume is mounted inside another one. ConfigMap and
+// Secret volumes are read-only, so the runtime cannot create a mount point in
+// them and the pod never starts (kubernetes/kubernetes#62417).
+func checkNoNestedMounts(t *testing.T, dep *appsv1.Deployment) {
+	t.Helper()
+	mounts := dep.Spec.Template.Spec.Containers[0].VolumeMounts
+	for _, a := range mounts {
+		for _, b := range mounts {
+			if a.Name != b.Name && strings.HasPrefix(b.MountPath, strings.TrimSuffix(a.MountPath, "/")+"/") {
+				t.Errorf("volume %s at %s is inside volume %s at %s", b.Name, b.MountPath, a.Name, a.MountPath)
+			}
+		}
+	}
+}
+
 // podLabels returns the labels a selector must match: the Deployment's pods.
 func podLabels(dep *appsv1.Deployment) labels.Set { return dep.Spec.Template.Labels }
 
@@ -332,6 +347,7 @@ func TestKubernetesProduction(t *testing.T) {
 		t.Fatal("deploy.yaml: no Deployment or Service")
 	}
 	checkAdminService(t, svc, true)
+	checkNoNestedMounts(t, dep)
 
 	nps := documents(t, filepath.Join(dir, "networkpolicy.yaml"))
 	if len(nps) != 1 {
@@ -530,6 +546,7 @@ func TestIstioProduction(t *testing.T) {
 	}
 	drain := drainDelay(t, filepath.Join(dir, "restguard.yaml"))
 	preStop := checkDrain(t, dep, drain)
+	checkNoNestedMounts(t, dep)
 	checkInMesh(t, ns, dep, preStop, drain)
 	checkIstioCallers(t, documents(t, filepath.Join(dir, "restguard-policy.yaml")), documents(t, filepath.Join(dir, "authorizationpolicy.yaml")), dep)
 }

@@ -60,13 +60,18 @@ existing Secret. Volume names are "secret-<name>".
 {{- if $.Values.redis.enabled -}}
 {{- with $.Values.redis.auth -}}
 {{- if .existingSecret -}}
-{{- $mounts = append $mounts (dict "name" "redis-auth" "secret" .existingSecret "mountPath" "/etc/restguard/secrets/redis-auth") -}}
+{{- $mounts = append $mounts (dict "name" "redis-auth" "secret" .existingSecret "mountPath" "/etc/restguard-secrets/redis-auth") -}}
 {{- end -}}
 {{- end -}}
 {{- with $.Values.redis.tls -}}
 {{- if and .enabled .existingSecret -}}
-{{- $mounts = append $mounts (dict "name" "redis-tls" "secret" .existingSecret "mountPath" "/etc/restguard/secrets/redis-tls") -}}
+{{- $mounts = append $mounts (dict "name" "redis-tls" "secret" .existingSecret "mountPath" "/etc/restguard-secrets/redis-tls") -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $mounts -}}
+{{- if or (hasPrefix "/etc/restguard/" .mountPath) (eq .mountPath "/etc/restguard") -}}
+{{- fail (printf "secrets: %s is inside the configuration's ConfigMap mount /etc/restguard, which is read-only: the kubelet cannot create a mount point there" .mountPath) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson (dict "mounts" $mounts) -}}
@@ -88,18 +93,18 @@ is the one place to adjust if restguard names them differently.
 {{- $r := dict "address" .Values.redis.address -}}
 {{- with .Values.redis.auth -}}
 {{- if .existingSecret -}}
-{{- $_ := set $r "username_file" (printf "/etc/restguard/secrets/redis-auth/%s" .usernameKey) -}}
-{{- $_ := set $r "password_file" (printf "/etc/restguard/secrets/redis-auth/%s" .passwordKey) -}}
+{{- $_ := set $r "username_file" (printf "/etc/restguard-secrets/redis-auth/%s" .usernameKey) -}}
+{{- $_ := set $r "password_file" (printf "/etc/restguard-secrets/redis-auth/%s" .passwordKey) -}}
 {{- end -}}
 {{- end -}}
 {{- with .Values.redis.tls -}}
 {{- if .enabled -}}
 {{- $t := dict "enabled" true -}}
 {{- if .existingSecret -}}
-{{- $_ := set $t "ca_file" (printf "/etc/restguard/secrets/redis-tls/%s" .caKey) -}}
+{{- $_ := set $t "ca_file" (printf "/etc/restguard-secrets/redis-tls/%s" .caKey) -}}
 {{- if and .certKey .keyKey -}}
-{{- $_ := set $t "cert_file" (printf "/etc/restguard/secrets/redis-tls/%s" .certKey) -}}
-{{- $_ := set $t "key_file" (printf "/etc/restguard/secrets/redis-tls/%s" .keyKey) -}}
+{{- $_ := set $t "cert_file" (printf "/etc/restguard-secrets/redis-tls/%s" .certKey) -}}
+{{- $_ := set $t "key_file" (printf "/etc/restguard-secrets/redis-tls/%s" .keyKey) -}}
 {{- end -}}
 {{- end -}}
 {{- if .serverName -}}
