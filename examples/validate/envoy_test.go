@@ -10,6 +10,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -32,9 +33,9 @@ func envoyFiles(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, filepath.Join("..", "compose", "envoy.yaml"))
-	if len(files) < 3 {
-		t.Fatalf("expected at least 3 Envoy bootstraps, found %v", files)
+	files = append(files, filepath.Join("..", "compose", "envoy.yaml"), filepath.Join("..", "ratelimit", "envoy.yaml"))
+	if len(files) < 4 {
+		t.Fatalf("expected at least 4 Envoy bootstraps, found %v", files)
 	}
 	return files
 }
@@ -168,8 +169,13 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 	for i, f := range filters {
 		if f.GetTypedConfig().MessageIs((*extauthzv3.ExtAuthz)(nil)) {
 			ea = unpack(t, f.GetTypedConfig(), &extauthzv3.ExtAuthz{})
-			if i != len(filters)-2 {
-				t.Error("ext_authz must be the last filter before the router (no route-cache clearing after it)")
+			// Between ext_authz and the router only filters that never clear
+			// the route cache: the global rate-limit filter, which reads
+			// ext_authz's metadata and so must come after it.
+			for _, after := range filters[i+1 : len(filters)-1] {
+				if !after.GetTypedConfig().MessageIs((*ratelimitv3.RateLimit)(nil)) {
+					t.Errorf("%s after ext_authz: only the router and the rate-limit filter may follow it (no route-cache clearing after the check)", after.GetName())
+				}
 			}
 		}
 	}
