@@ -26,6 +26,7 @@ const (
 	MetaRule       = "rule"
 	MetaProvider   = "provider"
 	MetaUser       = "user"
+	MetaClientID   = "client_id" // the OAuth client the token was issued to, when known
 	MetaDryRun     = "dry_run"
 )
 
@@ -101,6 +102,9 @@ func allow(d *authz.Decision) *authv3.CheckResponse {
 	}
 	if d.Identity != nil {
 		md[MetaUser] = str(d.Identity.Username)
+		if d.Identity.ClientID != "" {
+			md[MetaClientID] = str(d.Identity.ClientID)
+		}
 	}
 	return &authv3.CheckResponse{
 		Status:          &rpcstatus.Status{Code: int32(codes.OK)},

@@ -58,7 +58,7 @@ func headerMap(t testing.TB, opts []*corev3.HeaderValueOption) map[string]string
 func TestToResponseAllow(t *testing.T) {
 	d := &authz.Decision{
 		ID: "d1", Verdict: authz.Allow, Reason: authz.ReasonAuthenticated, Rule: "rest", Provider: "corp",
-		Identity:        &authz.Identity{Username: "alice", Groups: []string{"jira-users"}},
+		Identity:        &authz.Identity{Username: "alice", Groups: []string{"jira-users"}, ClientID: "jira-cli"},
 		UpstreamHeaders: []authz.Header{{Name: "X-Forwarded-User", Value: "alice"}, {Name: "X-Forwarded-Groups", Value: "jira-users"}},
 		RemoveHeaders:   []string{"authorization", "remote-user", "proxy-authorization"},
 	}
@@ -72,7 +72,7 @@ func TestToResponseAllow(t *testing.T) {
 		t.Errorf("headers_to_remove = %v", got)
 	}
 	md := resp.GetDynamicMetadata().AsMap()
-	want := map[string]any{"decision_id": "d1", "reason": "authenticated", "rule": "rest", "provider": "corp", "user": "alice", "dry_run": false}
+	want := map[string]any{"decision_id": "d1", "reason": "authenticated", "rule": "rest", "provider": "corp", "user": "alice", "client_id": "jira-cli", "dry_run": false}
 	for k, v := range want {
 		if md[k] != v {
 			t.Errorf("metadata %s = %v, want %v", k, md[k], v)
@@ -88,6 +88,9 @@ func TestToResponseAllow(t *testing.T) {
 		t.Errorf("metadata = %v", md)
 	}
 	if _, ok := md["provider"]; ok {
+		t.Errorf("metadata = %v", md)
+	}
+	if _, ok := md["client_id"]; ok {
 		t.Errorf("metadata = %v", md)
 	}
 }
