@@ -81,6 +81,10 @@ type UsernameMapping struct {
 	// AllowUnverifiedEmail accepts an e-mail claim as the username when
 	// the provider does not say it was verified.
 	AllowUnverifiedEmail bool `yaml:"allow_unverified_email"`
+	// Clients names machine tokens: a token with no username claim at all
+	// whose client id (client_id, azp, cid or appid) is a key here gets
+	// that key's value as its username (client-credentials grants).
+	Clients map[string]string `yaml:"clients"`
 }
 
 // ClaimRef names a (dotted) claim path.

@@ -334,6 +334,9 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 	if jc.UsernamePattern != "" {
 		sum += " matching " + jc.UsernamePattern
 	}
+	if n := len(jc.UsernameClients); n > 0 {
+		sum += fmt.Sprintf(" (or %d named machine client(s))", n)
+	}
 	if jc.GroupsClaim != "" {
 		sum += ", groups " + jc.GroupsClaim
 	}
@@ -354,6 +357,7 @@ func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.
 		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
 		LowercaseUsername:    pc.Username.Lowercase,
 		UsernamePattern:      pc.Username.Pattern,
+		UsernameClients:      pc.Username.Clients,
 		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
 		AllowUnverifiedEmail: pc.Username.AllowUnverifiedEmail,
 		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
@@ -400,6 +404,7 @@ func mapping(pc Provider, pre *providers.Preset) providers.IdentityMapping {
 		UsernameClaims:       or2(pc.Username.Claims, pre.Username),
 		Lowercase:            pc.Username.Lowercase,
 		UsernamePattern:      pc.Username.Pattern,
+		UsernameClients:      pc.Username.Clients,
 		GroupsClaim:          or(pc.Groups.Claim, pre.GroupsClaim),
 		EmailClaim:           or(pc.Email.Claim, pre.EmailClaim),
 		EmailVerifiedClaim:   pre.EmailVerifiedClaim,
@@ -415,6 +420,11 @@ func checkIdentityKeys(pc Provider) error {
 	var errs []error
 	if _, err := providers.CompileUsernamePattern(pc.Username.Pattern); err != nil {
 		errs = append(errs, at("username.pattern", errors.New(strings.TrimPrefix(err.Error(), "username pattern: "))))
+	}
+	for _, client := range sortedKeys(pc.Username.Clients) {
+		if name := pc.Username.Clients[client]; client == "" || !authz.UsableName(name) {
+			errs = append(errs, at("username.clients."+client, fmt.Errorf("client %q needs a usable username (no control characters, no leading or trailing space), got %q", client, name)))
+		}
 	}
 	for _, name := range sortedKeys(pc.RequiredClaims) {
 		if pc.RequiredClaims[name] == nil {

@@ -349,7 +349,15 @@ type usernameRule struct {
 	// integers accepts an integer JSON number as its decimal text (remote
 	// answers: GitHub's numeric user id). JWT claims stay strings.
 	integers bool
+	// clients maps the client id of a token without any username claim
+	// (a client-credentials grant) to its username.
+	clients map[string]string
 }
+
+// clientIDClaims are where a machine token names its client: OAuth 2.0
+// Token Exchange and RFC 9068 (client_id), OIDC (azp), Okta (cid), Entra
+// ID v1 (appid).
+var clientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 
 // DefaultEmailVerifiedClaim is where an e-mail's verification is read
 // (OIDC Core §5.1).
@@ -407,7 +415,29 @@ func (r *usernameRule) username(c map[string]any) (string, error) {
 		}
 		return s, nil
 	}
+	if name, ok := r.clientName(c); ok {
+		return name, nil
+	}
 	return "", authz.InvalidToken(authz.ReasonUsernameMissing, errors.New("no username claim present"))
+}
+
+// clientName names a machine token by its client id (usernameRule.clients):
+// the first client-id claim present decides, so a token cannot pick the
+// claim that suits it.
+func (r *usernameRule) clientName(c map[string]any) (string, bool) {
+	if len(r.clients) == 0 {
+		return "", false
+	}
+	for _, path := range clientIDClaims {
+		v, present := c[path]
+		if !present {
+			continue
+		}
+		id, _ := v.(string)
+		name, ok := r.clients[id]
+		return name, ok && id != ""
+	}
+	return "", false
 }
 
 func (r *usernameRule) isEmail(path string) bool {

@@ -68,6 +68,12 @@ type JWTConfig struct {
 	// UsernamePattern, when set, must match the whole username (RE2,
 	// CompileUsernamePattern); a name outside it is 403 username_rejected.
 	UsernamePattern string
+	// UsernameClients names machine tokens: a token carrying none of the
+	// username claims whose client id (client_id, azp, cid or appid, the
+	// first present) is a key gets that key's value as its username. A
+	// client-credentials grant has no user, hence no username claim; a
+	// token with a username claim is never renamed this way.
+	UsernameClients map[string]string
 	// EmailVerifiedClaim (default "email_verified") must be true for an
 	// e-mail claim to be the username, unless AllowUnverifiedEmail.
 	EmailVerifiedClaim   string
@@ -141,6 +147,7 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	j.user.pattern, _ = CompileUsernamePattern(cfg.UsernamePattern) // checked by prepare
 	j.user.paths, j.user.lowercase = cfg.UsernameClaims, cfg.LowercaseUsername
 	j.user.emailClaim, j.user.verifiedClaim, j.user.allowUnverified = cfg.EmailClaim, cfg.EmailVerifiedClaim, cfg.AllowUnverifiedEmail
+	j.user.clients = cfg.UsernameClients
 	return j, nil
 }
 

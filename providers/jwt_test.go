@@ -484,3 +484,49 @@ func TestStartStopsWithContext(t *testing.T) {
 	cancel()
 	<-j.keys.stopped
 }
+
+// TestMachineTokensNamedByTheirClient: a client-credentials token carries
+// no user, so no username claim; username.clients names it by its client
+// id. A token with a username claim is never renamed, and an unlisted
+// client stays 401 username_missing (issue 12: machine tokens).
+func TestMachineTokensNamedByTheirClient(t *testing.T) {
+	p := idptest.New(t)
+	j, _ := newProvider(t, p, func(c *JWTConfig) {
+		c.UsernameClaims = []string{"preferred_username"}
+		c.UsernameClients = map[string]string{"backup-svc": "svc-backup", "ci": "svc-ci"}
+	})
+	machine := func(extra map[string]any) string {
+		claims := map[string]any{"preferred_username": nil, "sub": "backup-svc"}
+		for k, v := range extra {
+			claims[k] = v
+		}
+		return p.Mint(t, claims)
+	}
+	for _, c := range []struct {
+		name, token, want string
+		reason            authz.Reason
+	}{
+		{"cognito client_id", machine(map[string]any{"client_id": "backup-svc"}), "svc-backup", ""},
+		{"keycloak azp", machine(map[string]any{"azp": "ci"}), "svc-ci", ""},
+		{"okta cid", machine(map[string]any{"cid": "ci"}), "svc-ci", ""},
+		{"entra v1 appid", machine(map[string]any{"appid": "backup-svc"}), "svc-backup", ""},
+		{"first client claim decides", machine(map[string]any{"client_id": "unlisted", "azp": "backup-svc"}), "", authz.ReasonUsernameMissing},
+		{"unlisted client", machine(map[string]any{"client_id": "other"}), "", authz.ReasonUsernameMissing},
+		{"no client id", machine(nil), "", authz.ReasonUsernameMissing},
+		{"a user token is never renamed", p.Mint(t, map[string]any{"client_id": "backup-svc"}), "alice", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id, err := j.Validate(context.Background(), c.token)
+			if c.reason != "" {
+				var re *authz.ReasonError
+				if !errors.As(err, &re) || re.Reason != c.reason {
+					t.Fatalf("got %v, want %s", err, c.reason)
+				}
+				return
+			}
+			if err != nil || id.Username != c.want {
+				t.Fatalf("got %v %v, want %s", id, err, c.want)
+			}
+		})
+	}
+}

@@ -241,6 +241,8 @@ type IdentityMapping struct {
 	// UsernamePattern, when set, must match the whole username (RE2,
 	// CompileUsernamePattern); a name outside it is 403 username_rejected.
 	UsernamePattern string
+	// UsernameClients names machine tokens (see JWTConfig.UsernameClients).
+	UsernameClients map[string]string
 	GroupsClaim     string // array of strings or one string
 	EmailClaim      string
 	// EmailVerifiedClaim (default "email_verified") must be true for an
@@ -270,7 +272,7 @@ func (m *IdentityMapping) prepare(username ...string) error {
 	if m.EmailVerifiedClaim == "" {
 		m.EmailVerifiedClaim = DefaultEmailVerifiedClaim
 	}
-	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re,
+	m.user = usernameRule{paths: m.UsernameClaims, lowercase: m.Lowercase, pattern: re, clients: m.UsernameClients,
 		emailClaim: m.EmailClaim, verifiedClaim: m.EmailVerifiedClaim, allowUnverified: m.AllowUnverifiedEmail, integers: true}
 	return nil
 }
