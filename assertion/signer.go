@@ -167,9 +167,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	}
 	var jti [22]byte // base64url of 16 bytes
 	if c.ID == "" {
-		var raw [jtiBytes]byte
-		_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24+)
-		b64.Encode(jti[:], raw[:])
+		newID(&jti)
 	} else if raw, ok := decodeSegment(c.ID); !ok || len(raw) != jtiBytes {
 		return "", errBadJTI
 	} else {
@@ -205,6 +203,21 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	tok = append(tok, '.')
 	tok = b64.AppendEncode(tok, sig[:])
 	return string(tok), nil
+}
+
+// NewID returns a fresh jti: 16 random bytes, base64url. Sign draws one
+// itself when Claims.ID is empty; a caller that wants to log the jti sets
+// it from NewID first.
+func NewID() string {
+	var jti [22]byte
+	newID(&jti)
+	return string(jti[:])
+}
+
+func newID(jti *[22]byte) {
+	var raw [jtiBytes]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b64.Encode(jti[:], raw[:])
 }
 
 // appendPayload writes the claims JSON; members in a fixed order, groups

@@ -159,10 +159,13 @@ func TestSignUsesFreshJTIs(t *testing.T) {
 		seen[jti] = true
 	}
 	c := validClaims(t)
-	c.ID = "AAAAAAAAAAAAAAAAAAAAAA"
+	c.ID = NewID()
 	_, p, _ := splitToken(mustSign(t, es, c))
-	if pb, _ := decodeSegment(p); !strings.Contains(string(pb), `"jti":"AAAAAAAAAAAAAAAAAAAAAA"`) {
-		t.Errorf("given jti not used: %s", pb)
+	if pb, _ := decodeSegment(p); !strings.Contains(string(pb), `"jti":"`+c.ID+`"`) {
+		t.Errorf("given jti %s not used: %s", c.ID, pb)
+	}
+	if a, b := NewID(), NewID(); a == b || len(a) != 22 {
+		t.Errorf("NewID() = %q, %q", a, b)
 	}
 }
 
