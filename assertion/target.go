@@ -47,7 +47,9 @@ func hashTarget(clean, rawQuery string) string {
 		b = append(b, rawQuery...)
 	}
 	sum := sha256.Sum256(b)
-	return b64.EncodeToString(sum[:])
+	var out [43]byte // base64url of 32 bytes, unpadded
+	b64.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // isToken reports whether s is a non-empty RFC 9110 token.
