@@ -23,5 +23,6 @@
 // What assertion must not do: it makes no authorization decision (the
 // engine has made it before a Signer is called), it never logs, and its
 // errors never contain an assertion, a claim value or key material.
-// It imports only the standard library and policy.
+// It imports only the standard library and policy (itself standard library
+// and authz only).
 package assertion
