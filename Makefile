@@ -18,7 +18,9 @@ FUZZ_TARGETS := \
 	./policy:FuzzPasswordChannels \
 	./envoy:FuzzToRequest \
 	./envoy:FuzzToResponse \
-	./envoy:FuzzHTTPHandler
+	./envoy:FuzzHTTPHandler \
+	./assertion:FuzzVerify \
+	./assertion:FuzzStrictJSON
 
 .PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image image-multiarch image-pin bench soak soak-hardening clean
 
