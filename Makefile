@@ -44,7 +44,7 @@ deps-check:
 	if [ -n "$$bad" ]; then echo "authz must import only the standard library, found:"; echo "$$bad"; exit 1; fi
 	@for pair in "github.com/envoyproxy/go-control-plane:envoy|cmd/restguard-load/internal/nullauthz" "google.golang.org/grpc:envoy|cmd/restguard-load/internal/nullauthz" \
 	             "github.com/lestrrat-go/jwx:providers|internal/idptest" "github.com/hashicorp/golang-lru:providers" \
-	             "gopkg.in/yaml.v3:authz/config"; do \
+	             "gopkg.in/yaml.v3:authz/config" "github.com/redis/go-redis:sharedcache"; do \
 		mod=$${pair%%:*}; home=$${pair##*:}; \
 		users=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep " $$mod" | cut -d' ' -f1 | grep -v -E "^github.com/restguard/restguard/($$home)$$" || true); \
 		if [ -n "$$users" ]; then echo "$$mod may only be imported by $$home/, found in:"; echo "$$users"; exit 1; fi; \
