@@ -2,6 +2,9 @@ package sharedcache
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,4 +115,26 @@ func BenchmarkSeal(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkReferenceLoopbackHTTP is the yardstick: one HTTP POST to an
+// identity-provider-like server on 127.0.0.1 answering a small JSON body,
+// with a kept-alive connection. A real identity provider is further away
+// and slower; this is the least a miss can cost.
+func BenchmarkReferenceLoopbackHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, resultA)
+	}))
+	b.Cleanup(srv.Close)
+	client := srv.Client()
+	for b.Loop() {
+		resp, err := client.Post(srv.URL+"/introspect", "application/x-www-form-urlencoded", strings.NewReader("token="+tokenA))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 }

@@ -198,7 +198,7 @@ func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byt
 		uk = c.userKey(c.UserID(owner.Provider, owner.Name))
 	}
 	return c.call(ctx, "set", false, func(ctx context.Context) error {
-		_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		return c.tx(ctx, func(p redis.Pipeliner) {
 			p.Set(ctx, c.valueKey(key), blob, ttl)
 			// An index lives as long as its longest entry: NX gives a new
 			// set a TTL, GT extends it (Redis >= 7.0).
@@ -210,9 +210,7 @@ func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byt
 				p.Do(ctx, "PEXPIRE", ik, ms, "NX")
 				p.Do(ctx, "PEXPIRE", ik, ms, "GT")
 			}
-			return nil
 		})
-		return err
 	})
 }
 
@@ -243,7 +241,8 @@ func (c *Cache) EvictToken(ctx context.Context, fingerprint string) (int, error)
 }
 
 // evictIndex deletes the entries an index set names, then removes those
-// members from it (not the set: a member added meanwhile stays indexed).
+// members from it (not the set: a member added meanwhile stays indexed),
+// in one round trip per 500 members.
 // Admin calls try Redis even while the circuit is open.
 func (c *Cache) evictIndex(ctx context.Context, op, index string) (int, error) {
 	var members []string
@@ -274,7 +273,10 @@ func (c *Cache) evictIndex(ctx context.Context, op, index string) (int, error) {
 		}
 		var del *redis.IntCmd
 		err := c.call(ctx, op, true, func(ctx context.Context) error {
-			_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			// A plain pipeline, not MULTI: Redis refuses to queue any
+			// command in a transaction when it is over maxmemory, and
+			// eviction is what frees memory.
+			_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				del = p.Del(ctx, keys...)
 				p.SRem(ctx, index, drop...)
 				return nil
@@ -287,6 +289,24 @@ func (c *Cache) evictIndex(ctx context.Context, op, index string) (int, error) {
 		evicted += int(del.Val())
 	}
 	return evicted, nil
+}
+
+// tx runs commands in one MULTI/EXEC round trip. When Redis refuses a
+// queued command (OOM, NOPERM), EXEC only says EXECABORT: return the
+// command's own error, which says why.
+func (c *Cache) tx(ctx context.Context, fn func(redis.Pipeliner)) error {
+	cmds, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fn(p)
+		return nil
+	})
+	if err != nil && redis.HasErrorPrefix(err, "EXECABORT") {
+		for _, cmd := range cmds {
+			if e := cmd.Err(); e != nil && !redis.HasErrorPrefix(e, "EXECABORT") {
+				return e
+			}
+		}
+	}
+	return err
 }
 
 // Ping asks Redis for an answer within the call timeout, without the
@@ -337,6 +357,12 @@ func (c *Cache) call(ctx context.Context, op string, admin bool, fn func(context
 		// The caller gave up: that says nothing about Redis.
 		c.br.done(probe, neutral)
 		return fmt.Errorf("sharedcache: %s: %w: %w", op, ErrUnavailable, ctx.Err())
+	case redis.IsOOMError(err) || redis.IsReadOnlyError(err):
+		// A full Redis (maxmemory with noeviction) or a read-only replica
+		// refuses writes but still answers reads: writes fail, the
+		// circuit stays closed for the reads.
+		c.br.done(probe, success)
+		return c.wrap(op, err)
 	}
 	// A deadline, the caller's or ours, counts against Redis: a Redis that
 	// cannot answer within what the check can spare is, for the check,

@@ -565,3 +565,37 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("plain text to the TLS port: %v", err)
 	}
 }
+
+// TestFullRedisStillServesReads: with maxmemory reached and noeviction (the
+// policy docs/scaling.md recommends), writes fail and reads go on; the
+// circuit stays closed.
+func TestFullRedisStillServesReads(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t, srv)
+	cfg.BreakerThreshold = 1
+	c := newCache(t, cfg, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	key := keyOf("corp", tokenA)
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Do(t, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+	srv.Do(t, "CONFIG", "SET", "maxmemory", "1") // below what Redis already uses
+	for range 3 {
+		err := c.Set(ctx, keyOf("corp", tokenB), tokenB, []byte(resultA), time.Minute, User{"corp", "bob"})
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "OOM") {
+			t.Fatalf("Set on a full Redis: %v", err)
+		}
+	}
+	if v, ok, err := c.Get(ctx, key, tokenA); !ok || err != nil || string(v) != resultA {
+		t.Fatalf("Get on a full Redis: %q %v %v", v, ok, err)
+	}
+	if st := c.Stats(); st.Breaker != BreakerClosed || st.Errors != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Deleting frees memory and is allowed when full.
+	if n, err := c.EvictUser(ctx, "corp", "alice"); n != 1 || err != nil {
+		t.Fatalf("EvictUser on a full Redis: %d %v", n, err)
+	}
+}
