@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -597,5 +599,51 @@ func TestFullRedisStillServesReads(t *testing.T) {
 	// Deleting frees memory and is allowed when full.
 	if n, err := c.EvictUser(ctx, "corp", "alice"); n != 1 || err != nil {
 		t.Fatalf("EvictUser on a full Redis: %d %v", n, err)
+	}
+}
+
+// TestHungServerCostsOneTimeout: a server that accepts connections and
+// never answers (a hung Redis, a black-holing proxy) costs one call
+// timeout, handshake included, then the circuit opens.
+func TestHungServerCostsOneTimeout(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	cfg := Config{Address: l.Addr().String(), FleetSecretFile: secretFile(t),
+		Timeout: 50 * time.Millisecond, BreakerThreshold: 2, BreakerInterval: time.Hour}
+	c := newCache(t, cfg, nil)
+	for i := range 2 {
+		start := time.Now()
+		_, _, err := c.Get(ctxTimeout(t, 5*time.Second), keyOf("corp", tokenA), tokenA)
+		el := time.Since(start)
+		if !errors.Is(err, ErrUnavailable) || el > cfg.Timeout+400*time.Millisecond {
+			t.Fatalf("call %d: %v after %v", i, err, el)
+		}
+	}
+	if st := c.Stats(); st.Breaker != BreakerOpen || st.Timeouts != 2 {
+		t.Fatalf("stats %+v", st)
 	}
 }
