@@ -9,7 +9,7 @@ import (
 )
 
 // offline is a Cache for sealing only (New does not connect).
-func offline(t *testing.T, secret string) *Cache {
+func offline(t testing.TB, secret string) *Cache {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(p, []byte(secret), 0o600); err != nil {
