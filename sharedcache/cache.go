@@ -340,11 +340,11 @@ func (c *Cache) call(ctx context.Context, op string, admin bool, fn func(context
 	probe, ok := c.br.allow()
 	if !ok && !admin {
 		c.st.shortCircuited.Add(1)
-		return fmt.Errorf("sharedcache: %s: %w", op, ErrCircuitOpen)
+		return fmt.Errorf("%w (%s)", ErrCircuitOpen, op)
 	}
 	if err := ctx.Err(); err != nil {
 		c.br.done(probe, neutral)
-		return fmt.Errorf("sharedcache: %s: %w: %w", op, ErrUnavailable, err)
+		return fmt.Errorf("%w (%s): %w", ErrUnavailable, op, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.s.timeout)
 	err := fn(cctx)
@@ -356,7 +356,7 @@ func (c *Cache) call(ctx context.Context, op string, admin bool, fn func(context
 	case errors.Is(ctx.Err(), context.Canceled):
 		// The caller gave up: that says nothing about Redis.
 		c.br.done(probe, neutral)
-		return fmt.Errorf("sharedcache: %s: %w: %w", op, ErrUnavailable, ctx.Err())
+		return fmt.Errorf("%w (%s): %w", ErrUnavailable, op, ctx.Err())
 	case redis.IsOOMError(err) || redis.IsReadOnlyError(err):
 		// A full Redis (maxmemory with noeviction) or a read-only replica
 		// refuses writes but still answers reads: writes fail, the
@@ -377,10 +377,10 @@ func (c *Cache) wrap(op string, err error) error {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		c.st.timeouts.Add(1)
-		return fmt.Errorf("sharedcache: %s: %w: timeout after %v: %w", op, ErrUnavailable, c.s.timeout, err)
+		return fmt.Errorf("%w (%s): timed out: %w", ErrUnavailable, op, err)
 	}
 	c.st.errors.Add(1)
-	return fmt.Errorf("sharedcache: %s: %w: %w", op, ErrUnavailable, err)
+	return fmt.Errorf("%w (%s): %w", ErrUnavailable, op, err)
 }
 
 func (c *Cache) breakerChanged(e breakerEvent, wait time.Duration) {

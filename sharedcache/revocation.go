@@ -141,7 +141,7 @@ func (c *Cache) Subscribe(ctx context.Context, fn func(Revocation)) error {
 			return ctx.Err()
 		case m, ok := <-ch:
 			if !ok {
-				return fmt.Errorf("sharedcache: subscribe: %w: closed", ErrUnavailable)
+				return fmt.Errorf("%w (subscribe): client closed", ErrUnavailable)
 			}
 			switch m := m.(type) {
 			case *redis.Subscription:
