@@ -31,7 +31,7 @@ func BenchmarkSharedCache(b *testing.B) {
 		ctx := context.Background()
 		value := []byte(resultA)
 		key := keyOf("corp", tokenA)
-		if err := c.Set(ctx, key, tokenA, value, time.Hour, User{"corp", "alice"}); err != nil {
+		if err := c.Set(ctx, key, tokenA, value, time.Hour, "corp", "alice"); err != nil {
 			b.Fatal(err)
 		}
 		b.Run("Get/hit/"+transport, func(b *testing.B) {
@@ -53,7 +53,7 @@ func BenchmarkSharedCache(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				tok := tokenA + strconv.Itoa(i%1000)
-				if err := c.Set(ctx, keyOf("corp", tok), tok, value, time.Minute, User{"corp", "alice"}); err != nil {
+				if err := c.Set(ctx, keyOf("corp", tok), tok, value, time.Minute, "corp", "alice"); err != nil {
 					b.Fatal(err)
 				}
 				i++

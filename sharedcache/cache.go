@@ -66,13 +66,6 @@ type counters struct {
 	published, received, ignored, resubscribed               atomic.Uint64
 }
 
-// User names the owner of a cached result for the user index: the provider
-// and the username the caller maps the identity to (after its transforms).
-// The zero User (a negative result, or no user) is not indexed.
-type User struct {
-	Provider, Name string
-}
-
 // UserID is a keyed hash of a provider and a username under the fleet
 // secret: what the user index and user revocations carry instead of the
 // name. Without the fleet secret it cannot be turned back into a name;
@@ -172,11 +165,13 @@ func (c *Cache) Get(ctx context.Context, key [32]byte, token string) (value []by
 }
 
 // Set stores value under key, sealed with token, for ttl, and indexes it
-// by the token's fingerprint and, unless owner is zero, by owner. The caller
+// by the token's fingerprint and, when username is not empty, by provider
+// and username (the name the caller maps the identity to, after its
+// transforms; empty for a negative result). The caller
 // chooses ttl and must never give more than the token has left before its
 // exp; ttl is capped at MaxTTL. Outages are never to be stored (that is the
 // caller's side: it only calls Set with answers).
-func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byte, ttl time.Duration, owner User) error {
+func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byte, ttl time.Duration, provider, username string) error {
 	switch {
 	case token == "":
 		return fmt.Errorf("%w: empty token", ErrInvalid)
@@ -194,8 +189,8 @@ func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byt
 	member := string(key[:])
 	tk := c.tokenKey(authz.Fingerprint(token))
 	var uk string
-	if owner != (User{}) {
-		uk = c.userKey(c.UserID(owner.Provider, owner.Name))
+	if username != "" {
+		uk = c.userKey(c.UserID(provider, username))
 	}
 	return c.call(ctx, "set", false, func(ctx context.Context) error {
 		return c.tx(ctx, func(p redis.Pipeliner) {

@@ -45,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 			if _, ok, err := c.Get(ctx, key, tokenA); ok || err != nil {
 				t.Fatalf("Get before Set: ok=%v err=%v", ok, err)
 			}
-			if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice.wonder"}); err != nil {
+			if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice.wonder"); err != nil {
 				t.Fatal(err)
 			}
 			v, ok, err := c.Get(ctx, key, tokenA)
@@ -54,7 +54,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			// A negative result: no owner, empty value.
 			kb := keyOf("corp", tokenB)
-			if err := c.Set(ctx, kb, tokenB, nil, time.Minute, User{}); err != nil {
+			if err := c.Set(ctx, kb, tokenB, nil, time.Minute, "", ""); err != nil {
 				t.Fatal(err)
 			}
 			if v, ok, err := c.Get(ctx, kb, tokenB); err != nil || !ok || len(v) != 0 {
@@ -85,7 +85,7 @@ func TestRedisDumpRevealsNoTokenNorIdentity(t *testing.T) {
 	c := newCache(t, cfg, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	key := keyOf("corp", tokenA)
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice.wonder"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -166,7 +166,7 @@ func TestForgedValueForOwnTokenRejected(t *testing.T) {
 	f := newCache(t, forger, nil)
 	key := keyOf("corp", tokenB)
 	forged := []byte(`{"username":"admin","groups":["jira-administrators"]}`)
-	if err := f.Set(ctx, key, tokenB, forged, time.Minute, User{}); err != nil {
+	if err := f.Set(ctx, key, tokenB, forged, time.Minute, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if v, ok, err := c.Get(ctx, key, tokenB); ok || err != nil {
@@ -187,7 +187,7 @@ func TestTTLRespected(t *testing.T) {
 
 	key := keyOf("corp", tokenA)
 	ttl := 300 * time.Millisecond
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, User{"corp", "alice.wonder"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
 	pttl := a.PTTL(ctx, c.valueKey(key)).Val()
@@ -203,10 +203,10 @@ func TestTTLRespected(t *testing.T) {
 	// A longer entry of the same user extends the user index (GT); a
 	// shorter one does not shorten it.
 	kb := keyOf("corp", tokenB)
-	if err := c.Set(ctx, kb, tokenB, []byte("x"), time.Hour, User{"corp", "alice.wonder"}); err != nil {
+	if err := c.Set(ctx, kb, tokenB, []byte("x"), time.Hour, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, User{"corp", "alice.wonder"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.PTTL(ctx, c.userKey(c.UserID("corp", "alice.wonder"))).Val(); got < 59*time.Minute {
@@ -221,7 +221,7 @@ func TestTTLRespected(t *testing.T) {
 	}
 	clock = time.Now
 	// Redis itself drops the key after the TTL: poll the server.
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, User{}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), ttl, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -236,7 +236,7 @@ func TestTTLRespected(t *testing.T) {
 	// ttl is capped at MaxTTL.
 	cfg.MaxTTL = 2 * time.Second
 	capped := newCache(t, cfg, nil)
-	if err := capped.Set(ctx, key, tokenA, []byte(resultA), time.Hour, User{}); err != nil {
+	if err := capped.Set(ctx, key, tokenA, []byte(resultA), time.Hour, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.PTTL(ctx, c.valueKey(key)).Val(); got > 2*time.Second {
@@ -251,9 +251,9 @@ func TestSetRefusesBadArguments(t *testing.T) {
 	ctx := ctxTimeout(t, 10*time.Second)
 	key := keyOf("corp", tokenA)
 	for name, err := range map[string]error{
-		"no token":   c.Set(ctx, key, "", []byte("x"), time.Minute, User{}),
-		"zero ttl":   c.Set(ctx, key, tokenA, []byte("x"), 0, User{}),
-		"huge value": c.Set(ctx, key, tokenA, make([]byte, MaxValue+1), time.Minute, User{}),
+		"no token":   c.Set(ctx, key, "", []byte("x"), time.Minute, "", ""),
+		"zero ttl":   c.Set(ctx, key, tokenA, []byte("x"), 0, "", ""),
+		"huge value": c.Set(ctx, key, tokenA, make([]byte, MaxValue+1), time.Minute, "", ""),
 	} {
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
@@ -276,18 +276,17 @@ func TestEvictUser(t *testing.T) {
 	c := newCache(t, testConfig(t, srv), nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	type entry struct {
-		provider, token string
-		owner           User
+		provider, token, user string
 	}
 	entries := []entry{
-		{"corp", "alice-1", User{"corp", "alice"}},
-		{"corp", "alice-2", User{"corp", "alice"}},
-		{"github", "alice-3", User{"github", "alice"}}, // same name, other provider
-		{"corp", "bob-1", User{"corp", "bob"}},
-		{"corp", "garbage", User{}}, // a negative result
+		{"corp", "alice-1", "alice"},
+		{"corp", "alice-2", "alice"},
+		{"github", "alice-3", "alice"}, // same name, other provider
+		{"corp", "bob-1", "bob"},
+		{"corp", "garbage", ""}, // a negative result
 	}
 	for _, e := range entries {
-		if err := c.Set(ctx, keyOf(e.provider, e.token), e.token, []byte(e.owner.Name), time.Minute, e.owner); err != nil {
+		if err := c.Set(ctx, keyOf(e.provider, e.token), e.token, []byte(e.user), time.Minute, e.provider, e.user); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,7 +299,7 @@ func TestEvictUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gone := e.owner == User{"corp", "alice"}
+		gone := e.provider == "corp" && e.user == "alice"
 		if ok == gone {
 			t.Errorf("%s/%s: cached=%v after evicting corp/alice", e.provider, e.token, ok)
 		}
@@ -321,11 +320,11 @@ func TestEvictToken(t *testing.T) {
 	// One token cached under two providers' keys (userinfo and directory
 	// groups, say), and another token.
 	for _, p := range []string{"corp", "corp-groups"} {
-		if err := c.Set(ctx, keyOf(p, tokenA), tokenA, []byte("a"), time.Minute, User{}); err != nil {
+		if err := c.Set(ctx, keyOf(p, tokenA), tokenA, []byte("a"), time.Minute, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Set(ctx, keyOf("corp", tokenB), tokenB, []byte("b"), time.Minute, User{}); err != nil {
+	if err := c.Set(ctx, keyOf("corp", tokenB), tokenB, []byte("b"), time.Minute, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	n, err := c.EvictToken(ctx, authz.Fingerprint(tokenA))
@@ -348,7 +347,7 @@ func TestFlushedRedisIsAMiss(t *testing.T) {
 	c := newCache(t, testConfig(t, srv), nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	key := keyOf("corp", tokenA)
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	srv.Do(t, "FLUSHALL")
@@ -374,7 +373,7 @@ func TestOutageFailsFastOpensBreakerAndRecovers(t *testing.T) {
 	var logs syncBuffer
 	c := newCache(t, cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	key := keyOf("corp", tokenA)
-	if err := c.Set(ctxTimeout(t, 5*time.Second), key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice.wonder"}); err != nil {
+	if err := c.Set(ctxTimeout(t, 5*time.Second), key, tokenA, []byte(resultA), time.Minute, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -403,7 +402,7 @@ func TestOutageFailsFastOpensBreakerAndRecovers(t *testing.T) {
 	if el := time.Since(start); el > 100*time.Millisecond {
 		t.Fatalf("1000 refused calls took %v", el)
 	}
-	if err := c.Set(context.Background(), key, tokenA, []byte(resultA), time.Minute, User{}); !errors.Is(err, ErrCircuitOpen) {
+	if err := c.Set(context.Background(), key, tokenA, []byte(resultA), time.Minute, "", ""); !errors.Is(err, ErrCircuitOpen) {
 		t.Fatalf("Set with the circuit open: %v", err)
 	}
 	if st := c.Stats(); st.ShortCircuited != 1001 {
@@ -420,7 +419,7 @@ func TestOutageFailsFastOpensBreakerAndRecovers(t *testing.T) {
 		t.Fatalf("after recovery: %+v", st)
 	}
 	ctx := ctxTimeout(t, 5*time.Second)
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := c.Get(ctx, key, tokenA); !ok || err != nil {
@@ -497,7 +496,7 @@ func TestWrongPasswordFailsClosedWithoutLeaking(t *testing.T) {
 		}
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.Set(ctxTimeout(t, 5*time.Second), keyOf("corp", tokenA), tokenA, []byte(resultA), time.Minute, User{"corp", "alice"}))
+	errs = append(errs, c.Set(ctxTimeout(t, 5*time.Second), keyOf("corp", tokenA), tokenA, []byte(resultA), time.Minute, "corp", "alice"))
 	_, err := c.Revoke(ctxTimeout(t, 5*time.Second), c.UserRevocation("corp", "alice"))
 	errs = append(errs, err, c.Ping(ctxTimeout(t, 5*time.Second)))
 	if !strings.Contains(errs[0].Error(), "WRONGPASS") {
@@ -541,7 +540,7 @@ func TestTLS(t *testing.T) {
 	c := newCache(t, cfg, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	key := keyOf("corp", tokenA)
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if v, ok, err := c.Get(ctx, key, tokenA); !ok || err != nil || string(v) != resultA {
@@ -579,13 +578,13 @@ func TestFullRedisStillServesReads(t *testing.T) {
 	c := newCache(t, cfg, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	key := keyOf("corp", tokenA)
-	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice"}); err != nil {
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	srv.Do(t, "CONFIG", "SET", "maxmemory-policy", "noeviction")
 	srv.Do(t, "CONFIG", "SET", "maxmemory", "1") // below what Redis already uses
 	for range 3 {
-		err := c.Set(ctx, keyOf("corp", tokenB), tokenB, []byte(resultA), time.Minute, User{"corp", "bob"})
+		err := c.Set(ctx, keyOf("corp", tokenB), tokenB, []byte(resultA), time.Minute, "corp", "bob")
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "OOM") {
 			t.Fatalf("Set on a full Redis: %v", err)
 		}

@@ -29,6 +29,11 @@
 //     that cannot be re-verified. Revoke deletes the shared entries and
 //     then publishes. Without Redis (or with the call failing) a revocation
 //     acts on the local replica only, and the operator must be told.
+//   - Plugging in. Get, Set and Delete take only standard types, so that
+//     providers/ can declare the interface it needs (see the example) and
+//     be handed a *Cache by the configuration package, without importing
+//     this package or its Redis client. A nil interface value means no
+//     shared cache.
 //   - Nothing here logs or returns a token, a username or a value: errors
 //     carry Redis's own messages and addresses only.
 //

@@ -11,6 +11,16 @@ import (
 	"github.com/restguard/restguard/sharedcache"
 )
 
+// SecondLevel is the interface a provider can declare for the shared cache
+// without importing this package; *sharedcache.Cache satisfies it.
+type SecondLevel interface {
+	Get(ctx context.Context, key [32]byte, token string) ([]byte, bool, error)
+	Set(ctx context.Context, key [32]byte, token string, value []byte, ttl time.Duration, provider, username string) error
+	Delete(ctx context.Context, key [32]byte) error
+}
+
+var _ SecondLevel = (*sharedcache.Cache)(nil)
+
 // How a remote provider uses the shared cache behind its in-process cache.
 // (Compiled, not run: it needs a Redis.)
 func Example() {
@@ -54,7 +64,7 @@ func Example() {
 	// ... ask the provider; on an answer (never on an outage):
 	answer := []byte(`{"username":"alice","groups":["jira-users"]}`)
 	ttl := time.Minute // never beyond the token's exp
-	_ = cache.Set(ctx, key, token, answer, ttl, sharedcache.User{Provider: provider, Name: "alice"})
+	_ = cache.Set(ctx, key, token, answer, ttl, provider, "alice")
 
 	// restguard revoke, on any replica:
 	_, _ = cache.Revoke(ctx, sharedcache.TokenRevocation(authz.Fingerprint(token)))

@@ -66,7 +66,7 @@ func TestRevocationReachesEveryReplicaAndSurvivesRestart(t *testing.T) {
 	// Replica a cached alice's result; revoking her on the admin replica
 	// deletes it from Redis and reaches a and b.
 	key := keyOf("corp", tokenA)
-	if err := a.Set(ctx, key, tokenA, []byte(resultA), time.Minute, User{"corp", "alice.wonder"}); err != nil {
+	if err := a.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
 	n, err := admin.Revoke(ctx, admin.UserRevocation("corp", "alice.wonder"))
