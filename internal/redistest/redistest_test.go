@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -79,4 +80,29 @@ func toString(v any) string {
 	}
 	walk(v)
 	return b.String()
+}
+
+// TestRequireWithoutRedis runs this test binary again with an empty PATH:
+// Start skips, or fails under RESTGUARD_E2E_REQUIRED=1.
+func TestRequireWithoutRedis(t *testing.T) {
+	if os.Getenv("REDISTEST_CHILD") == "1" {
+		Start(t, Options{})
+		t.Fatal("Start returned without redis-server on PATH")
+	}
+	t.Parallel()
+	for _, tc := range []struct {
+		required string
+		want     string
+		fail     bool
+	}{
+		{"", "--- SKIP: TestRequireWithoutRedis", false},
+		{"1", "RESTGUARD_E2E_REQUIRED=1", true},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestRequireWithoutRedis$", "-test.v")
+		cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), "REDISTEST_CHILD=1", "RESTGUARD_E2E_REQUIRED="+tc.required)
+		out, err := cmd.CombinedOutput()
+		if (err != nil) != tc.fail || !strings.Contains(string(out), tc.want) {
+			t.Errorf("RESTGUARD_E2E_REQUIRED=%q: err=%v\n%s", tc.required, err, out)
+		}
+	}
 }
