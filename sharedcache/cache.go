@@ -330,7 +330,8 @@ func (c *Cache) UserID(provider, username string) UserID {
 
 // call runs one Redis round trip under the breaker and the call timeout
 // and classifies its outcome. admin calls go to Redis even while the
-// circuit is open (an operator's revoke should try), and do not probe.
+// circuit is open (an operator's revoke should try); their outcome moves
+// the breaker only when they happen to be the probe.
 func (c *Cache) call(ctx context.Context, op string, admin bool, fn func(context.Context) error) error {
 	probe, ok := c.br.allow()
 	if !ok && !admin {
