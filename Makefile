@@ -20,7 +20,9 @@ FUZZ_TARGETS := \
 	./envoy:FuzzToResponse \
 	./envoy:FuzzHTTPHandler \
 	./assertion:FuzzVerify \
-	./assertion:FuzzStrictJSON
+	./assertion:FuzzStrictJSON \
+	./sharedcache:FuzzDecodeRevocation \
+	./sharedcache:FuzzOpen
 
 .PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image image-multiarch image-pin bench soak soak-hardening clean
 
@@ -47,7 +49,7 @@ deps-check:
 	if [ -n "$$bad" ]; then echo "authz must import only the standard library, found:"; echo "$$bad"; exit 1; fi
 	@for pair in "github.com/envoyproxy/go-control-plane:envoy|cmd/restguard-load/internal/nullauthz" "google.golang.org/grpc:envoy|cmd/restguard-load/internal/nullauthz" \
 	             "github.com/lestrrat-go/jwx:providers|internal/idptest" "github.com/hashicorp/golang-lru:providers" \
-	             "gopkg.in/yaml.v3:config"; do \
+	             "gopkg.in/yaml.v3:config" "github.com/redis/go-redis:sharedcache"; do \
 		mod=$${pair%%:*}; home=$${pair##*:}; \
 		users=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep " $$mod" | cut -d' ' -f1 | grep -v -E "^github.com/restguard/restguard/($$home)$$" || true); \
 		if [ -n "$$users" ]; then echo "$$mod may only be imported by $$home/, found in:"; echo "$$users"; exit 1; fi; \

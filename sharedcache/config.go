@@ -1,0 +1,247 @@
+package sharedcache
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults, in one place.
+const (
+	// DefaultTimeout bounds one call (Get, Set, Delete, ...) when the
+	// caller's context has no earlier deadline. A cache that takes longer
+	// than this is slower than asking most identity providers.
+	DefaultTimeout = 50 * time.Millisecond
+	// DefaultDialTimeout bounds a new connection, TLS handshake included;
+	// the call's own deadline still applies.
+	DefaultDialTimeout = 250 * time.Millisecond
+	// DefaultBreakerThreshold is how many consecutive failures open the
+	// circuit.
+	DefaultBreakerThreshold = 3
+	// DefaultBreakerInterval is how long the circuit stays open before one
+	// call probes Redis again; it doubles after each failed probe up to
+	// DefaultBreakerMaxInterval.
+	DefaultBreakerInterval    = time.Second
+	DefaultBreakerMaxInterval = 30 * time.Second
+	// DefaultKeyPrefix starts every key and the revocation channel.
+	DefaultKeyPrefix = "restguard:"
+	// DefaultMaxTTL caps the TTL a caller may ask for.
+	DefaultMaxTTL = 24 * time.Hour
+
+	// MinFleetSecret is the shortest fleet secret accepted, in bytes.
+	MinFleetSecret = 32
+	// MaxValue is the largest value Set stores and Get accepts, in bytes.
+	MaxValue = 64 << 10
+)
+
+// Config is the shared cache's configuration, a plain struct that the
+// config package fills. Secrets come from files, never inline.
+type Config struct {
+	// Address is "host:port" for TCP, or "unix:/path/to/redis.sock" (or
+	// an absolute path) for a unix socket. One server: Sentinel and
+	// Cluster are not supported (see docs/scaling.md).
+	Address string
+	// DB is the logical database (SELECT), 0 by default.
+	DB int
+	// UsernameFile and PasswordFile hold the ACL user and its password
+	// (AUTH user pass). Either may be empty: no username means Redis's
+	// "default" user; no password means no AUTH.
+	UsernameFile, PasswordFile string
+	// TLS, when Enabled, is used for TCP addresses.
+	TLS TLSConfig
+
+	// Timeout bounds each call (DefaultTimeout); the caller's context
+	// deadline applies when it is earlier.
+	Timeout time.Duration
+	// DialTimeout bounds a new connection (DefaultDialTimeout).
+	DialTimeout time.Duration
+	// BreakerThreshold consecutive failures open the circuit
+	// (DefaultBreakerThreshold); BreakerInterval is the first open period
+	// (DefaultBreakerInterval), doubled on each failed probe up to
+	// BreakerMaxInterval (DefaultBreakerMaxInterval).
+	BreakerThreshold                    int
+	BreakerInterval, BreakerMaxInterval time.Duration
+
+	// KeyPrefix starts every key and the channel name (DefaultKeyPrefix).
+	// Replicas that share a cache must share the prefix; give the ACL user
+	// exactly this prefix (~prefix* &prefix*).
+	KeyPrefix string
+	// MaxTTL caps Set's ttl (DefaultMaxTTL).
+	MaxTTL time.Duration
+	// FleetSecretFile holds a secret shared by every replica (at least
+	// MinFleetSecret bytes, e.g. 32 random bytes base64-encoded). It keys
+	// the user index and revocation messages and enters the value
+	// encryption key; rotating it empties the cache (every entry becomes
+	// unreadable, so a miss).
+	FleetSecretFile string
+
+	// Now is the clock for the expiry sealed into values and for the
+	// breaker (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// TLSConfig is TLS towards Redis. Client certificates are optional; both
+// files or neither.
+type TLSConfig struct {
+	Enabled    bool
+	CAFile     string // PEM roots; the system roots when empty
+	ServerName string // the name to verify; the address's host when empty
+	CertFile   string // client certificate (PEM)
+	KeyFile    string // its key (PEM)
+}
+
+// settings is Config with defaults applied and files read.
+type settings struct {
+	network, addr      string
+	db                 int
+	username, password string
+	tls                *tls.Config
+	timeout, dial      time.Duration
+	threshold          int
+	interval, maxIntvl time.Duration
+	prefix             string
+	maxTTL             time.Duration
+	secret             []byte
+}
+
+func (c Config) settings() (*settings, error) {
+	var errs []error
+	s := &settings{
+		db:        c.DB,
+		timeout:   orDefault(c.Timeout, DefaultTimeout),
+		dial:      orDefault(c.DialTimeout, DefaultDialTimeout),
+		threshold: c.BreakerThreshold,
+		interval:  orDefault(c.BreakerInterval, DefaultBreakerInterval),
+		maxIntvl:  orDefault(c.BreakerMaxInterval, DefaultBreakerMaxInterval),
+		prefix:    c.KeyPrefix,
+		maxTTL:    orDefault(c.MaxTTL, DefaultMaxTTL),
+	}
+	if s.threshold == 0 {
+		s.threshold = DefaultBreakerThreshold
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultKeyPrefix
+	}
+	switch {
+	case c.Address == "":
+		errs = append(errs, errors.New("address is required"))
+	case strings.HasPrefix(c.Address, "unix:"):
+		s.network, s.addr = "unix", strings.TrimPrefix(strings.TrimPrefix(c.Address, "unix:"), "//")
+	case strings.HasPrefix(c.Address, "/"):
+		s.network, s.addr = "unix", c.Address
+	default:
+		s.network, s.addr = "tcp", c.Address
+	}
+	if s.network == "unix" && c.TLS.Enabled {
+		errs = append(errs, errors.New("tls: not available on a unix socket"))
+	}
+	if c.DB < 0 {
+		errs = append(errs, fmt.Errorf("db: %d is negative", c.DB))
+	}
+	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "dial_timeout": c.DialTimeout,
+		"breaker_interval": c.BreakerInterval, "breaker_max_interval": c.BreakerMaxInterval, "max_ttl": c.MaxTTL} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is negative", name, d))
+		}
+	}
+	if c.BreakerThreshold < 0 {
+		errs = append(errs, fmt.Errorf("breaker_threshold: %d is negative", c.BreakerThreshold))
+	}
+	if s.maxIntvl < s.interval {
+		s.maxIntvl = s.interval
+	}
+	var err error
+	if c.UsernameFile != "" {
+		if s.username, err = readSecret(c.UsernameFile); err != nil {
+			errs = append(errs, fmt.Errorf("username_file: %w", err))
+		}
+	}
+	if c.PasswordFile != "" {
+		if s.password, err = readSecret(c.PasswordFile); err != nil {
+			errs = append(errs, fmt.Errorf("password_file: %w", err))
+		}
+	}
+	if c.FleetSecretFile == "" {
+		errs = append(errs, errors.New("fleet_secret_file is required"))
+	} else if secret, err := readSecret(c.FleetSecretFile); err != nil {
+		errs = append(errs, fmt.Errorf("fleet_secret_file: %w", err))
+	} else if len(secret) < MinFleetSecret {
+		errs = append(errs, fmt.Errorf("fleet_secret_file: %d bytes, want at least %d", len(secret), MinFleetSecret))
+	} else {
+		s.secret = []byte(secret)
+	}
+	if c.TLS.Enabled {
+		if s.tls, err = c.TLS.config(s.addr); err != nil {
+			errs = append(errs, fmt.Errorf("tls: %w", err))
+		}
+	} else if c.TLS != (TLSConfig{}) {
+		errs = append(errs, errors.New("tls: files given but tls is not enabled"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sharedcache: %w", err)
+	}
+	return s, nil
+}
+
+func (t TLSConfig) config(addr string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ServerName = host
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			// LoadX509KeyPair's errors name files and PEM problems, never
+			// key material.
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// readSecret reads a file and trims one trailing newline (and spaces), as
+// files written by echo or by Kubernetes from a Secret end. The error names
+// the file, never its content.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	b = bytes.TrimRight(b, "\r\n \t")
+	if len(b) == 0 {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return string(b), nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
