@@ -79,7 +79,7 @@ type service struct {
 	fwd     forwardAuth // the forward-auth listener's handler, rebuilt by install
 	metrics *metrics.Metrics
 	pool    *config.Pool
-	path    string // the configuration file, for reloads
+	path    string        // the configuration file, for reloads
 	listen  config.Listen // the addresses the listeners were opened with
 
 	reloadMu sync.Mutex // one reload at a time
