@@ -135,6 +135,7 @@ type productParts struct {
 	// them), with one summary each.
 	routes    []policy.RouteSpec
 	summaries []RuleSummary
+	origins   []routeOrigin
 	// decorate adds product policies (password channels, native tokens,
 	// identity mappers) to every compiled rule, user or preset.
 	decorate func(rule *authz.Rule)
@@ -210,6 +211,7 @@ func buildProducts(c *Config, o BuildOptions, logger *slog.Logger, provs builtPr
 			spec := policy.RouteSpec{Rule: rule, Hosts: pc.Hosts, Paths: r.Paths, Methods: r.Methods}
 			parts.routes = append(parts.routes, spec)
 			parts.summaries = append(parts.summaries, sum)
+			parts.origins = append(parts.origins, routeOrigin{rule: -1, product: i, name: name, public: r.Public})
 		}
 	}
 	if remote && c.CheckTimeout.D() < 500*time.Millisecond {

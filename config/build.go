@@ -39,6 +39,11 @@ type Runtime struct {
 	Providers []*BuiltProvider
 	// Rules is the expanded rule list, for `restguard validate`.
 	Rules []RuleSummary
+	// Warnings are findings that did not stop the build (a provider no
+	// rule uses, a report-only rule, an exposed admin listener).
+	Warnings []Warning
+	// Router is the compiled router, for `restguard routes`.
+	Router *policy.Router
 
 	pool         *Pool
 	fingerprints map[*BuiltProvider]string
@@ -77,6 +82,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	}
 
 	var specs []policy.RouteSpec
+	var origins []routeOrigin
 	for i, r := range c.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
 		rule := &authz.Rule{Name: r.Name, Action: action(r.Action, DefaultAction)}
@@ -109,6 +115,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 			continue
 		}
 		specs = append(specs, spec)
+		origins = append(origins, routeOrigin{rule: i, product: -1})
 		rt.Rules = append(rt.Rules, RuleSummary{
 			Name: r.Name, Action: rule.Action.String(), Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods,
 			Providers: provNames, BlockBasic: describeBasic(r.BlockBasic), Groups: describeGroups(r.Groups),
@@ -119,6 +126,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	products := buildProducts(c, o, logger, provs, p)
 	for i, spec := range products.routes {
 		specs = append(specs, spec)
+		origins = append(origins, products.origins[i])
 		rt.Rules = append(rt.Rules, products.summaries[i])
 	}
 	for _, spec := range specs {
@@ -148,6 +156,12 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	if err != nil {
 		return nil, &Error{File: p.file, Path: "rules", Err: err}
 	}
+	lintRoutes(c, router, origins, p)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	rt.Router = router
+	rt.Warnings = lintWarnings(c, provs, p)
 
 	strip := c.Upstream.StripAuthorization == nil || *c.Upstream.StripAuthorization
 	up := authz.Upstream{
@@ -234,7 +248,7 @@ func (rt *Runtime) Refresh(ctx context.Context) error {
 // those allowed to start degraded.
 func (rt *Runtime) Ready() bool {
 	for _, bp := range rt.Providers {
-		if bp.Degraded {
+		if bp.Degraded || bp.Unused {
 			continue
 		}
 		for _, ks := range bp.keySets {

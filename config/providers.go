@@ -33,6 +33,9 @@ type BuiltProvider struct {
 	Life      Lifecycle // nil when the provider needs no warming beyond its key sets
 	// Degraded: readiness does not wait for this provider (degraded_start).
 	Degraded bool
+	// Unused: no rule authenticates with this provider, so readiness does
+	// not wait for it either (validate warns about it).
+	Unused bool
 
 	// keySets are the JWKS the provider verifies with, shared with the
 	// other providers of the build that have the same key-set settings.

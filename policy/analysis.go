@@ -39,6 +39,13 @@ func (r *Router) Shadowed() []int {
 	return out
 }
 
+// Fresh returns a host and a path segment that no route names: a request
+// with them is decided like any host or segment the routes do not name.
+func (r *Router) Fresh() (host, segment string) {
+	f := r.freshNames()
+	return f.host, f.seg
+}
+
 // Decides returns the index of the route that decides w (-1: the default
 // rule), comparing the path as routes do (w.Path must be clean).
 func (r *Router) Decides(w Witness) int { return r.routeOf(w) }

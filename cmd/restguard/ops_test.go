@@ -270,3 +270,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestReloadRefusesListenChange: the listeners are opened once, so a reload
+// that changes listen is refused with a "needs a restart" error instead of
+// logging success and keeping the old port (issue 12 §1).
+func TestReloadRefusesListenChange(t *testing.T) {
+	idp := idptest.New(t)
+	var logs syncBuffer
+	base := fmt.Sprintf(fixtureConfig, idp.Issuer)
+	c, svc, _ := startServiceFull(t, base, &logs)
+	path := filepath.Join(t.TempDir(), "restguard.yaml")
+	svc.path = path
+	if err := os.WriteFile(path, []byte("listen: {grpc: \"127.0.0.1:19001\"}\n"+base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc.reload(context.Background(), false)
+	out := logs.String()
+	if !strings.Contains(out, "listen changed") || !strings.Contains(out, "needs a restart") || strings.Contains(out, `"msg":"configuration reloaded"`) {
+		t.Errorf("a listen change was not refused:\n%s", out)
+	}
+	// The running configuration keeps answering.
+	tok := idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
+	if r := check(t, c, envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + tok}}); !r.Allowed {
+		t.Errorf("the running configuration stopped: %+v", r)
+	}
+}

@@ -52,6 +52,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 
 	svc := newService(logger)
 	svc.path = *path
+	svc.listen = cfg.Listen
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -78,7 +79,8 @@ type service struct {
 	fwd     forwardAuth // the forward-auth listener's handler, rebuilt by install
 	metrics *metrics.Metrics
 	pool    *config.Pool
-	path    string // the configuration file, for reloads
+	path    string        // the configuration file, for reloads
+	listen  config.Listen // the addresses the listeners were opened with
 
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
@@ -94,6 +96,19 @@ func newService(logger *slog.Logger) *service {
 	s := &service{log: logger, metrics: metrics.New(version)}
 	s.authz = envoy.NewServer(s.engine.Load, logger.With("component", "envoy"))
 	return s
+}
+
+// sameListeners refuses a reload that changes listen: the listeners are
+// opened once, so the new addresses would be silently ignored.
+func (s *service) sameListeners(cfg *config.Config) error {
+	if cfg.Listen == s.listen {
+		return nil
+	}
+	return fmt.Errorf("%s: listen changed (%s → %s): a listener change needs a restart; the running configuration stays until then", s.path, describeListen(s.listen), describeListen(cfg.Listen))
+}
+
+func describeListen(l config.Listen) string {
+	return fmt.Sprintf("grpc %q, http %q, admin %q", l.GRPC, l.HTTP, l.Admin)
 }
 
 // build compiles cfg with the service's pool and metrics hook.
@@ -119,6 +134,9 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	done()
 	s.engine.Store(rt.Engine)
 	s.fwd.use(rt.Config, s.engine.Load, s.log)
+	for _, w := range rt.Warnings {
+		s.log.Warn("configuration warning", "warning", w.String())
+	}
 	var sources []metrics.StatsSource
 	for _, bp := range rt.Providers {
 		if r, ok := bp.Validator.(authz.StatsReporter); ok {
@@ -182,6 +200,9 @@ func (s *service) reload(ctx context.Context, force bool) {
 	}
 	s.lastHash = sum
 	cfg, err := config.Parse(s.path, data)
+	if err == nil {
+		err = s.sameListeners(cfg)
+	}
 	var rt *config.Runtime
 	if err == nil {
 		rt, err = s.build(ctx, cfg)

@@ -31,7 +31,14 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok\n\nproviders:\n", *path)
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	if len(rt.Warnings) > 0 {
+		fmt.Fprintln(stdout)
+		for _, w := range rt.Warnings {
+			fmt.Fprintln(stdout, w)
+		}
+	}
+	fmt.Fprint(stdout, "\nproviders:\n")
 	for _, bp := range rt.Providers {
 		fmt.Fprintf(stdout, "  %s  %s\n", bp.Name, bp.Summary)
 	}
