@@ -60,6 +60,11 @@ type RuleSummary struct {
 // Build compiles a loaded configuration into a Runtime. It does no
 // network I/O: providers fetch their keys in Runtime.Start/Refresh. Errors
 // carry the file and line of the offending key.
+//
+// The steps, in order: providers (reused from the pool where unchanged),
+// the user's rules, the Atlassian product presets (their routes follow the
+// user's rules, and their policies decorate every rule), the default rule,
+// then the router and the engine.
 func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	p := &problems{file: c.file, root: c.root}
 	if p.root == nil {
@@ -71,80 +76,19 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	}
 	rt := &Runtime{Config: c, pool: o.Pool}
 
-	sets := newKeySets(o.Pool, logger)
-	provs := buildProviders(c, o, logger, sets, p)
-	rt.keySets = sets.order
-	if o.Pool != nil {
-		rt.fingerprints = o.Pool.reuse(c, &provs)
-	}
-	for _, bp := range provs.list {
-		rt.Providers = append(rt.Providers, bp)
-	}
-
-	var specs []policy.RouteSpec
-	var origins []routeOrigin
-	for i, r := range c.Rules {
-		path := fmt.Sprintf("rules[%d]", i)
-		rule := &authz.Rule{Name: r.Name, Action: action(r.Action, DefaultAction)}
-		if rule.Action == authz.ActionAuthenticate {
-			rule.CORSPreflight = r.CORSPreflight == nil || *r.CORSPreflight
-		}
-		if len(r.IP.Allow) > 0 {
-			rule.PreAuth = append(rule.PreAuth, policy.NewIPAllow(prefixes(r.IP.Allow), r.IP.DryRun))
-		}
-		if bp, err := basicPolicy(r.BlockBasic); err != nil {
-			p.add(path+".block_basic", "%v", err)
-		} else if bp != nil {
-			rule.PreAuth = append(rule.PreAuth, bp)
-		}
-		var provNames []string
-		for _, name := range r.Authenticate {
-			if bp, ok := provs.byName[name]; ok {
-				rule.Authenticators = append(rule.Authenticators, authz.Authenticator{Name: name, Validator: bp.Validator})
-				provNames = append(provNames, name)
-			}
-		}
-		if len(r.Groups.AnyOf)+len(r.Groups.AllOf) > 0 {
-			rule.PostAuth = append(rule.PostAuth, policy.NewGroups(r.Groups.AnyOf, r.Groups.AllOf, r.Groups.DryRun))
-		}
-		if len(r.Users.Allow)+len(r.Users.Deny) > 0 {
-			rule.PostAuth = append(rule.PostAuth, policy.NewUsers(r.Users.Allow, r.Users.Deny, r.Users.DryRun))
-		}
-		spec := policy.RouteSpec{Rule: rule, Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods}
-		if !checkRoute(p, path, spec) {
-			continue
-		}
-		specs = append(specs, spec)
-		origins = append(origins, routeOrigin{rule: i, product: -1})
-		rt.Rules = append(rt.Rules, RuleSummary{
-			Name: r.Name, Action: rule.Action.String(), Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods,
-			Providers: provNames, BlockBasic: describeBasic(r.BlockBasic), Groups: describeGroups(r.Groups),
-			Users: describeUsers(r.Users), IPRule: describeIP(r.IP),
-		})
-	}
-
+	provs := rt.compileProviders(c, o, logger, p)
+	specs, origins := rt.compileRules(c, provs, p)
 	products := buildProducts(c, o, logger, provs, p)
 	for i, spec := range products.routes {
 		specs = append(specs, spec)
 		origins = append(origins, products.origins[i])
 		rt.Rules = append(rt.Rules, products.summaries[i])
 	}
-	for _, spec := range specs {
-		if products.decorate != nil {
+	def := compileDefault(c, p)
+	if products.decorate != nil {
+		for _, spec := range specs {
 			products.decorate(spec.Rule)
 		}
-	}
-
-	def := &authz.Rule{Name: "default", Action: action(c.Default.Action, DefaultRuleDefault), Reason: authz.ReasonDefaultDeny}
-	if def.Action == authz.ActionPass {
-		def.Reason = authz.ReasonDefaultPass
-	}
-	if bp, err := basicPolicy(c.Default.BlockBasic); err != nil {
-		p.add("default.block_basic", "%v", err)
-	} else if bp != nil {
-		def.PreAuth = append(def.PreAuth, bp)
-	}
-	if products.decorate != nil {
 		products.decorate(def)
 	}
 	rt.Rules = append(rt.Rules, RuleSummary{Name: "default", Action: def.Action.String(), BlockBasic: describeBasic(c.Default.BlockBasic)})
@@ -162,9 +106,109 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	}
 	rt.Router = router
 	rt.Warnings = lintWarnings(c, provs, p)
+	up := compileUpstream(c)
+	if products.upstream != nil {
+		products.upstream(&up)
+	}
+	eng, err := newEngine(c, o, logger, router, up)
+	if err != nil {
+		return nil, &Error{File: p.file, Err: err}
+	}
+	rt.Engine = eng
+	return rt, nil
+}
 
+// compileProviders builds the configured providers, swaps in the pool's
+// instances of those that did not change, and records them and the key
+// sets they use on rt.
+func (rt *Runtime) compileProviders(c *Config, o BuildOptions, logger *slog.Logger, p *problems) builtProviders {
+	sets := newKeySets(o.Pool, logger)
+	provs := buildProviders(c, o, logger, sets, p)
+	rt.keySets = sets.order
+	if o.Pool != nil {
+		rt.fingerprints = o.Pool.reuse(c, &provs)
+	}
+	rt.Providers = append(rt.Providers, provs.list...)
+	return provs
+}
+
+// compileRules compiles the user's rules, in order, into route specs (with
+// their origins, for the lint) and records their summaries on rt. A rule whose hosts or paths do not
+// compile is reported and left out.
+func (rt *Runtime) compileRules(c *Config, provs builtProviders, p *problems) ([]policy.RouteSpec, []routeOrigin) {
+	var specs []policy.RouteSpec
+	var origins []routeOrigin
+	for i, r := range c.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		spec, provNames := compileRule(r, path, provs, p)
+		if !checkRoute(p, path, spec) {
+			continue
+		}
+		specs = append(specs, spec)
+		origins = append(origins, routeOrigin{rule: i, product: -1})
+		rt.Rules = append(rt.Rules, RuleSummary{
+			Name: r.Name, Action: spec.Rule.Action.String(), Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods,
+			Providers: provNames, BlockBasic: describeBasic(r.BlockBasic), Groups: describeGroups(r.Groups),
+			Users: describeUsers(r.Users), IPRule: describeIP(r.IP),
+		})
+	}
+	return specs, origins
+}
+
+// compileRule turns one user rule into its route spec: pre-authentication
+// policies (IP allow-list, Basic blocking), the authenticators it names,
+// and post-authentication policies (groups, users). It also returns the
+// names of the providers it authenticates with, for the summary.
+func compileRule(r Rule, path string, provs builtProviders, p *problems) (policy.RouteSpec, []string) {
+	rule := &authz.Rule{Name: r.Name, Action: action(r.Action, DefaultAction)}
+	if rule.Action == authz.ActionAuthenticate {
+		rule.CORSPreflight = r.CORSPreflight == nil || *r.CORSPreflight
+	}
+	if len(r.IP.Allow) > 0 {
+		rule.PreAuth = append(rule.PreAuth, policy.NewIPAllow(prefixes(r.IP.Allow), r.IP.DryRun))
+	}
+	if bp, err := basicPolicy(r.BlockBasic); err != nil {
+		p.add(path+".block_basic", "%v", err)
+	} else if bp != nil {
+		rule.PreAuth = append(rule.PreAuth, bp)
+	}
+	var provNames []string
+	for _, name := range r.Authenticate {
+		if bp, ok := provs.byName[name]; ok {
+			rule.Authenticators = append(rule.Authenticators, authz.Authenticator{Name: name, Validator: bp.Validator})
+			provNames = append(provNames, name)
+		}
+	}
+	if len(r.Groups.AnyOf)+len(r.Groups.AllOf) > 0 {
+		rule.PostAuth = append(rule.PostAuth, policy.NewGroups(r.Groups.AnyOf, r.Groups.AllOf, r.Groups.DryRun))
+	}
+	if len(r.Users.Allow)+len(r.Users.Deny) > 0 {
+		rule.PostAuth = append(rule.PostAuth, policy.NewUsers(r.Users.Allow, r.Users.Deny, r.Users.DryRun))
+	}
+	return policy.RouteSpec{Rule: rule, Hosts: r.Hosts, Paths: r.Paths, Methods: r.Methods}, provNames
+}
+
+// compileDefault builds the rule for requests no rule matches: pass or
+// deny (with its reason), and Basic blocking if configured.
+func compileDefault(c *Config, p *problems) *authz.Rule {
+	def := &authz.Rule{Name: "default", Action: action(c.Default.Action, DefaultRuleDefault), Reason: authz.ReasonDefaultDeny}
+	if def.Action == authz.ActionPass {
+		def.Reason = authz.ReasonDefaultPass
+	}
+	if bp, err := basicPolicy(c.Default.BlockBasic); err != nil {
+		p.add("default.block_basic", "%v", err)
+	} else if bp != nil {
+		def.PreAuth = append(def.PreAuth, bp)
+	}
+	return def
+}
+
+// compileUpstream fills the upstream hand-off from upstream:, with the
+// defaults (user header, stripped Authorization, the identity headers
+// always removed).
+func compileUpstream(c *Config) authz.Upstream {
 	strip := c.Upstream.StripAuthorization == nil || *c.Upstream.StripAuthorization
-	up := authz.Upstream{
+	return authz.Upstream{
 		UserHeader:         or(c.Upstream.UserHeader, DefaultUserHeader),
 		GroupsHeader:       c.Upstream.GroupsHeader,
 		EmailHeader:        c.Upstream.EmailHeader,
@@ -173,10 +217,12 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		RemoveCookies:      c.Upstream.RemoveCookies.Names,
 		RemoveAllCookies:   c.Upstream.RemoveCookies.All,
 	}
-	if products.upstream != nil {
-		products.upstream(&up)
-	}
-	eng, err := authz.NewEngine(authz.Options{
+}
+
+// newEngine assembles the engine from the compiled router and upstream
+// and the top-level settings (client IP, realm, timeouts, decision log).
+func newEngine(c *Config, o BuildOptions, logger *slog.Logger, router *policy.Router, up authz.Upstream) (*authz.Engine, error) {
+	return authz.NewEngine(authz.Options{
 		Router:       router,
 		ClientIP:     policy.NewClientIP(prefixes(c.ClientIP.TrustedProxies), c.ClientIP.TrustedHops),
 		Upstream:     up,
@@ -188,11 +234,6 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		OnDecision:   o.OnDecision,
 		Now:          o.Now,
 	})
-	if err != nil {
-		return nil, &Error{File: p.file, Err: err}
-	}
-	rt.Engine = eng
-	return rt, nil
 }
 
 // Start runs the providers' background work (key refresh, discovery)

@@ -53,10 +53,31 @@ func validateForwardAuth(p *problems, c *Config) {
 
 // validate checks what strict decoding cannot: values, references and
 // combinations. Compile-level checks (globs, provider settings) happen in
-// Build, which reports positions the same way.
+// Build, which reports positions the same way. The checks run section by
+// section in file order, so errors come out in the order of the keys.
 func validate(file string, c *Config, root *yaml.Node) []error {
 	p := &problems{file: file, root: root}
+	validateListen(p, c)
+	validateForwardAuth(p, c)
+	if strings.ContainsAny(c.Realm, "\"\\\r\n\x00") {
+		p.add("realm", "realm must not contain quotes, backslashes or control characters")
+	}
+	validateClientIP(p, c)
+	names := validateProviders(p, c)
+	validateRules(p, c, names)
+	switch c.Default.Action {
+	case "", "pass", "deny":
+	default:
+		p.add("default.action", "unknown default action %q (pass or deny)", c.Default.Action)
+	}
+	validateUpstream(p, c)
+	validateOperations(p, c)
+	return p.errs
+}
 
+// validateListen checks that each listener address is host:port with a
+// port in range.
+func validateListen(p *problems, c *Config) {
 	for _, l := range []struct{ path, addr string }{{"listen.grpc", c.Listen.GRPC}, {"listen.http", c.Listen.HTTP}, {"listen.admin", c.Listen.Admin}} {
 		if l.addr == "" {
 			continue
@@ -67,29 +88,26 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 			p.add(l.path, "invalid port in %q", l.addr)
 		}
 	}
-	validateForwardAuth(p, c)
-	if strings.ContainsAny(c.Realm, "\"\\\r\n\x00") {
-		p.add("realm", "realm must not contain quotes, backslashes or control characters")
-	}
+}
 
+// validateClientIP checks the trusted proxies (CIDRs) and the hop count.
+func validateClientIP(p *problems, c *Config) {
 	for i, s := range c.ClientIP.TrustedProxies {
 		checkCIDR(p, fmt.Sprintf("client_ip.trusted_proxies[%d]", i), s)
 	}
 	if h := c.ClientIP.TrustedHops; h < 0 || h > MaxTrustedHops {
 		p.add("client_ip.trusted_hops", "must be between 0 and %d", MaxTrustedHops)
 	}
+}
 
+// validateProviders checks provider names (present, well formed, unique)
+// and kinds; the settings of each kind are checked by buildProvider. It
+// returns the set of names the rules may refer to.
+func validateProviders(p *problems, c *Config) map[string]bool {
 	names := map[string]bool{}
 	for i, pr := range c.Providers {
 		path := fmt.Sprintf("providers[%d]", i)
-		switch {
-		case pr.Name == "":
-			p.add(path, "provider needs a name")
-		case !nameRE.MatchString(pr.Name):
-			p.add(path+".name", "invalid provider name %q (lower-case letters, digits, '-' and '_')", pr.Name)
-		case names[pr.Name]:
-			p.add(path+".name", "duplicate provider name %q", pr.Name)
-		}
+		checkName(p, path, "provider", pr.Name, names[pr.Name])
 		names[pr.Name] = true
 		switch pr.Kind {
 		case "", "jwt":
@@ -103,63 +121,79 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 			p.add(path+".kind", "unknown provider kind %q (supported: jwt, introspection, userinfo, api_key, discovery)", pr.Kind)
 		}
 	}
+	return names
+}
 
+// checkName reports a missing, malformed or duplicate provider or rule
+// name at path.
+func checkName(p *problems, path, what, name string, taken bool) {
+	switch {
+	case name == "":
+		p.add(path, "%s needs a name", what)
+	case !nameRE.MatchString(name):
+		p.add(path+".name", "invalid %s name %q (lower-case letters, digits, '-' and '_')", what, name)
+	case taken:
+		p.add(path+".name", "duplicate %s name %q", what, name)
+	}
+}
+
+// validateRules checks every rule: its name (unique, and never the
+// reserved "default"), then validateRule.
+func validateRules(p *problems, c *Config, providers map[string]bool) {
 	rules := map[string]bool{}
 	for i, r := range c.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
-		switch {
-		case r.Name == "":
-			p.add(path, "rule needs a name")
-		case !nameRE.MatchString(r.Name):
-			p.add(path+".name", "invalid rule name %q (lower-case letters, digits, '-' and '_')", r.Name)
-		case rules[r.Name] || r.Name == "default":
-			p.add(path+".name", "duplicate rule name %q", r.Name)
-		}
+		checkName(p, path, "rule", r.Name, rules[r.Name] || r.Name == "default")
 		rules[r.Name] = true
-		action := r.Action
-		if action == "" {
-			action = DefaultAction
-		}
-		switch action {
-		case "authenticate":
-			if len(r.Authenticate) == 0 {
-				p.add(path, "rule with action authenticate needs at least one provider in authenticate")
-			}
-		case "pass", "deny":
-			if len(r.Authenticate) > 0 {
-				p.add(path+".authenticate", "a rule with action %s authenticates nobody; remove authenticate", action)
-			}
-			if len(r.Groups.AnyOf)+len(r.Groups.AllOf)+len(r.Users.Allow)+len(r.Users.Deny) > 0 {
-				p.add(path, "group and user rules need action authenticate")
-			}
-		default:
-			p.add(path+".action", "unknown action %q (authenticate, pass or deny)", r.Action)
-		}
-		seen := map[string]bool{}
-		for j, name := range r.Authenticate {
-			jp := fmt.Sprintf("%s.authenticate[%d]", path, j)
-			if !names[name] {
-				p.add(jp, "unknown provider %q", name)
-			} else if seen[name] {
-				p.add(jp, "provider %q listed twice", name)
-			}
-			seen[name] = true
-		}
-		for j, m := range r.Methods {
-			if !methodRE.MatchString(m) {
-				p.add(fmt.Sprintf("%s.methods[%d]", path, j), "invalid method %q (upper-case, e.g. GET)", m)
-			}
-		}
-		for j, s := range r.IP.Allow {
-			checkCIDR(p, fmt.Sprintf("%s.ip.allow[%d]", path, j), s)
-		}
+		validateRule(p, path, r, providers)
 	}
-	switch c.Default.Action {
-	case "", "pass", "deny":
-	default:
-		p.add("default.action", "unknown default action %q (pass or deny)", c.Default.Action)
-	}
+}
 
+// validateRule checks that a rule's action fits what else it sets, that
+// it names each known provider once, and its methods and CIDRs.
+func validateRule(p *problems, path string, r Rule, providers map[string]bool) {
+	action := r.Action
+	if action == "" {
+		action = DefaultAction
+	}
+	switch action {
+	case "authenticate":
+		if len(r.Authenticate) == 0 {
+			p.add(path, "rule with action authenticate needs at least one provider in authenticate")
+		}
+	case "pass", "deny":
+		if len(r.Authenticate) > 0 {
+			p.add(path+".authenticate", "a rule with action %s authenticates nobody; remove authenticate", action)
+		}
+		if len(r.Groups.AnyOf)+len(r.Groups.AllOf)+len(r.Users.Allow)+len(r.Users.Deny) > 0 {
+			p.add(path, "group and user rules need action authenticate")
+		}
+	default:
+		p.add(path+".action", "unknown action %q (authenticate, pass or deny)", r.Action)
+	}
+	seen := map[string]bool{}
+	for j, name := range r.Authenticate {
+		jp := fmt.Sprintf("%s.authenticate[%d]", path, j)
+		if !providers[name] {
+			p.add(jp, "unknown provider %q", name)
+		} else if seen[name] {
+			p.add(jp, "provider %q listed twice", name)
+		}
+		seen[name] = true
+	}
+	for j, m := range r.Methods {
+		if !methodRE.MatchString(m) {
+			p.add(fmt.Sprintf("%s.methods[%d]", path, j), "invalid method %q (upper-case, e.g. GET)", m)
+		}
+	}
+	for j, s := range r.IP.Allow {
+		checkCIDR(p, fmt.Sprintf("%s.ip.allow[%d]", path, j), s)
+	}
+}
+
+// validateUpstream checks the header and cookie names the upstream
+// settings set or remove.
+func validateUpstream(p *problems, c *Config) {
 	for _, h := range []struct{ path, v string }{
 		{"upstream.user_header", c.Upstream.UserHeader},
 		{"upstream.groups_header", c.Upstream.GroupsHeader},
@@ -179,6 +213,12 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 			p.add(fmt.Sprintf("upstream.remove_cookies[%d]", i), "invalid cookie name %q", name)
 		}
 	}
+}
+
+// validateOperations checks the process's own settings: log level, the
+// allowed-decision sample, the reload poll interval and the log format
+// (errors come out in this order).
+func validateOperations(p *problems, c *Config) {
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -195,7 +235,6 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 	default:
 		p.add("log.format", "unknown format %q (json or text)", c.Log.Format)
 	}
-	return p.errs
 }
 
 // checkCIDR accepts a prefix ("10.0.0.0/8") or a single address, and

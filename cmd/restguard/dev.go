@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,100 +51,94 @@ upstream:
   groups_header: X-Forwarded-Groups
 `
 
-type devDemo struct {
-	what   string
-	in     envoy.CheckInput
-	allow  bool
-	reason string
+// devFlags are the flags of `restguard dev`.
+type devFlags struct {
+	grpc, admin string // listen addresses, loopback only
+	dir         string // where dev.yaml and the tokens go; a temporary directory when empty
+	exit        bool   // run the demo, print it and exit
 }
 
+// errDemoUnexpected ends `restguard dev -exit-after-demo` with status 1
+// when a demo decision differs from the expected one (already printed).
+var errDemoUnexpected = errors.New("unexpected demo decisions")
+
 func runDev(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	grpcAddr := fs.String("grpc", "127.0.0.1:9001", "gRPC listen address (loopback only)")
-	adminAddr := fs.String("admin", "127.0.0.1:9003", "admin listen address (loopback only)")
-	dir := fs.String("dir", "", "where to write dev.yaml and the test tokens (default: a new temporary directory)")
-	exit := fs.Bool("exit-after-demo", false, "run the demo requests, print them and exit (status 1 if any decision is unexpected)")
-	if err := fs.Parse(args); err != nil {
+	f, ok := parseDevFlags(args, stderr)
+	if !ok {
 		return 2
-	}
-	for _, a := range []string{*grpcAddr, *adminAddr} {
-		if err := devidp.RequireLoopback(a); err != nil {
-			fmt.Fprintln(stderr, "restguard dev: refusing to listen on", a, "- development mode is loopback only")
-			return 2
-		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	gl, err := net.Listen("tcp", *grpcAddr)
-	if err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
+	if err := dev(ctx, f, stdout, stderr); err != nil {
+		if !errors.Is(err, errDemoUnexpected) {
+			fmt.Fprintln(stderr, "restguard dev:", err)
+		}
 		return 1
 	}
-	al, err := net.Listen("tcp", *adminAddr)
+	return 0
+}
+
+// parseDevFlags reads the flags and refuses any address that is not
+// loopback: the signing key is throw-away and published in the directory.
+func parseDevFlags(args []string, stderr io.Writer) (devFlags, bool) {
+	var f devFlags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.grpc, "grpc", "127.0.0.1:9001", "gRPC listen address (loopback only)")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:9003", "admin listen address (loopback only)")
+	fs.StringVar(&f.dir, "dir", "", "where to write dev.yaml and the test tokens (default: a new temporary directory)")
+	fs.BoolVar(&f.exit, "exit-after-demo", false, "run the demo requests, print them and exit (status 1 if any decision is unexpected)")
+	if err := fs.Parse(args); err != nil {
+		return f, false
+	}
+	for _, a := range []string{f.grpc, f.admin} {
+		if err := devidp.RequireLoopback(a); err != nil {
+			fmt.Fprintln(stderr, "restguard dev: refusing to listen on", a, "- development mode is loopback only")
+			return f, false
+		}
+	}
+	return f, true
+}
+
+// dev runs the whole session: listeners, the throw-away IdP, the generated
+// configuration and tokens, restguard itself, then the demo. It returns
+// when ctx ends (or, with -exit-after-demo, after the demo).
+func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
+	gl, al, err := listenDev(f.grpc, f.admin)
 	if err != nil {
-		gl.Close()
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
+		return err
 	}
 	defer gl.Close()
 	defer al.Close()
-	*grpcAddr, *adminAddr = gl.Addr().String(), al.Addr().String()
+	f.grpc, f.admin = gl.Addr().String(), al.Addr().String()
 
 	idp, err := devidp.Start(ctx, "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
+		return err
 	}
 	defer idp.Close()
-	if *dir == "" {
-		if *dir, err = os.MkdirTemp("", "restguard-dev-"); err != nil {
-			fmt.Fprintln(stderr, "restguard dev:", err)
-			return 1
+	if f.dir == "" {
+		if f.dir, err = os.MkdirTemp("", "restguard-dev-"); err != nil {
+			return err
 		}
 	}
-
-	var buf bytes.Buffer
-	_ = template.Must(template.New("dev").Parse(devConfig)).Execute(&buf, map[string]string{"GRPC": *grpcAddr, "Admin": *adminAddr, "Issuer": idp.Issuer})
-	cfgPath := filepath.Join(*dir, "dev.yaml")
-	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o600); err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
-	}
-	cfg, err := config.Parse(cfgPath, buf.Bytes())
+	cfgPath, cfg, err := writeDevConfig(f, idp.Issuer)
 	if err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
+		return err
 	}
-	tokens := map[string]map[string]any{
-		"alice":          {"sub": "u-alice", "preferred_username": "Alice", "aud": "jira", "groups": []string{"jira-api-users"}},
-		"bob":            {"sub": "u-bob", "preferred_username": "bob", "aud": "jira", "groups": []string{"jira-users"}},
-		"expired":        {"sub": "u-alice", "preferred_username": "alice", "aud": "jira", "exp": time.Now().Add(-time.Hour).Unix()},
-		"other-audience": {"sub": "u-alice", "preferred_username": "alice", "aud": "confluence", "groups": []string{"jira-api-users"}},
-	}
-	minted := map[string]string{}
-	for name, claims := range tokens {
-		tok, err := idp.Mint(claims)
-		if err != nil {
-			fmt.Fprintln(stderr, "restguard dev:", err)
-			return 1
-		}
-		minted[name] = tok
-		if err := os.WriteFile(filepath.Join(*dir, name+".jwt"), []byte(tok+"\n"), 0o600); err != nil {
-			fmt.Fprintln(stderr, "restguard dev:", err)
-			return 1
-		}
+	minted, err := mintDevTokens(idp, f.dir)
+	if err != nil {
+		return err
 	}
 
 	logger := newLogger(config.Log{Level: "warn"}, stderr)
-	if !*exit {
+	if !f.exit {
 		logger = newLogger(config.Log{Level: "info", Format: "text"}, stderr)
 	}
 	svc := newService(logger)
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
+		return err
 	}
 	svc.onReady = make(chan struct{})
 	svc.install(ctx, rt)
@@ -155,19 +150,98 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stdout, "restguard dev — DEVELOPMENT MODE: throw-away signing key, loopback only, never for production\n\n")
 	fmt.Fprintf(stdout, "  identity provider  %s (issuer, discovery and JWKS)\n  gRPC ext_authz     %s\n  admin              http://%s/readyz\n  config             %s\n  tokens             %s/{alice,bob,expired,other-audience}.jwt\n\n",
-		idp.Issuer, *grpcAddr, *adminAddr, cfgPath, *dir)
+		idp.Issuer, f.grpc, f.admin, cfgPath, f.dir)
 
 	select {
 	case <-svc.onReady:
 	case err := <-runErr:
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
+		return err
 	case <-time.After(30 * time.Second):
-		fmt.Fprintln(stderr, "restguard dev: keys did not load within 30s")
-		return 1
+		return errors.New("keys did not load within 30s")
 	}
 
-	demos := []devDemo{
+	failed := runDevDemos(stdout, f.grpc, devDemos(minted))
+	fmt.Fprintf(stdout, "\ntry it yourself:\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -token-file %s/alice.jwt /rest/api/2/myself\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -basic-user alice /rest/api/2/myself\n\n",
+		f.grpc, f.dir, f.grpc)
+
+	if f.exit {
+		cancelRun()
+		<-runErr
+		if failed > 0 {
+			fmt.Fprintf(stdout, "%d demo decisions were unexpected\n", failed)
+			return errDemoUnexpected
+		}
+		return nil
+	}
+	fmt.Fprintln(stdout, "restguard is running; Ctrl-C stops it.")
+	return <-runErr
+}
+
+// listenDev opens the gRPC and admin listeners (both or neither), so that
+// ":0" addresses are resolved before the configuration is written.
+func listenDev(grpcAddr, adminAddr string) (gl, al net.Listener, err error) {
+	gl, err = net.Listen("tcp", grpcAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	al, err = net.Listen("tcp", adminAddr)
+	if err != nil {
+		gl.Close()
+		return nil, nil, err
+	}
+	return gl, al, nil
+}
+
+// writeDevConfig fills devConfig with the listeners and the issuer, writes
+// it to dir/dev.yaml and parses it exactly as serve would.
+func writeDevConfig(f devFlags, issuer string) (string, *config.Config, error) {
+	var buf bytes.Buffer
+	_ = template.Must(template.New("dev").Parse(devConfig)).Execute(&buf, map[string]string{"GRPC": f.grpc, "Admin": f.admin, "Issuer": issuer})
+	cfgPath := filepath.Join(f.dir, "dev.yaml")
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o600); err != nil {
+		return "", nil, err
+	}
+	cfg, err := config.Parse(cfgPath, buf.Bytes())
+	if err != nil {
+		return "", nil, err
+	}
+	return cfgPath, cfg, nil
+}
+
+// mintDevTokens signs the demo's tokens with the IdP and writes each to
+// dir/NAME.jwt; it returns them by name.
+func mintDevTokens(idp *devidp.IdP, dir string) (map[string]string, error) {
+	tokens := map[string]map[string]any{
+		"alice":          {"sub": "u-alice", "preferred_username": "Alice", "aud": "jira", "groups": []string{"jira-api-users"}},
+		"bob":            {"sub": "u-bob", "preferred_username": "bob", "aud": "jira", "groups": []string{"jira-users"}},
+		"expired":        {"sub": "u-alice", "preferred_username": "alice", "aud": "jira", "exp": time.Now().Add(-time.Hour).Unix()},
+		"other-audience": {"sub": "u-alice", "preferred_username": "alice", "aud": "confluence", "groups": []string{"jira-api-users"}},
+	}
+	minted := map[string]string{}
+	for name, claims := range tokens {
+		tok, err := idp.Mint(claims)
+		if err != nil {
+			return nil, err
+		}
+		minted[name] = tok
+		if err := os.WriteFile(filepath.Join(dir, name+".jwt"), []byte(tok+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return minted, nil
+}
+
+// devDemo is one demo request and the decision it should get.
+type devDemo struct {
+	what   string
+	in     envoy.CheckInput
+	allow  bool
+	reason string
+}
+
+// devDemos are the demo requests, one per decision a new user should see.
+func devDemos(minted map[string]string) []devDemo {
+	return []devDemo{
 		{"alice, valid token, in jira-api-users", envoy.CheckInput{Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + minted["alice"]}}, true, "authenticated"},
 		{"bob, valid token, not in jira-api-users", envoy.CheckInput{Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + minted["bob"]}}, false, "group_missing"},
 		{"expired token", envoy.CheckInput{Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + minted["expired"]}}, false, "token_expired"},
@@ -177,11 +251,15 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		{"alice from an address outside the rule's CIDRs", envoy.CheckInput{Path: "/rest/api/2/myself", SourceIP: "203.0.113.7", Headers: []string{"Authorization: Bearer " + minted["alice"]}}, false, "ip_denied"},
 		{"public health check, spoofed identity header", envoy.CheckInput{Path: "/status", Headers: []string{"X-Forwarded-User: admin"}}, true, "public_route"},
 	}
+}
+
+// runDevDemos sends each demo through the gRPC server as Envoy would,
+// prints one line per decision and returns how many were unexpected.
+func runDevDemos(stdout io.Writer, grpcAddr string, demos []devDemo) (failed int) {
 	fmt.Fprintln(stdout, "demo (each line is one CheckRequest through the gRPC server, as Envoy sends it):")
-	failed := 0
 	for _, d := range demos {
 		d.in.Host = "jira.localtest.me"
-		res, err := checkOnce(*grpcAddr, 2*time.Second, nil, d.in)
+		res, err := checkOnce(grpcAddr, 2*time.Second, nil, d.in)
 		if err != nil {
 			fmt.Fprintf(stdout, "  %-52s error: %v\n", d.what, err)
 			failed++
@@ -205,22 +283,5 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  %-52s %s %d %-20s%s%s\n", d.what, verdict, res.Status, reason, extra, mark)
 	}
-	fmt.Fprintf(stdout, "\ntry it yourself:\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -token-file %s/alice.jwt /rest/api/2/myself\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -basic-user alice /rest/api/2/myself\n\n",
-		*grpcAddr, *dir, *grpcAddr)
-
-	if *exit {
-		cancelRun()
-		<-runErr
-		if failed > 0 {
-			fmt.Fprintf(stdout, "%d demo decisions were unexpected\n", failed)
-			return 1
-		}
-		return 0
-	}
-	fmt.Fprintln(stdout, "restguard is running; Ctrl-C stops it.")
-	if err := <-runErr; err != nil {
-		fmt.Fprintln(stderr, "restguard dev:", err)
-		return 1
-	}
-	return 0
+	return failed
 }
