@@ -43,7 +43,8 @@ type Runtime struct {
 	// rule uses, a report-only rule, an exposed admin listener).
 	Warnings []Warning
 	// Router is the compiled router, for `restguard routes`.
-	Router *policy.Router
+	Router  *policy.Router
+	origins []routeOrigin // where each of the router's routes came from
 
 	pool         *Pool
 	fingerprints map[*BuiltProvider]string
@@ -105,6 +106,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		return nil, errors.Join(p.errs...)
 	}
 	rt.Router = router
+	rt.origins = origins
 	rt.Warnings = lintWarnings(c, provs, p)
 	up := compileUpstream(c)
 	if products.upstream != nil {

@@ -205,6 +205,14 @@ func lintWarnings(c *Config, provs builtProviders, p *problems) []Warning {
 	if a := or(c.Listen.Admin, DefaultAdminListen); !loopbackListen(a) {
 		warn("listen.admin", "the admin listener %s is not on loopback: /metrics and the health endpoints need no credentials, so let only probes and Prometheus reach it (a NetworkPolicy, see examples/kubernetes)", a)
 	}
+	for i, r := range c.Rules {
+		if r.BlockBasic.Enabled || action(r.Action, DefaultAction) == authz.ActionDeny {
+			continue
+		}
+		if pi := productOf(c, r.Hosts); pi >= 0 && basicBlocked(c.Atlassian.Products[pi]) {
+			warn(fmt.Sprintf("rules[%d]", i), "rule %q covers requests of product %q, which blocks Basic, but does not block it itself: Basic (a password) reaches the product through this rule; add block_basic: {enabled: true}", r.Name, c.Atlassian.Products[pi].Product)
+		}
+	}
 	dry := func(path string, on bool, what string) {
 		if on {
 			warn(path, "report-only: %s are let through and only logged; remove dry_run when the roll-out is done", what)
@@ -229,6 +237,38 @@ func lintWarnings(c *Config, provs builtProviders, p *problems) []Warning {
 	}
 	return out
 }
+
+// productOf returns the product a rule with these hosts belongs to (as
+// config's decoration does: every host is a host of one product, or a
+// host-less rule with exactly one product), or -1.
+func productOf(c *Config, hosts []string) int {
+	ps := c.Atlassian.Products
+	if len(hosts) == 0 {
+		if len(ps) == 1 {
+			return 0
+		}
+		return -1
+	}
+	found := -1
+	for pi, pc := range ps {
+		all := true
+		for _, h := range hosts {
+			if len(pc.Hosts) > 0 && !slices.ContainsFunc(pc.Hosts, func(ph string) bool { return strings.EqualFold(ph, h) }) {
+				all = false
+				break
+			}
+		}
+		if all {
+			if found >= 0 {
+				return -1
+			}
+			found = pi
+		}
+	}
+	return found
+}
+
+func basicBlocked(pc Product) bool { return pc.BlockBasic == nil || pc.BlockBasic.Enabled }
 
 // loopbackListen reports whether a listen address binds loopback only.
 func loopbackListen(addr string) bool {

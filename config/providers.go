@@ -36,6 +36,9 @@ type BuiltProvider struct {
 	// Unused: no rule authenticates with this provider, so readiness does
 	// not wait for it either (validate warns about it).
 	Unused bool
+	// Facts is what `restguard test` needs to mint a token this provider
+	// accepts.
+	Facts TokenFacts
 
 	// keySets are the JWKS the provider verifies with, shared with the
 	// other providers of the build that have the same key-set settings.
@@ -55,6 +58,32 @@ type BuiltProvider struct {
 type builtProviders struct {
 	list   []*BuiltProvider
 	byName map[string]*BuiltProvider
+}
+
+// TokenFacts describe the tokens a provider accepts, as far as a test
+// issuer needs them: the first accepted value of each check.
+type TokenFacts struct {
+	Kind          string // jwt, introspection, userinfo
+	Issuer        string
+	Audience      string
+	ClientIDClaim string // "" when the provider checks aud only
+	ClientID      string
+	Required      map[string]any // one accepted value per required claim
+	Algorithms    []string
+	Shape         providers.TokenShape // opaque tokens (remote kinds)
+	Binding       bool                 // a userinfo app-binding check a test issuer cannot answer
+}
+
+func requiredValues(req map[string][]string) map[string]any {
+	out := map[string]any{}
+	for k, vs := range req {
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		} else {
+			out[k] = "present"
+		}
+	}
+	return out
 }
 
 // fieldError is a provider error at a key below providers[i].
@@ -323,6 +352,14 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 		v = providers.RejectAudiences(v, issuers, reject, hint)
 	}
 	jc := jwtConfig(pc, pre, o, logger)
+	facts := TokenFacts{Kind: providers.KindJWT, Issuer: issuers[0], ClientIDClaim: jc.ClientIDClaim,
+		Required: requiredValues(jc.RequiredClaims), Algorithms: or2(jc.Algorithms, []string{"RS256", "ES256"})}
+	if len(jc.Audiences) > 0 {
+		facts.Audience = jc.Audiences[0]
+	}
+	if len(jc.ClientIDs) > 0 {
+		facts.ClientID = jc.ClientIDs[0]
+	}
 	sum := "jwt  " + strings.Join(descs, "; ")
 	if len(jc.Audiences) > 0 {
 		sum += "; aud " + strings.Join(jc.Audiences, "|")
@@ -343,7 +380,7 @@ func buildJWT(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.L
 	if jc.GroupsClaim != "" {
 		sum += ", groups " + jc.GroupsClaim
 	}
-	return &BuiltProvider{Summary: sum, Validator: v, keySets: sets}, nil
+	return &BuiltProvider{Summary: sum, Validator: v, keySets: sets, Facts: facts}, nil
 }
 
 func jwtConfig(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) providers.JWTConfig {
@@ -507,7 +544,14 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
+	facts := TokenFacts{Kind: providers.KindIntrospection, Issuer: ic.Issuer, Required: requiredValues(ic.RequiredClaims), Shape: ic.Shape}
+	if len(ic.Audiences) > 0 {
+		facts.Audience = ic.Audiences[0]
+	}
+	if len(ic.ClientIDs) > 0 {
+		facts.ClientID = ic.ClientIDs[0]
+	}
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !ic.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret)), Facts: facts}, nil
 }
 
 func userinfoConfig(pc Provider, pre *providers.Preset, secret string, o BuildOptions, logger *slog.Logger) providers.UserinfoConfig {
@@ -560,7 +604,8 @@ func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *s
 		}
 		return nil, err
 	}
-	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret))}, nil
+	facts := TokenFacts{Kind: providers.KindUserinfo, Issuer: uc.Issuer, Required: requiredValues(uc.RequiredClaims), Shape: uc.Shape, Binding: uc.Binding != nil}
+	return &BuiltProvider{Summary: v.Describe(), Validator: v, takesAllOpaque: !uc.Shape.Filtered(), remote: true, secret: sha256.Sum256([]byte(secret)), Facts: facts}, nil
 }
 
 func buildAPIKeys(pc Provider, o BuildOptions) (*BuiltProvider, error) {
@@ -637,8 +682,18 @@ func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *
 	} else if dc.Userinfo != nil {
 		filtered = dc.Userinfo.Shape.Filtered()
 	}
+	// A test issuer mints JWTs for it (its discovery document names the
+	// test key set).
+	facts := TokenFacts{Kind: providers.KindJWT, Issuer: pc.Issuer, ClientIDClaim: jc.ClientIDClaim,
+		Required: requiredValues(jc.RequiredClaims), Algorithms: or2(jc.Algorithms, []string{"RS256", "ES256"})}
+	if len(jc.Audiences) > 0 {
+		facts.Audience = jc.Audiences[0]
+	}
+	if len(jc.ClientIDs) > 0 {
+		facts.ClientID = jc.ClientIDs[0]
+	}
 	return &BuiltProvider{Summary: d.Describe(), Validator: d, Life: endpoints{d}, keySets: []*providers.KeySet{d.KeySet()},
-		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil, secret: sha256.Sum256([]byte(secret))}, nil
+		takesAllOpaque: !filtered, remote: dc.Introspection != nil || dc.Userinfo != nil, secret: sha256.Sum256([]byte(secret)), Facts: facts}, nil
 }
 
 // endpoints is the lifecycle of a discovery provider beyond its key set,

@@ -21,11 +21,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	var rf requestFlags
 	rf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: restguard check [flags] PATH\n\nSends one Envoy-shaped CheckRequest and prints the decision. Exit status 0 allow, 1 deny, 2 error.")
+		fmt.Fprint(fs.Output(), "usage: restguard check [flags] PATH\n\nSends one Envoy-shaped CheckRequest to a running restguard and prints the decision.\nExit status 0 allow, 1 deny, 2 error.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 1 {
 		fs.Usage()

@@ -63,9 +63,9 @@ type devFlags struct {
 var errDemoUnexpected = errors.New("unexpected demo decisions")
 
 func runDev(args []string, stdout, stderr io.Writer) int {
-	f, ok := parseDevFlags(args, stderr)
+	f, code, ok := parseDevFlags(args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,24 +80,28 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 
 // parseDevFlags reads the flags and refuses any address that is not
 // loopback: the signing key is throw-away and published in the directory.
-func parseDevFlags(args []string, stderr io.Writer) (devFlags, bool) {
-	var f devFlags
+// When ok is false the command ends with code (0 after -h).
+func parseDevFlags(args []string, stdout, stderr io.Writer) (f devFlags, code int, ok bool) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.grpc, "grpc", "127.0.0.1:9001", "gRPC listen address (loopback only)")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:9003", "admin listen address (loopback only)")
 	fs.StringVar(&f.dir, "dir", "", "where to write dev.yaml and the test tokens (default: a new temporary directory)")
 	fs.BoolVar(&f.exit, "exit-after-demo", false, "run the demo requests, print them and exit (status 1 if any decision is unexpected)")
-	if err := fs.Parse(args); err != nil {
-		return f, false
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: restguard dev [flags]\n\nA complete local setup with no external services: a throw-away identity\nprovider on loopback, test tokens in a temporary directory, restguard's gRPC\nserver, and a demo of an allow and each kind of deny. Loopback only.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return f, code, false
 	}
 	for _, a := range []string{f.grpc, f.admin} {
 		if err := devidp.RequireLoopback(a); err != nil {
 			fmt.Fprintln(stderr, "restguard dev: refusing to listen on", a, "- development mode is loopback only")
-			return f, false
+			return f, 2, false
 		}
 	}
-	return f, true
+	return f, 0, true
 }
 
 // dev runs the whole session: listeners, the throw-away IdP, the generated

@@ -47,11 +47,11 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	var rf requestFlags
 	rf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: restguard explain -config FILE [-request checkrequest.json | [flags] PATH]\n\nRuns the real engine on one request and prints every phase. Never prints the token.")
+		fmt.Fprint(fs.Output(), "usage: restguard explain -config FILE [-request checkrequest.json | [flags] PATH]\n\nRuns the real engine on one request and prints every phase: rule, client\naddress, credential, provider, key, cache, identity, each policy, verdict.\nNever prints the token.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if rf.requestID == "" {
 		rf.requestID = "explain"

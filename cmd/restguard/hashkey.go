@@ -19,9 +19,12 @@ func runHashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hash-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: restguard hash-key < keyfile\n\nReads one API key from standard input (never from the command line, which\nprocess listings and shell history show) and prints the form to put under\nproviders[].keys[].sha256.")
+		fmt.Fprintln(fs.Output(), "usage: restguard hash-key < keyfile\n\nReads one API key from standard input (never from the command line, which\nprocess listings and shell history show) and prints the form to put under\nproviders[].keys[].sha256.")
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}

@@ -2,7 +2,9 @@
 // Envoy. Subcommands:
 //
 //	restguard serve    -config FILE    run the gRPC ext_authz server
-//	restguard validate -config FILE    load and build FILE exactly as serve does, print the expanded rules
+//	restguard validate [-config] FILE  load and build FILE exactly as serve does, print the expanded rules
+//	restguard routes [-config] FILE    per host and route: which rule decides and what each credential gets
+//	restguard test -config FILE CASES  policy tests: requests with credentials and the decisions they must get
 //	restguard check    [flags] PATH    ask a running restguard about one request (an Envoy-shaped CheckRequest)
 //	restguard explain  -config FILE    run the engine on one request and print every phase
 //	restguard hash-key < KEY           print the stored (SHA-256) form of an API key
@@ -39,6 +41,10 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return runServe(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "routes":
+		return runRoutes(args[1:], stdout, stderr)
+	case "test":
+		return runTest(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "explain":
@@ -64,8 +70,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: restguard <command> [flags]
 
 commands:
-  serve    -config FILE   run the Envoy ext_authz gRPC server
-  validate -config FILE   check a configuration and print the expanded rules
+  serve    [-config] FILE  run the Envoy ext_authz gRPC server
+  validate [-config] FILE  check a configuration and print the expanded rules
+  routes   [-config] FILE  per host and route: the deciding rule and what anonymous, Basic and bearer requests get
+  test     -config FILE CASES.yaml  policy tests: requests with credentials and the decisions they must get
   check    [flags] PATH   send one Envoy-shaped CheckRequest to a running restguard
   explain  -config FILE   run the real engine on one request (flags or -request FILE) and print every phase
   hash-key < KEYFILE      print the stored form of an API key (read from standard input)

@@ -30,18 +30,28 @@ const (
 	readinessPoll         = time.Second
 )
 
-func runServe(args []string, _, stderr io.Writer) int {
+const serveUsage = `usage: restguard serve [-config] FILE
+
+Runs the ext_authz gRPC server (with grpc.health.v1), the forward-auth
+listener when listen.http is set, and the admin endpoints /healthz,
+/readyz and /metrics. SIGHUP (or reload.poll_interval) reloads FILE; a bad
+file keeps the running configuration. SIGTERM drains and stops.
+`
+
+func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (required)")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), serveUsage, "\nflags:\n"); fs.PrintDefaults() }
+	flagPath := fs.String("config", "", "configuration file (or give it as the argument)")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	file, ok := configArg(fs, *flagPath)
+	if !ok {
+		fs.Usage()
 		return 2
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: restguard serve -config FILE")
-		return 2
-	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -51,7 +61,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	defer stop()
 
 	svc := newService(logger)
-	svc.path = *path
+	svc.path = file
 	svc.listen = cfg.Listen
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {

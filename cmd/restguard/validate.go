@@ -11,18 +11,27 @@ import (
 	"github.com/restguard/restguard/config"
 )
 
+const validateUsage = `usage: restguard validate [-config] FILE
+
+Loads and builds FILE exactly as serve does and prints every error with its
+line and the fix, or "ok", the warnings, and the expanded providers and
+rules. Exit status 0 ok, 1 errors, 2 usage.
+`
+
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (required)")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), validateUsage, "\nflags:\n"); fs.PrintDefaults() }
+	flagPath := fs.String("config", "", "configuration file (or give it as the argument)")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	path, ok := configArg(fs, *flagPath)
+	if !ok {
+		fs.Usage()
 		return 2
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: restguard validate -config FILE")
-		return 2
-	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(path)
 	var rt *config.Runtime
 	if err == nil {
 		rt, err = config.Build(cfg, config.BuildOptions{})
@@ -31,7 +40,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	fmt.Fprintf(stdout, "%s: ok\n", path)
 	if len(rt.Warnings) > 0 {
 		fmt.Fprintln(stdout)
 		for _, w := range rt.Warnings {
