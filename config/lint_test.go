@@ -80,3 +80,19 @@ default: {action: deny}
 		t.Fatal(err)
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ got, want string }{
+		{"audience", `audiences`}, {"crop", `corp`}, {"authenticat", `authenticate`}, {"trusted_proxys", `trusted_proxies`},
+		{"x", ""}, {"realm", ""}, {"completely", ""},
+	} {
+		hint := config.DidYouMean(c.got, "audiences", "corp", "authenticate", "trusted_proxies", "realm", "issuer")
+		switch {
+		case c.want == "" && hint != "":
+			t.Errorf("%q: %q, want no hint", c.got, hint)
+		case c.want != "" && !strings.Contains(hint, `"`+c.want+`"`):
+			t.Errorf("%q: %q, want %q", c.got, hint, c.want)
+		}
+	}
+}

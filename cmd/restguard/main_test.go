@@ -14,8 +14,8 @@ func TestValidateReportsEveryErrorWithLines(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	for _, want := range []string{
-		`three_errors.yaml:5: unknown key "audience" in provider`,
-		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop"`,
+		`three_errors.yaml:5: providers[0]: unknown key "audience" (did you mean "audiences"?)`,
+		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop" (did you mean "corp"?)`,
 		`three_errors.yaml:13: rules[0].ip.allow[1]: invalid CIDR "10.0.0.300/8"`,
 	} {
 		if !strings.Contains(errOut.String(), want+"\n") {
