@@ -36,8 +36,11 @@ run:
 ## test: what CI runs — vet, the dependency rule, the race-enabled tests, a short fuzz pass
 test: lint test-unit validate-examples fuzz-ci
 
+# The result line per package, failing tests' output, and at the end the
+# list of skipped tests with their reasons (internal/testreport).
 test-unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) build -o bin/testreport ./internal/testreport
+	$(GO) test -race -count=1 -json ./... | bin/testreport
 
 lint: deps-check
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -58,11 +61,11 @@ deps-check:
 
 ## fuzz-ci: every fuzz target for FUZZTIME (CI uses the default 10s)
 fuzz-ci:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; log=$$(mktemp -d)/fuzz.log; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/restguard-fuzz.log 2>&1 || { cat /tmp/restguard-fuzz.log; exit 1; }; \
-	done
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg > $$log 2>&1 || { cat $$log; exit 1; }; \
+	done; rm -rf $$(dirname $$log)
 
 ## fuzz: longer fuzzing, e.g. make fuzz FUZZTIME=10m
 fuzz: FUZZTIME=2m

@@ -128,7 +128,9 @@ type Decision struct {
 	// request; DryRunReason says which reason it would have given.
 	DryRun       bool
 	DryRunReason Reason
-	// Identity is the authenticated identity on allow (nil otherwise).
+	// Identity is the authenticated identity on allow, and on a denial
+	// after authentication (a group or user rule refused it) for the
+	// decision log; nil otherwise. Transports act on it only on allow.
 	Identity *Identity
 
 	// UpstreamHeaders are set on the upstream request on allow, with

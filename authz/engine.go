@@ -119,6 +119,14 @@ type Router interface {
 	Match(req *Request) (*Rule, Decision)
 }
 
+// NearMatcher is implemented by routers that can say, for `restguard
+// explain`, which rule a request that fell to the default rule nearly
+// matched (the right path on another host, say). Near returns "" when no
+// rule comes close.
+type NearMatcher interface {
+	Near(req *Request) string
+}
+
 // ClientIPResolver chooses the client address the IP rules apply to and
 // says where it came from ("peer", "x-forwarded-for"). It returns the zero
 // Addr when the address cannot be determined; IP rules then deny.
@@ -388,7 +396,13 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 			return withFacts(d)
 		}
 	}
-	tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String()})
+	if tr != nil {
+		detail := ""
+		if n, ok := e.router.(NearMatcher); ok && (rule.Reason == ReasonDefaultDeny || rule.Reason == ReasonDefaultPass) {
+			detail = n.Near(req)
+		}
+		tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String(), Detail: detail})
+	}
 	d := e.run(ctx, rule, in)
 	d.Rule = rule.Name
 	return withFacts(d)
@@ -473,7 +487,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		mapped, err := m.Map(ctx, id)
 		if err != nil {
 			d := e.errorDecision(ctx, err)
-			d.Provider = provider
+			d.Provider, d.Identity = provider, id // for the decision log only
 			return d
 		}
 		if mapped == nil {
@@ -492,7 +506,9 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 
 	// Phase 6: authorization.
 	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, &dry); stop {
-		d.Provider = provider
+		// The identity goes into the decision log (support searches by
+		// user); transports send it only on allow.
+		d.Provider, d.Identity = provider, id
 		return d
 	}
 	if err := ctx.Err(); err != nil {

@@ -27,7 +27,7 @@ const (
 	LogPath         = "path"
 	LogCredential   = "credential"
 	LogTokenID      = "token_id"
-	LogDuration     = "duration"
+	LogDuration     = "duration_ms" // milliseconds, fractional
 	LogDetail       = "detail"
 )
 
@@ -87,7 +87,7 @@ func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
 	if d.TokenID != "" {
 		attrs = append(attrs, slog.String(LogTokenID, d.TokenID))
 	}
-	attrs = append(attrs, slog.Duration(LogDuration, d.Duration))
+	attrs = append(attrs, slog.Float64(LogDuration, float64(d.Duration.Microseconds())/1000))
 	if d.Detail != "" {
 		attrs = append(attrs, slog.String(LogDetail, d.Detail))
 	}

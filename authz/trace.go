@@ -73,7 +73,11 @@ func authStep(provider string, id *Identity, err error) Step {
 	case errors.Is(err, ErrPassThrough):
 		s.Outcome = "pass_through"
 	case errors.Is(err, ErrNotResponsible):
-		s.Outcome = "not_responsible"
+		// Not an error: the token is another provider's kind or issuer.
+		s.Outcome, s.Reason = "not_its_token", ""
+		if re != nil && re.Err != nil {
+			s.Detail = re.Err.Error()
+		}
 	case errors.Is(err, ErrUnavailable):
 		s.Outcome = "unavailable"
 		s.Detail = err.Error()

@@ -274,7 +274,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	}
 	known := policy.AtlassianExclusions(pc.Product)
 	if known == nil {
-		fail(".product", "unknown product %q (%s)", pc.Product, strings.Join(policy.Products, ", "))
+		fail(".product", "unknown product %q (%s)%s", pc.Product, strings.Join(policy.Products, ", "), didYouMean(pc.Product, policy.Products...))
 		return nil, nil, false
 	}
 	if _, err := policy.CleanContextPath(pc.ContextPath); err != nil {
@@ -282,7 +282,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	}
 	for _, name := range sortedKeys(pc.Exclusions) {
 		if _, isKnown := known[name]; !isKnown {
-			fail(".exclusions."+name, "unknown exclusion %q for %s (%s)", name, pc.Product, strings.Join(sortedKeys(known), ", "))
+			fail(".exclusions."+name, "unknown exclusion %q for %s (%s)%s", name, pc.Product, strings.Join(sortedKeys(known), ", "), didYouMean(name, sortedKeys(known)...))
 		}
 	}
 	if len(pc.Authenticate) == 0 {
@@ -290,7 +290,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	}
 	for j, name := range pc.Authenticate {
 		if !slices.ContainsFunc(c.Providers, func(pr Provider) bool { return pr.Name == name }) {
-			fail(fmt.Sprintf(".authenticate[%d]", j), "unknown provider %q", name)
+			fail(fmt.Sprintf(".authenticate[%d]", j), "unknown provider %q%s", name, didYouMean(name, providerNames(c)...))
 		}
 	}
 	for j, s := range pc.IP.Allow {
@@ -308,7 +308,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 			fail(".scm.basic", "scm applies to bitbucket only")
 		}
 	default:
-		fail(".scm.basic", "unknown scm basic policy %q (allow_access_tokens, block, pass)", pc.SCM.Basic)
+		fail(".scm.basic", "unknown scm basic policy %q (allow_access_tokens, block, pass)%s", pc.SCM.Basic, didYouMean(pc.SCM.Basic, "allow_access_tokens", "block", "pass"))
 	}
 	if !ok {
 		return nil, nil, false
@@ -379,7 +379,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 				fail(".directory.url", "source crowd needs the crowd url")
 			}
 		default:
-			fail(".directory.source", "unknown directory source %q (product, crowd)", d.Source)
+			fail(".directory.source", "unknown directory source %q (product, crowd)%s", d.Source, didYouMean(d.Source, "product", "crowd"))
 		}
 		if !ok {
 			return nil, nil, false

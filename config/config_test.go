@@ -65,7 +65,7 @@ func TestThreeErrorsAllReportedWithLines(t *testing.T) {
 	t.Parallel()
 	err := loadAndBuild("testdata/bad/three_errors.yaml")
 	for _, want := range []string{
-		`three_errors.yaml:5: unknown key "audience"`,
+		`three_errors.yaml:5: providers[0]: unknown key "audience" (did you mean "audiences"?)`,
 		`three_errors.yaml:13: rules[0].ip.allow[1]: invalid CIDR "10.0.0.300/8"`,
 		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop"`,
 	} {

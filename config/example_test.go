@@ -20,6 +20,6 @@ rules:
 `))
 	fmt.Println(err)
 	// Output:
-	// restguard.yaml:9: rules[0].authenticate[1]: unknown provider "crop"
+	// restguard.yaml:9: rules[0].authenticate[1]: unknown provider "crop" (did you mean "corp"?)
 	// restguard.yaml:10: rules[0].ip.allow[1]: invalid CIDR "192.0.2.300"
 }

@@ -80,3 +80,43 @@ default: {action: deny}
 		t.Fatal(err)
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ got, want string }{
+		{"audience", `audiences`}, {"crop", `corp`}, {"authenticat", `authenticate`}, {"trusted_proxys", `trusted_proxies`},
+		{"x", ""}, {"realm", ""}, {"completely", ""},
+	} {
+		hint := config.DidYouMean(c.got, "audiences", "corp", "authenticate", "trusted_proxies", "realm", "issuer")
+		switch {
+		case c.want == "" && hint != "":
+			t.Errorf("%q: %q, want no hint", c.got, hint)
+		case c.want != "" && !strings.Contains(hint, `"`+c.want+`"`):
+			t.Errorf("%q: %q, want %q", c.got, hint, c.want)
+		}
+	}
+}
+
+// TestUnusedProviderDoesNotHoldReadiness: a provider no rule uses (say, an
+// old IdP left in the file, now unreachable) never keeps the replica out of
+// rotation (issue 12 §1).
+func TestUnusedProviderDoesNotHoldReadiness(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("ready.yaml", []byte(`providers:
+  - {name: keys, kind: api_key, keys: [{name: ci, sha256: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", username: ci}]}
+  - {name: old-idp, issuer: "https://127.0.0.1:1/unreachable", audiences: [jira]}
+rules:
+  - {name: rest, paths: ["/rest/**"], authenticate: [keys]}
+default: {action: deny}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := config.Build(c, config.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rt.Ready() {
+		t.Error("an unused provider without keys holds readiness back")
+	}
+}

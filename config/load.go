@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,7 +73,7 @@ func Parse(name string, data []byte) (*Config, error) {
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, convertYAMLError(name, err)
+		return nil, tabLine(convertYAMLError(name, err), data)
 	}
 	if root.Kind == 0 {
 		return nil, &Error{File: name, Err: errors.New("empty configuration")}
@@ -86,18 +87,46 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		// Type errors (unknown keys, wrong types) do not stop decoding: keep
 		// the rest and report everything together.
-		errs = append(errs, convertYAMLError(name, err))
+		errs = append(errs, placeErrors(convertYAMLError(name, err), &root))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
 		errs = append(errs, &Error{File: name, Line: extra.Line, Err: errors.New("more than one YAML document")})
 	}
 	errs = append(errs, validate(name, &cfg, &root)...)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	cfg.file, cfg.root = name, &root
+	if len(errs) > 0 {
+		// What could be decoded is built too, so that one run reports
+		// every mistake of the file: a wrong duration must not hide a
+		// missing secret file or a bad path pattern (issue 12 §4).
+		if _, err := Build(&cfg, BuildOptions{}); err != nil {
+			errs = append(errs, err)
+		}
+		return nil, sortedErrors(errs)
+	}
 	return &cfg, nil
+}
+
+// sortedErrors flattens errs, drops repeats (a check in validate and the
+// same one in Build) and sorts them by line, file-level errors first.
+func sortedErrors(errs []error) error {
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range leafErrors(errors.Join(errs...)) {
+		if !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
+	}
+	line := func(e error) int {
+		var ce *Error
+		if errors.As(e, &ce) {
+			return ce.Line
+		}
+		return 0
+	}
+	slices.SortStableFunc(out, func(a, b error) int { return line(a) - line(b) })
+	return errors.Join(out...)
 }
 
 // convertYAMLError turns yaml.v3 errors ("line 3: field x not found in
@@ -121,6 +150,99 @@ func convertYAMLError(name string, err error) error {
 	return errors.Join(out...)
 }
 
+// placeErrors gives the decoding errors of yaml.v3 (which know only their
+// line) a path, so they read like every other error: an unknown key gets
+// the path of the mapping that holds it ("providers[0]: unknown key ..."),
+// a bad value the path of its key ("check_timeout: expected a duration").
+func placeErrors(err error, root *yaml.Node) error {
+	var out []error
+	for _, e := range leafErrors(err) {
+		var ce *Error
+		if !errors.As(e, &ce) || ce.Path != "" || ce.Line == 0 {
+			out = append(out, e)
+			continue
+		}
+		msg := ce.Err.Error()
+		if rest, ok := strings.CutPrefix(msg, "unknown key "); ok {
+			key, _ := strconv.Unquote(strings.Fields(rest)[0])
+			if p, ok := keyPathAt(root, ce.Line, key); ok && p != "" {
+				msg = strings.Replace(msg, " in "+lastWord(p), "", 1)
+				ce = &Error{File: ce.File, Line: ce.Line, Path: p, Err: errors.New(msg)}
+			}
+		} else if p, ok := keyPathAt(root, ce.Line, ""); ok {
+			ce = &Error{File: ce.File, Line: ce.Line, Path: p, Err: ce.Err}
+		}
+		out = append(out, ce)
+	}
+	return errors.Join(out...)
+}
+
+func lastWord(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path = path[i+1:]
+	}
+	name, _, _ := strings.Cut(path, "[")
+	return name
+}
+
+// keyPathAt finds key on line: it returns the path of the mapping that
+// holds it ("providers[0]" for a misspelt key of the first provider; "" at
+// the top level). With key "", it returns the path of the only key on line
+// itself ("providers[0].client_secret"), and false when the line has none
+// or several.
+func keyPathAt(root *yaml.Node, line int, key string) (string, bool) {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	var found []string
+	var find func(n *yaml.Node, path string)
+	find = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				sub := k.Value
+				if path != "" {
+					sub = path + "." + k.Value
+				}
+				switch {
+				case k.Line == line && key != "" && k.Value == key:
+					found = append(found, path)
+				case k.Line == line && key == "":
+					found = append(found, sub)
+				}
+				find(v, sub)
+			}
+		case yaml.SequenceNode:
+			for i, e := range n.Content {
+				find(e, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	find(n, "")
+	if len(found) != 1 {
+		return "", false
+	}
+	return found[0], true
+}
+
+// tabLine corrects the line of yaml.v3's tab error, which names the line
+// before the tab, and says what to do.
+func tabLine(err error, data []byte) error {
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(ce.Err.Error(), "tab character") {
+		return err
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if i+1 >= ce.Line && strings.Contains(indent, "\t") {
+			return &Error{File: ce.File, Line: i + 1, Err: errors.New("a tab in the indentation: YAML indents with spaces only")}
+		}
+	}
+	return err
+}
+
 var typeName = regexp.MustCompile(`in type config\.(\w+)`)
 
 // friendlyYAML rewrites Go type names into the YAML vocabulary.
@@ -128,11 +250,12 @@ func friendlyYAML(m string) string {
 	if strings.HasPrefix(m, "field ") && strings.Contains(m, " not found in type ") {
 		field := strings.TrimPrefix(m, "field ")
 		field = field[:strings.Index(field, " not found")]
-		where := ""
+		where, hint := "", ""
 		if sm := typeName.FindStringSubmatch(m); sm != nil {
-			where = " in " + snake(sm[1])
+			where = " in " + yamlWord(sm[1])
+			hint = didYouMean(field, keysOf(sm[1])...)
 		}
-		return fmt.Sprintf("unknown key %q%s", field, where)
+		return fmt.Sprintf("unknown key %q%s%s", field, where, hint)
 	}
 	return m
 }

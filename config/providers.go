@@ -230,7 +230,7 @@ func buildProvider(pc Provider, o BuildOptions, logger *slog.Logger, ks *keySets
 func checkParams(pc Provider) error {
 	used, ok := providers.PresetParamNames(pc.Preset)
 	if !ok {
-		return at("preset", fmt.Errorf("unknown preset %q (one of: %s)", pc.Preset, strings.Join(providers.PresetNames(), ", ")))
+		return at("preset", fmt.Errorf("unknown preset %q (one of: %s)%s", pc.Preset, strings.Join(providers.PresetNames(), ", "), didYouMean(pc.Preset, providers.PresetNames()...)))
 	}
 	set := map[string]bool{
 		"tenant": pc.Params.Tenant != "", "token_version": pc.Params.TokenVersion != "", "realm": pc.Params.Realm != "",

@@ -44,7 +44,7 @@ func validateForwardAuth(p *problems, c *Config) {
 	case c.Listen.HTTP == "" && (fa.Style != "" || fa.PathPrefix != ""):
 		p.add("forward_auth", "the forward-auth listener is off: set listen.http, or remove forward_auth")
 	case fa.Style != "" && !slices.Contains(styles, fa.Style):
-		p.add("forward_auth.style", "unknown style %q (%s; see docs/deploy.md)", fa.Style, list)
+		p.add("forward_auth.style", "unknown style %q (%s; see docs/deploy.md)%s", fa.Style, list, didYouMean(fa.Style, styles...))
 	}
 	if fa.PathPrefix != "" && !prefixRE.MatchString(fa.PathPrefix) {
 		p.add("forward_auth.path_prefix", "path prefix %q must start with / and not end with /, with only letters, digits, -._~ and / (default %s)", fa.PathPrefix, DefaultForwardAuthPathPrefix)
@@ -68,7 +68,7 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 	switch c.Default.Action {
 	case "", "pass", "deny":
 	default:
-		p.add("default.action", "unknown default action %q (pass or deny)", c.Default.Action)
+		p.add("default.action", "unknown default action %q (pass or deny)%s", c.Default.Action, didYouMean(c.Default.Action, "pass", "deny"))
 	}
 	validateUpstream(p, c)
 	validateOperations(p, c)
@@ -118,7 +118,7 @@ func validateProviders(p *problems, c *Config) map[string]bool {
 		case "introspection", "userinfo", "api_key", "discovery":
 			// Checked by buildProvider, with positions.
 		default:
-			p.add(path+".kind", "unknown provider kind %q (supported: jwt, introspection, userinfo, api_key, discovery)", pr.Kind)
+			p.add(path+".kind", "unknown provider kind %q (supported: jwt, introspection, userinfo, api_key, discovery)%s", pr.Kind, didYouMean(pr.Kind, "jwt", "introspection", "userinfo", "api_key", "discovery"))
 		}
 	}
 	return names
@@ -169,13 +169,13 @@ func validateRule(p *problems, path string, r Rule, providers map[string]bool) {
 			p.add(path, "group and user rules need action authenticate")
 		}
 	default:
-		p.add(path+".action", "unknown action %q (authenticate, pass or deny)", r.Action)
+		p.add(path+".action", "unknown action %q (authenticate, pass or deny)%s", r.Action, didYouMean(r.Action, "authenticate", "pass", "deny"))
 	}
 	seen := map[string]bool{}
 	for j, name := range r.Authenticate {
 		jp := fmt.Sprintf("%s.authenticate[%d]", path, j)
 		if !providers[name] {
-			p.add(jp, "unknown provider %q", name)
+			p.add(jp, "unknown provider %q%s", name, didYouMean(name, sortedKeys(providers)...))
 		} else if seen[name] {
 			p.add(jp, "provider %q listed twice", name)
 		}
@@ -222,7 +222,7 @@ func validateOperations(p *problems, c *Config) {
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
-		p.add("log.level", "unknown level %q (debug, info, warn, error)", c.Log.Level)
+		p.add("log.level", "unknown level %q (debug, info, warn, error)%s", c.Log.Level, didYouMean(c.Log.Level, "debug", "info", "warn", "error"))
 	}
 	if a := c.Log.AllowedSample; a != nil && (*a < 0 || *a > 1) {
 		p.add("log.allowed_sample", "must be between 0 and 1")
@@ -233,7 +233,7 @@ func validateOperations(p *problems, c *Config) {
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:
-		p.add("log.format", "unknown format %q (json or text)", c.Log.Format)
+		p.add("log.format", "unknown format %q (json or text)%s", c.Log.Format, didYouMean(c.Log.Format, "json", "text"))
 	}
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +208,66 @@ func dedupe(list []string) []string {
 		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// Near implements authz.NearMatcher: the first route that matches the
+// request in all but one of host, path and method, described for an
+// operator ("rule "rest-api" matches the path and the method, not the host
+// jira.example.org (it names jira.example.com)").
+func (r *Router) Near(req *authz.Request) string {
+	if req == nil {
+		return ""
+	}
+	clean, _, err := NormalizePath(req.Path)
+	if err != nil {
+		return ""
+	}
+	host := NormalizeHost(req.Host)
+	var buf [32]string
+	segs := segments(clean, buf[:0])
+	for i := range r.routes {
+		rt := &r.routes[i]
+		h, p, m := rt.matchHost(host), rt.matchPath(segs, false), rt.matchMethod(req.Method, false)
+		switch {
+		case !h && p && m:
+			return fmt.Sprintf("nearly rule %q: path and method match, the host %s does not (it names %s)", rt.rule.Name, host, strings.Join(append(slices.Clone(rt.exact), prefixAll("*", rt.suffix)...), ", "))
+		case h && !p && m && rt.matchPath(segs, true):
+			return fmt.Sprintf("nearly rule %q: its path matches in another case (paths are case-sensitive; it names %s)", rt.rule.Name, strings.Join(rt.patterns(), ", "))
+		case h && !p && m && len(rt.paths) > 0 && belowContext(rt, segs):
+			return fmt.Sprintf("nearly rule %q: its path matches below a context path (it names %s; a product below /%s needs context_path)", rt.rule.Name, strings.Join(rt.patterns(), ", "), segs[0])
+		case h && p && !m:
+			return fmt.Sprintf("nearly rule %q: host and path match, the method %s does not (it names %s)", rt.rule.Name, req.Method, strings.Join(rt.methods, ", "))
+		}
+	}
+	return ""
+}
+
+// belowContext reports whether the path matches the route once its first
+// one or two segments (a context path) are dropped.
+func belowContext(rt *route, segs []string) bool {
+	for k := 1; k <= 2 && k < len(segs); k++ {
+		if rt.matchPath(segs[k:], false) {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixAll(p string, list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = p + s
+	}
+	return out
+}
+
+// patterns writes a route's compiled paths back as patterns.
+func (rt *route) patterns() []string {
+	out := make([]string, len(rt.paths))
+	for i, g := range rt.paths {
+		out[i] = "/" + strings.Join(g.segs, "/")
 	}
 	return out
 }

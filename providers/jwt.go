@@ -351,7 +351,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 	// The unverified iss only selects the provider. Nothing is fetched
 	// because of anything in the token (security catalogue C10).
 	if iss, _ := claims["iss"].(string); iss != j.cfg.Issuer {
-		return nil, authz.NotResponsible(authz.ReasonIssuerUnknown, fmt.Errorf("issuer %q is not %q", truncate(iss), j.cfg.Name))
+		return nil, authz.NotResponsible(authz.ReasonIssuerUnknown, fmt.Errorf("token iss %q, this provider's issuer %q", truncate(iss), j.cfg.Issuer))
 	}
 	alg, kid, err := j.checkHeader(header)
 	if err != nil {

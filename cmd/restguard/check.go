@@ -69,9 +69,27 @@ func checkOnce(addr string, timeout time.Duration, data []byte, in envoy.CheckIn
 	defer cancel()
 	resp, err := c.Check(ctx, req)
 	if err != nil {
-		return envoy.Result{}, err
+		return envoy.Result{}, explainCallError(addr, err)
 	}
 	return envoy.ReadResponse(resp), nil
+}
+
+// explainCallError says in words what a failed call means for the usual
+// mistakes: a port that is not restguard's gRPC port, nothing listening, a
+// restguard that has no configuration yet.
+func explainCallError(addr string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "looked like an HTTP/1.1 header") || strings.Contains(msg, "server preface"):
+		return fmt.Errorf("%s does not speak gRPC: it answered in HTTP/1.1 (the admin or forward-auth port?); restguard's gRPC port is listen.grpc (default :9001)", addr)
+	case strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("nothing listens on %s (is restguard running, and is this listen.grpc?)", addr)
+	case strings.Contains(msg, "no configuration loaded"):
+		return fmt.Errorf("restguard at %s has no configuration loaded yet", addr)
+	case strings.Contains(msg, "DeadlineExceeded") || strings.Contains(msg, "deadline exceeded"):
+		return fmt.Errorf("no answer from %s within the timeout (-timeout)", addr)
+	}
+	return err
 }
 
 func printResult(w io.Writer, r envoy.Result) {

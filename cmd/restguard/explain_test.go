@@ -85,6 +85,11 @@ func TestExplainGolden(t *testing.T) {
 		{"dotdot-path-stays-protected", []string{"-host", "jira.example.com", "/status/..;/rest/api/2/myself"}, 1},
 		{"case-variant-path-ambiguous", []string{"-host", "jira.example.com", "/REST/api/2/myself"}, 1},
 		{"idp-outage", []string{"-host", "jira.example.com", "-token-file", write("down.jwt", down.Mint(t, nil)), "/outage/x"}, 1},
+		// No provider of the rule is responsible: the token's iss is shown
+		// beside the provider's issuer, and not as an error.
+		{"issuer-unknown", []string{"-host", "jira.example.com", "-token-file", write("other.jwt", idp.Mint(t, map[string]any{"iss": "https://other-issuer.example"})), "/rest/api/2/myself"}, 1},
+		// The default rule decides: the rule the request nearly matched.
+		{"default-nearly-context-path", []string{"-host", "jira.example.com", "/jira/rest/api/2/myself"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

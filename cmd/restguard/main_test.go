@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -14,8 +17,8 @@ func TestValidateReportsEveryErrorWithLines(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	for _, want := range []string{
-		`three_errors.yaml:5: unknown key "audience" in provider`,
-		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop"`,
+		`three_errors.yaml:5: providers[0]: unknown key "audience" (did you mean "audiences"?)`,
+		`three_errors.yaml:9: rules[0].authenticate[0]: unknown provider "crop" (did you mean "corp"?)`,
 		`three_errors.yaml:13: rules[0].ip.allow[1]: invalid CIDR "10.0.0.300/8"`,
 	} {
 		if !strings.Contains(errOut.String(), want+"\n") {
@@ -90,5 +93,49 @@ func TestHashKeyReadsStdinNotArgs(t *testing.T) {
 	}
 	if code := runWithInput([]string{"hash-key", "secret-on-argv"}, strings.NewReader(""), &out, &errOut); code != 2 {
 		t.Errorf("a key on the command line must be refused, exit %d", code)
+	}
+}
+
+// TestCheckSaysWhatAWrongPortIs: `check` against a port that is not gRPC
+// (the admin listener, say) or against nothing says so in words (issue 12
+// §7).
+func TestCheckSaysWhatAWrongPortIs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check", "-addr", strings.TrimPrefix(srv.URL, "http://"), "-timeout", "5s", "/x"}, &out, &errOut); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), "does not speak gRPC") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	errOut.Reset()
+	run([]string{"check", "-addr", addr, "-timeout", "5s", "/x"}, &out, &errOut)
+	if !strings.Contains(errOut.String(), "nothing listens on "+addr) {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+}
+
+// TestEverySubcommandHasUsage: -h prints a real usage text once, to stdout,
+// and exits 0; validate takes its file as the argument too.
+func TestEverySubcommandHasUsage(t *testing.T) {
+	for _, cmd := range []string{"serve", "validate", "routes", "test", "check", "explain", "hash-key", "dev"} {
+		var out, errOut bytes.Buffer
+		if code := runWithInput([]string{cmd, "-h"}, strings.NewReader(""), &out, &errOut); code != 0 {
+			t.Errorf("%s -h: exit %d, stderr %q", cmd, code, errOut.String())
+		}
+		if n := strings.Count(out.String(), "usage: restguard "+cmd); n != 1 || errOut.Len() != 0 {
+			t.Errorf("%s -h: usage printed %d times on stdout, stderr %q", cmd, n, errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "../../examples/restguard.yaml"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), ": ok") {
+		t.Errorf("validate FILE: exit %d, %s%s", code, out.String(), errOut.String())
 	}
 }

@@ -115,6 +115,10 @@ func TestDecisionLogLines(t *testing.T) {
 		{envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Basic c2VjcmV0dXNlcjpzZWNyZXRwYXNz"}}, "basic_auth_blocked", nil},
 		{envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + expired}}, "token_expired", []string{"token_id", "provider"}},
 		{envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/search", SourceIP: "203.0.113.9", Headers: []string{"Authorization: Bearer " + tok}}, "ip_denied", nil},
+		// A denial after authentication names the user (support searches
+		// by user).
+		{envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + idp.Mint(t, map[string]any{"preferred_username": "bob"})}}, "group_missing",
+			[]string{"username", "via", "provider"}},
 	}
 	for i, tc := range cases {
 		tc.in.RequestID = fmt.Sprintf("log-test-%d", i)
@@ -145,7 +149,17 @@ func TestDecisionLogLines(t *testing.T) {
 			}
 		}
 	}
+	if m := lines["log-test-4"]; m != nil && m[authz.LogUsername] != "bob" {
+		t.Errorf("group_missing line names %v, want bob", m[authz.LogUsername])
+	}
 	out := logs.String()
+	// Every line is one JSON object without a repeated key (a repeated key
+	// is read differently by every log pipeline).
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k := repeatedKey(l); k != "" {
+			t.Errorf("key %q twice in %s", k, l)
+		}
+	}
 	for _, secret := range []string{tok, expired, "c2VjcmV0dXNlcjpzZWNyZXRwYXNz", "secretpass", "secret-cookie", "secret-query"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log contains a secret (%.12s...)", secret)
@@ -294,4 +308,42 @@ func TestReloadRefusesListenChange(t *testing.T) {
 	if r := check(t, c, envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer " + tok}}); !r.Allowed {
 		t.Errorf("the running configuration stopped: %+v", r)
 	}
+}
+
+// repeatedKey returns a key that appears twice in one object of a JSON
+// line, or "".
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	var walk func() string
+	walk = func() string {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, _ := dec.Token()
+				key, _ := k.(string)
+				if seen[key] {
+					return key
+				}
+				seen[key] = true
+				if r := walk(); r != "" {
+					return r
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if r := walk(); r != "" {
+					return r
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return ""
+	}
+	return walk()
 }

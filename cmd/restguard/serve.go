@@ -95,8 +95,9 @@ type service struct {
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
 
-	mu     sync.Mutex // guards cancel
-	cancel context.CancelFunc
+	mu       sync.Mutex // guards cancel and stopping, and orders readiness against shutdown
+	cancel   context.CancelFunc
+	stopping bool // shutdown has begun: readiness is never reported again
 	// onReady, if set, is closed once the first engine is ready (dev mode).
 	onReady chan struct{}
 	once    sync.Once
@@ -173,11 +174,19 @@ func (s *service) watchReady(ctx context.Context, rt *config.Runtime) {
 	defer t.Stop()
 	for {
 		if rt.Ready() {
+			// Under s.mu, so that "ready" is never logged (nor health set
+			// to SERVING) once shutdown has begun.
+			s.mu.Lock()
+			if s.stopping {
+				s.mu.Unlock()
+				return
+			}
 			if !s.ready.Swap(true) {
 				s.log.Info("restguard ready")
 			}
 			s.metrics.SetReady(true)
 			s.authz.SetServing(true)
+			s.mu.Unlock()
 			s.once.Do(func() {
 				if s.onReady != nil {
 					close(s.onReady)
@@ -317,9 +326,12 @@ func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 	}
 	// Shutdown: NOT_SERVING first so Envoy and Kubernetes stop sending,
 	// then drain in-flight checks, then force.
+	s.mu.Lock()
+	s.stopping = true
 	s.authz.Shutdown()
 	s.ready.Store(false)
 	s.metrics.SetReady(false)
+	s.mu.Unlock()
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {

@@ -1,0 +1,4 @@
+package config
+
+// DidYouMean is didYouMean, for tests.
+var DidYouMean = didYouMean
