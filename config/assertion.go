@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/restguard/restguard/assertion"
@@ -17,7 +18,8 @@ type Assertion struct {
 	// Issuer is this deployment's name (iss); the product checks it.
 	Issuer string `yaml:"issuer"`
 	// KeyFile is the PEM private key restguard signs with: ECDSA P-256
-	// (ES256) or Ed25519 (EdDSA).
+	// (ES256) or Ed25519 (EdDSA). This section's relative paths are
+	// relative to the configuration file's directory.
 	KeyFile string `yaml:"key_file"`
 	// PublishKeyFiles are more keys published in the key set (public or
 	// private PEM): the next key of a rotation, before it signs.
@@ -91,6 +93,16 @@ func (a *asserter) Assert(in authz.AssertInput) (string, string, error) {
 	return v, c.ID, err
 }
 
+// relative resolves a file path of the assertion section: a relative path
+// is relative to the configuration file's directory (the file and its keys
+// are usually mounted together).
+func (c *Config) relative(path string) string {
+	if filepath.IsAbs(path) || c.file == "" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(c.file), path)
+}
+
 // buildAssertion loads the keys of the assertion section; nil when there is
 // none.
 func buildAssertion(c *Config, o BuildOptions, p *problems) (*asserter, *AssertionKeys) {
@@ -117,14 +129,17 @@ func buildAssertion(c *Config, o BuildOptions, p *problems) (*asserter, *Asserti
 	var signer *assertion.Signer
 	if a.KeyFile == "" {
 		fail("", "needs key_file: the PEM private key to sign with (openssl genpkey -algorithm ed25519 -out key.pem)")
-	} else if s, err := assertion.LoadSigner(a.KeyFile); err != nil {
+	} else if s, err := assertion.LoadSigner(c.relative(a.KeyFile)); err != nil {
 		fail(".key_file", "%v", err)
 	} else {
 		signer = s
 	}
-	keys := &AssertionKeys{Signer: signer, Overlap: durOr(a.RotationOverlap, DefaultRotationOverlap), JWKSFile: a.JWKSFile}
+	keys := &AssertionKeys{Signer: signer, Overlap: durOr(a.RotationOverlap, DefaultRotationOverlap)}
+	if a.JWKSFile != "" {
+		keys.JWKSFile = c.relative(a.JWKSFile)
+	}
 	for i, f := range a.PublishKeyFiles {
-		k, err := assertion.LoadPublicKey(f)
+		k, err := assertion.LoadPublicKey(c.relative(f))
 		if err != nil {
 			fail(fmt.Sprintf(".publish_key_files[%d]", i), "%v", err)
 			continue
