@@ -309,3 +309,29 @@ func rawToDER(sig []byte) []byte {
 	der = append(der, 0x30, byte(len(r)+len(s)))
 	return append(append(der, r...), s...)
 }
+
+// LoadPublicKey reads the public key to publish from a PEM file: a
+// "PUBLIC KEY" (PKIX: ECDSA P-256 or Ed25519), or a private key (see
+// ParsePrivateKeyPEM), whose public half is taken. It is how the next key
+// of a rotation is published before restguard signs with it.
+func LoadPublicKey(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("assertion: public key: %w", err)
+	}
+	if block, _ := pem.Decode(data); block != nil && block.Type == "PUBLIC KEY" {
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("assertion: public key: invalid PKIX public key")
+		}
+		if _, err := NewKeySet(k); err != nil {
+			return nil, err
+		}
+		return k, nil
+	}
+	key, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, err
+	}
+	return key.Public(), nil
+}

@@ -2,6 +2,7 @@ package assertion
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -237,5 +238,37 @@ func BenchmarkTarget(b *testing.B) {
 		if _, err := Target("GET", "/rest/api/2/search", "jql=project%3DABC&maxResults=50"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestLoadPublicKeyFromPublicOrPrivatePEM(t *testing.T) {
+	dir := t.TempDir()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(priv)
+	pkix, _ := x509.MarshalPKIXPublicKey(priv.Public())
+	privFile := filepath.Join(dir, "priv.pem")
+	pubFile := filepath.Join(dir, "pub.pem")
+	_ = os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600)
+	_ = os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix}), 0o600)
+	a, err := LoadPublicKey(privFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadPublicKey(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.(ed25519.PublicKey).Equal(b) || !b.(ed25519.PublicKey).Equal(priv.Public()) {
+		t.Error("the two files name different keys")
+	}
+	rsaPub := filepath.Join(dir, "rsa.pem")
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	_ = os.WriteFile(rsaPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+	if _, err := LoadPublicKey(rsaPub); err == nil {
+		t.Error("an RSA public key was accepted")
 	}
 }

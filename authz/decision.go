@@ -158,9 +158,15 @@ type Decision struct {
 	// contains credentials and is never sent to the client.
 	Detail string
 
+	// AssertionID is the id (jti) of the identity assertion sent upstream,
+	// for the decision log; "" when none was sent.
+	AssertionID string
+
 	// stripCredentials: a pass rule with Rule.StripCredentials decided;
 	// finish removes the credentials it did not check.
 	stripCredentials bool
+	// assertion is the signed identity assertion finish sets upstream.
+	assertion string
 }
 
 // Allowed reports whether the decision lets the request through. Only the

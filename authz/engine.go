@@ -95,6 +95,10 @@ type Rule struct {
 	PreAuth []Policy
 	// Authenticators validate the bearer token, tried in order.
 	Authenticators []Authenticator
+	// AssertionAudience, when set and the engine has an Asserter, is the
+	// aud of the signed identity assertion an authenticated allow carries
+	// to the upstream (the product's base URL); "" sends none.
+	AssertionAudience string
 	// Mappers refine the identity after authentication (username
 	// transforms, directory groups), in order.
 	Mappers []IdentityMapper
@@ -161,6 +165,26 @@ type Upstream struct {
 	// BearerMarker, if set, is a header set to "1" on bearer-authenticated
 	// requests, so that the proxy can drop Set-Cookie from their responses.
 	BearerMarker string
+	// AssertionHeader carries the signed identity assertion of an
+	// authenticated allow (see Asserter). It is an identity header: a
+	// client's copy is removed from every allowed request.
+	AssertionHeader string
+}
+
+// Asserter signs a short-lived identity assertion for an authenticated
+// allow, bound to the request's method and target, so that the upstream can
+// verify who the user is instead of trusting a header (package assertion).
+// It returns the header value and the assertion's id (for the decision
+// log). It must be safe for concurrent use; an error denies the request.
+type Asserter interface {
+	Assert(in AssertInput) (value, id string, err error)
+}
+
+// AssertInput is what one assertion states and binds.
+type AssertInput struct {
+	Audience            string
+	Identity            *Identity
+	Method, Path, Query string // the request as received: raw path and query
 }
 
 // Options configure an Engine.
@@ -182,6 +206,9 @@ type Options struct {
 	LogAllowed float64
 	// OnDecision, if set, is called after every decision (metrics).
 	OnDecision func(req *Request, d *Decision)
+	// Asserter, if set, signs the identity assertion of authenticated
+	// allows on rules with an AssertionAudience (Upstream.AssertionHeader).
+	Asserter Asserter
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
 }
@@ -206,13 +233,14 @@ type Engine struct {
 	sessionParams map[string]bool
 	// Precomputed, shared read-only removal lists (see removalLists).
 	removeAnon []string
-	removeAuth [4][]string
+	removeAuth [8][]string // by the identity headers set: groups, email, assertion
 	realm      string
 	timeout    time.Duration
 	retryAfter time.Duration
 	log        *slog.Logger
 	logAllowed float64
 	onDecision func(*Request, *Decision)
+	asserter   Asserter
 	now        func() time.Time
 }
 
@@ -237,6 +265,7 @@ func NewEngine(o Options) (*Engine, error) {
 		log:        o.Logger,
 		logAllowed: o.LogAllowed,
 		onDecision: o.OnDecision,
+		asserter:   o.Asserter,
 		now:        o.Now,
 	}
 	if e.now == nil {
@@ -260,7 +289,10 @@ func NewEngine(o Options) (*Engine, error) {
 			e.sessionParams[strings.ToLower(c)] = true
 		}
 	}
-	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader, o.Upstream.BearerMarker}
+	if o.Asserter != nil && o.Upstream.AssertionHeader == "" {
+		return nil, errors.New("authz: an asserter needs an assertion header")
+	}
+	names := []string{o.Upstream.UserHeader, o.Upstream.GroupsHeader, o.Upstream.EmailHeader, o.Upstream.BearerMarker, o.Upstream.AssertionHeader}
 	names = append(names, o.Upstream.RemoveHeaders...)
 	seen := map[string]bool{}
 	e.spellings = map[string]bool{}
@@ -514,8 +546,18 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	if err := ctx.Err(); err != nil {
 		return Deny(Unavailable, ReasonTimeout, err.Error())
 	}
-	// Phase 7: allow.
+	// Phase 7: allow, with the signed identity assertion where the rule
+	// asks for one. A failure to sign denies: an upstream that verifies
+	// assertions would refuse the request, one that does not would trust
+	// the plain header alone.
 	d = withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
+	if e.asserter != nil && rule.AssertionAudience != "" {
+		v, jti, err := e.asserter.Assert(AssertInput{Audience: rule.AssertionAudience, Identity: id, Method: in.Request.Method, Path: in.Request.Path, Query: in.Request.Query})
+		if err != nil {
+			return Deny(Unavailable, ReasonInternalError, "identity assertion: "+err.Error())
+		}
+		d.assertion, d.AssertionID = v, jti
+	}
 	return d
 }
 

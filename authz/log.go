@@ -27,6 +27,7 @@ const (
 	LogPath         = "path"
 	LogCredential   = "credential"
 	LogTokenID      = "token_id"
+	LogAssertionID  = "assertion_id"
 	LogDuration     = "duration_ms" // milliseconds, fractional
 	LogDetail       = "detail"
 )
@@ -86,6 +87,9 @@ func (e *Engine) logDecision(ctx context.Context, req *Request, d *Decision) {
 	)
 	if d.TokenID != "" {
 		attrs = append(attrs, slog.String(LogTokenID, d.TokenID))
+	}
+	if d.AssertionID != "" {
+		attrs = append(attrs, slog.String(LogAssertionID, d.AssertionID))
 	}
 	attrs = append(attrs, slog.Float64(LogDuration, float64(d.Duration.Microseconds())/1000))
 	if d.Detail != "" {

@@ -43,6 +43,10 @@ func (e *Engine) finish(req *Request, d *Decision) {
 			if h := e.upstream.BearerMarker; h != "" {
 				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{h, "1"})
 			}
+			if d.assertion != "" {
+				d.UpstreamHeaders = append(d.UpstreamHeaders, Header{e.upstream.AssertionHeader, d.assertion})
+				variant |= removeAssertionSet
+			}
 			// The removal lists are precomputed per combination of headers
 			// set and shared read-only between decisions; anything added
 			// below copies (they are clipped).
@@ -297,6 +301,7 @@ func NewDecisionID() string {
 const (
 	removeGroupsSet = 1 << iota
 	removeEmailSet
+	removeAssertionSet
 )
 
 // removalLists precomputes what an allow removes upstream: every identity
@@ -326,6 +331,9 @@ func (e *Engine) removalLists() {
 		}
 		if variant&removeEmailSet != 0 {
 			set[strings.ToLower(e.upstream.EmailHeader)] = true
+		}
+		if variant&removeAssertionSet != 0 {
+			set[strings.ToLower(e.upstream.AssertionHeader)] = true
 		}
 		if h := e.upstream.BearerMarker; h != "" {
 			set[strings.ToLower(h)] = true

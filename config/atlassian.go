@@ -56,6 +56,9 @@ type Product struct {
 	NativeTokens NativeTokens      `yaml:"native_tokens"`
 	Directory    *Directory        `yaml:"directory"`
 	Username     UsernameTransform `yaml:"username"`
+	// AssertionAudience is the aud of the signed identity assertion of the
+	// product's protected routes (default: assertion.audience).
+	AssertionAudience string `yaml:"assertion_audience"`
 }
 
 // SCM is Bitbucket's git-over-HTTP policy.
@@ -207,6 +210,9 @@ func buildProducts(c *Config, o BuildOptions, logger *slog.Logger, provs builtPr
 				p.add(path, "preset rule %q has the name of a rule in rules; rename one", ruleName)
 			}
 			rule, pw, sum := presetRuleFor(pc, bp, ruleName, r, provs)
+			if rule.Action == authz.ActionAuthenticate {
+				rule.AssertionAudience = assertionAudience(c, pc.AssertionAudience)
+			}
 			presets[rule] = presetRule{prod: bp, passwords: pw}
 			spec := policy.RouteSpec{Rule: rule, Hosts: pc.Hosts, Paths: r.Paths, Methods: r.Methods}
 			parts.routes = append(parts.routes, spec)

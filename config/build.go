@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restguard/restguard/assertion"
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/policy"
 	"github.com/restguard/restguard/providers"
@@ -42,6 +43,8 @@ type Runtime struct {
 	// Warnings are findings that did not stop the build (a provider no
 	// rule uses, a report-only rule, an exposed admin listener).
 	Warnings []Warning
+	// Assertion holds the identity-assertion keys (nil: off).
+	Assertion *AssertionKeys
 	// Router is the compiled router, for `restguard routes`.
 	Router  *policy.Router
 	origins []routeOrigin // where each of the router's routes came from
@@ -78,6 +81,8 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	rt := &Runtime{Config: c, pool: o.Pool}
 
 	provs := rt.compileProviders(c, o, logger, p)
+	ast, keys := buildAssertion(c, o, p)
+	rt.Assertion = keys
 	specs, origins := rt.compileRules(c, provs, p)
 	products := buildProducts(c, o, logger, provs, p)
 	for i, spec := range products.routes {
@@ -108,11 +113,15 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	rt.Router = router
 	rt.origins = origins
 	rt.Warnings = lintWarnings(c, provs, p)
-	up := compileUpstream(c)
+	up := compileUpstream(c, ast != nil)
 	if products.upstream != nil {
 		products.upstream(&up)
 	}
-	eng, err := newEngine(c, o, logger, router, up)
+	var asr authz.Asserter
+	if ast != nil {
+		asr = ast
+	}
+	eng, err := newEngine(c, o, logger, router, up, asr)
 	if err != nil {
 		return nil, &Error{File: p.file, Err: err}
 	}
@@ -143,6 +152,9 @@ func (rt *Runtime) compileRules(c *Config, provs builtProviders, p *problems) ([
 	for i, r := range c.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
 		spec, provNames := compileRule(r, path, provs, p)
+		if spec.Rule.Action == authz.ActionAuthenticate {
+			spec.Rule.AssertionAudience = assertionAudience(c, r.AssertionAudience)
+		}
 		if !checkRoute(p, path, spec) {
 			continue
 		}
@@ -208,9 +220,9 @@ func compileDefault(c *Config, p *problems) *authz.Rule {
 // compileUpstream fills the upstream hand-off from upstream:, with the
 // defaults (user header, stripped Authorization, the identity headers
 // always removed).
-func compileUpstream(c *Config) authz.Upstream {
+func compileUpstream(c *Config, asserting bool) authz.Upstream {
 	strip := c.Upstream.StripAuthorization == nil || *c.Upstream.StripAuthorization
-	return authz.Upstream{
+	up := authz.Upstream{
 		UserHeader:         or(c.Upstream.UserHeader, DefaultUserHeader),
 		GroupsHeader:       c.Upstream.GroupsHeader,
 		EmailHeader:        c.Upstream.EmailHeader,
@@ -219,12 +231,23 @@ func compileUpstream(c *Config) authz.Upstream {
 		RemoveCookies:      c.Upstream.RemoveCookies.Names,
 		RemoveAllCookies:   c.Upstream.RemoveCookies.All,
 	}
+	// A client's assertion header never reaches the product, whether this
+	// deployment signs assertions or not.
+	up.RemoveHeaders = append(up.RemoveHeaders, assertion.HeaderName)
+	if c.Assertion != nil {
+		up.RemoveHeaders = append(up.RemoveHeaders, or(c.Assertion.Header, assertion.HeaderName))
+		if asserting {
+			up.AssertionHeader = or(c.Assertion.Header, assertion.HeaderName)
+		}
+	}
+	return up
 }
 
 // newEngine assembles the engine from the compiled router and upstream
 // and the top-level settings (client IP, realm, timeouts, decision log).
-func newEngine(c *Config, o BuildOptions, logger *slog.Logger, router *policy.Router, up authz.Upstream) (*authz.Engine, error) {
+func newEngine(c *Config, o BuildOptions, logger *slog.Logger, router *policy.Router, up authz.Upstream, asr authz.Asserter) (*authz.Engine, error) {
 	return authz.NewEngine(authz.Options{
+		Asserter:     asr,
 		Router:       router,
 		ClientIP:     policy.NewClientIP(prefixes(c.ClientIP.TrustedProxies), c.ClientIP.TrustedHops),
 		Upstream:     up,

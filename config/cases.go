@@ -76,6 +76,10 @@ type CaseExpect struct {
 	Headers map[string]string `yaml:"headers"`
 	// Removed are header names the allow removes from the request.
 	Removed []string `yaml:"removed"`
+	// Assertion is the audience of the signed identity assertion the allow
+	// must carry: it must verify, with the configured key and issuer, for
+	// exactly this request (and name User when that is given).
+	Assertion string `yaml:"assertion"`
 }
 
 // StringList is a string or a list of strings.

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restguard/restguard/assertion"
 	"github.com/restguard/restguard/authz"
 )
 
@@ -66,7 +67,11 @@ func RunCases(ctx context.Context, c *Config, cs *Cases) ([]CaseResult, error) {
 			return nil, fmt.Errorf("%s: %s: %w", cs.Where(cse), cse.Name, err)
 		}
 		d := rt.Engine.Check(ctx, req)
-		out = append(out, CaseResult{Case: cse, Where: cs.Where(cse), Problems: compare(cse.Expect, &d, userHeader), Decision: d})
+		problems := compare(cse.Expect, &d, userHeader)
+		if cse.Expect.Assertion != "" {
+			problems = append(problems, checkAssertion(rt, cse, req, &d)...)
+		}
+		out = append(out, CaseResult{Case: cse, Where: cs.Where(cse), Problems: problems, Decision: d})
 	}
 	return out, nil
 }
@@ -147,6 +152,40 @@ func compare(want CaseExpect, d *authz.Decision, userHeader string) []string {
 		out = append(out, "detail: "+d.Detail)
 	}
 	return out
+}
+
+// checkAssertion verifies the identity assertion of an allow as the
+// product would, for the case's request.
+func checkAssertion(rt *Runtime, c *Case, req *authz.Request, d *authz.Decision) []string {
+	if rt.Assertion == nil || rt.Config.Assertion == nil {
+		return []string{"expect.assertion: the configuration has no assertion section"}
+	}
+	header := or(rt.Config.Assertion.Header, assertion.HeaderName)
+	var value string
+	for _, h := range d.UpstreamHeaders {
+		if strings.EqualFold(h.Name, header) {
+			value = h.Value
+		}
+	}
+	if value == "" {
+		return []string{"no identity assertion upstream"}
+	}
+	ks, err := assertion.NewKeySet(rt.Assertion.Signer.Public())
+	if err != nil {
+		return []string{err.Error()}
+	}
+	v, err := assertion.NewVerifier(assertion.VerifierConfig{Keys: ks, Issuer: rt.Config.Assertion.Issuer, Audience: c.Expect.Assertion})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	claims, err := v.Verify(value, req.Method, req.Path, req.Query)
+	if err != nil {
+		return []string{"the identity assertion does not verify: " + string(assertion.ReasonOf(err))}
+	}
+	if c.Expect.User != "" && c.Expect.User != "-" && claims.Subject != c.Expect.User {
+		return []string{fmt.Sprintf("the identity assertion names %q, want %q", claims.Subject, c.Expect.User)}
+	}
+	return nil
 }
 
 // testIssuer is the identity provider of a test run: its keys stand in for

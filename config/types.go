@@ -20,6 +20,7 @@ type Config struct {
 	Default      Default    `yaml:"default"`
 	Upstream     Upstream   `yaml:"upstream"`
 	Atlassian    Atlassian  `yaml:"atlassian"` // see atlassian.go
+	Assertion    *Assertion `yaml:"assertion"` // see assertion.go
 	Log          Log        `yaml:"log"`
 	Reload       Reload     `yaml:"reload"`
 
@@ -64,6 +65,9 @@ type Rule struct {
 	Groups        Groups     `yaml:"groups"`
 	Users         Users      `yaml:"users"`
 	IP            IPRule     `yaml:"ip"`
+	// AssertionAudience is the aud of the signed identity assertion of
+	// this rule's allows (default: assertion.audience).
+	AssertionAudience string `yaml:"assertion_audience"`
 }
 
 // Default is the rule for requests no rule matches.

@@ -49,6 +49,11 @@ default:
 upstream:
   user_header: X-Forwarded-User
   groups_header: X-Forwarded-Groups
+assertion:
+  issuer: restguard-dev
+  key_file: {{.KeyFile}}
+  jwks_file: {{.JWKSFile}}
+  audience: {{.Upstream}}
 `
 
 // devFlags are the flags of `restguard dev`.
@@ -126,7 +131,13 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	cfgPath, cfg, err := writeDevConfig(f, idp.Issuer)
+	// The stand-in upstream plays the product with the reference
+	// authenticator: it believes an identity only with a valid assertion.
+	up, upURL, err := startStandin(ctx, f.dir)
+	if err != nil {
+		return err
+	}
+	cfgPath, cfg, err := writeDevConfig(f, idp.Issuer, upURL)
 	if err != nil {
 		return err
 	}
@@ -146,6 +157,9 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 	}
 	svc.onReady = make(chan struct{})
 	svc.install(ctx, rt)
+	if err := up.WatchKeys(filepath.Join(f.dir, "assertion-keys.json")); err != nil {
+		return err
+	}
 
 	runErr := make(chan error, 1)
 	runCtx, cancelRun := context.WithCancel(ctx)
@@ -153,8 +167,8 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 	go func() { runErr <- svc.serve(runCtx, gl, nil, al) }()
 
 	fmt.Fprintf(stdout, "restguard dev — DEVELOPMENT MODE: throw-away signing key, loopback only, never for production\n\n")
-	fmt.Fprintf(stdout, "  identity provider  %s (issuer, discovery and JWKS)\n  gRPC ext_authz     %s\n  admin              http://%s/readyz\n  config             %s\n  tokens             %s/{alice,bob,expired,other-audience}.jwt\n\n",
-		idp.Issuer, f.grpc, f.admin, cfgPath, f.dir)
+	fmt.Fprintf(stdout, "  identity provider  %s (issuer, discovery and JWKS)\n  gRPC ext_authz     %s\n  admin              http://%s/readyz\n  stand-in upstream  %s (accepts only valid identity assertions)\n  config             %s\n  tokens             %s/{alice,bob,expired,other-audience}.jwt\n\n",
+		idp.Issuer, f.grpc, f.admin, upURL, cfgPath, f.dir)
 
 	select {
 	case <-svc.onReady:
@@ -164,7 +178,7 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 		return errors.New("keys did not load within 30s")
 	}
 
-	failed := runDevDemos(stdout, f.grpc, devDemos(minted))
+	failed := runDevDemos(stdout, f.grpc, upURL, devDemos(minted))
 	fmt.Fprintf(stdout, "\ntry it yourself:\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -token-file %s/alice.jwt /rest/api/2/myself\n  go run ./cmd/restguard check -addr %s -host jira.localtest.me -basic-user alice /rest/api/2/myself\n\n",
 		f.grpc, f.dir, f.grpc)
 
@@ -196,11 +210,19 @@ func listenDev(grpcAddr, adminAddr string) (gl, al net.Listener, err error) {
 	return gl, al, nil
 }
 
-// writeDevConfig fills devConfig with the listeners and the issuer, writes
-// it to dir/dev.yaml and parses it exactly as serve would.
-func writeDevConfig(f devFlags, issuer string) (string, *config.Config, error) {
+// writeDevConfig writes a throw-away assertion signing key, fills
+// devConfig with the listeners, the issuer and the stand-in upstream,
+// writes it to dir/dev.yaml and parses it exactly as serve would.
+func writeDevConfig(f devFlags, issuer, upstream string) (string, *config.Config, error) {
+	keyFile := filepath.Join(f.dir, "assertion-key.pem")
+	if err := writeDevKey(keyFile); err != nil {
+		return "", nil, err
+	}
 	var buf bytes.Buffer
-	_ = template.Must(template.New("dev").Parse(devConfig)).Execute(&buf, map[string]string{"GRPC": f.grpc, "Admin": f.admin, "Issuer": issuer})
+	_ = template.Must(template.New("dev").Parse(devConfig)).Execute(&buf, map[string]string{
+		"GRPC": f.grpc, "Admin": f.admin, "Issuer": issuer, "Upstream": upstream,
+		"KeyFile": keyFile, "JWKSFile": filepath.Join(f.dir, "assertion-keys.json"),
+	})
 	cfgPath := filepath.Join(f.dir, "dev.yaml")
 	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o600); err != nil {
 		return "", nil, err
@@ -257,10 +279,13 @@ func devDemos(minted map[string]string) []devDemo {
 	}
 }
 
-// runDevDemos sends each demo through the gRPC server as Envoy would,
-// prints one line per decision and returns how many were unexpected.
-func runDevDemos(stdout io.Writer, grpcAddr string, demos []devDemo) (failed int) {
-	fmt.Fprintln(stdout, "demo (each line is one CheckRequest through the gRPC server, as Envoy sends it):")
+// runDevDemos sends each demo through the gRPC server as Envoy would and,
+// when it is allowed, on to the stand-in upstream with Envoy's header
+// changes applied; it prints one line per decision (with the user the
+// upstream resolved from the identity assertion) and returns how many were
+// unexpected.
+func runDevDemos(stdout io.Writer, grpcAddr, upstream string, demos []devDemo) (failed int) {
+	fmt.Fprintln(stdout, "demo (each line is one CheckRequest through the gRPC server, as Envoy sends it; allowed ones go on to the stand-in upstream):")
 	for _, d := range demos {
 		d.in.Host = "jira.localtest.me"
 		res, err := checkOnce(grpcAddr, 2*time.Second, nil, d.in)
@@ -285,7 +310,31 @@ func runDevDemos(stdout io.Writer, grpcAddr string, demos []devDemo) (failed int
 			mark = "  UNEXPECTED"
 			failed++
 		}
+		if res.Allowed {
+			saw, err := forwardToStandin(upstream, d.in, res)
+			switch {
+			case err != nil:
+				extra += "  upstream: " + err.Error()
+				mark = "  UNEXPECTED"
+				failed++
+			case saw.User != "":
+				extra += "  upstream saw " + saw.User + " (assertion verified)"
+			default:
+				extra += "  upstream saw nobody (" + saw.Refused + ")"
+			}
+		}
 		fmt.Fprintf(stdout, "  %-52s %s %d %-20s%s%s\n", d.what, verdict, res.Status, reason, extra, mark)
+		for _, h := range res.Headers {
+			if v, ok := strings.CutPrefix(h, "x-restguard-assertion: "); ok {
+				fmt.Fprintf(stdout, "  %-52s assertion: %.32s… (signed, %s only, expires in 30s)\n", "", v, "GET "+d.in.Path)
+			}
+		}
+	}
+	// What a direct request to the product gets: a forged header is not an
+	// identity.
+	direct, err := forwardToStandin(upstream, envoy.CheckInput{Path: "/rest/api/2/myself", Headers: []string{"X-Forwarded-User: admin"}}, envoy.Result{})
+	if err == nil {
+		fmt.Fprintf(stdout, "  %-52s %s\n", "straight to the product, X-Forwarded-User: admin", "upstream saw nobody ("+direct.Refused+")")
 	}
 	return failed
 }

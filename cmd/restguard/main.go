@@ -45,6 +45,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return runRoutes(args[1:], stdout, stderr)
 	case "test":
 		return runTest(args[1:], stdout, stderr)
+	case "standin":
+		return runStandin(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "explain":
@@ -78,6 +80,7 @@ commands:
   explain  -config FILE   run the real engine on one request (flags or -request FILE) and print every phase
   hash-key < KEYFILE      print the stored form of an API key (read from standard input)
   dev                     local demo: throw-away IdP, tokens and restguard, loopback only
+  standin  -keys FILE ...  a test upstream that accepts only valid identity assertions (the compose demo's "Jira")
   version                 print the version
 
 Run "restguard <command> -h" for the flags of a command.

@@ -49,7 +49,14 @@ func TestDevModeDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"allow 200 authenticated", "deny  403 group_missing", "deny  401 basic_auth_blocked", "x-forwarded-user: alice"} {
+	for _, want := range []string{"allow 200 authenticated", "deny  403 group_missing", "deny  401 basic_auth_blocked", "x-forwarded-user: alice",
+		// Every allow of the demo went on to the stand-in upstream, which
+		// resolves the user from the identity assertion only (issue 14 §4).
+		"upstream saw alice (assertion verified)",
+		"assertion: eyJ",
+		"public health check, spoofed identity header         allow 200 public_route          upstream saw nobody (no_assertion)",
+		"straight to the product, X-Forwarded-User: admin     upstream saw nobody (no_assertion)",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

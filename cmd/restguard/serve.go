@@ -88,6 +88,7 @@ type service struct {
 	authz   *envoy.Server
 	fwd     forwardAuth // the forward-auth listener's handler, rebuilt by install
 	metrics *metrics.Metrics
+	keys    *keyRing // published identity-assertion keys, across reloads
 	pool    *config.Pool
 	path    string        // the configuration file, for reloads
 	listen  config.Listen // the addresses the listeners were opened with
@@ -105,6 +106,7 @@ type service struct {
 
 func newService(logger *slog.Logger) *service {
 	s := &service{log: logger, metrics: metrics.New(version)}
+	s.keys = &keyRing{log: logger.With("component", "assertion"), now: time.Now}
 	s.authz = envoy.NewServer(s.engine.Load, logger.With("component", "envoy"))
 	return s
 }
@@ -143,6 +145,7 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 		s.log.Warn("provider keys not loaded yet; retrying in the background", "error", err)
 	}
 	done()
+	s.keys.install(rt.Assertion) // before the first assertion it signs is sent
 	s.engine.Store(rt.Engine)
 	s.fwd.use(rt.Config, s.engine.Load, s.log)
 	for _, w := range rt.Warnings {
@@ -350,6 +353,7 @@ func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 		s.cancel()
 	}
 	s.mu.Unlock()
+	s.keys.stop()
 	s.log.Info("restguard stopped")
 	return runErr
 }
@@ -367,6 +371,7 @@ func (s *service) adminMux() *http.ServeMux {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET "+AssertionKeysPath, s.keys)
 	return mux
 }
 

@@ -14,7 +14,11 @@ package proxies
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -30,8 +34,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restguard/restguard/assertion"
 	"github.com/restguard/restguard/internal/e2eutil"
 	"github.com/restguard/restguard/internal/idptest"
+	"github.com/restguard/restguard/internal/standin"
 )
 
 // Client addresses. The proxy (127.0.0.1) is restguard's only trusted
@@ -80,6 +86,7 @@ rules:
     groups: {any_of: [jira-api-users]}
 default: {action: deny}
 upstream: {user_header: X-Forwarded-User, groups_header: X-Forwarded-Groups}
+assertion: {issuer: restguard-e2e, key_file: %[3]q, jwks_file: %[4]q, audience: "https://jira.example.com"}
 `
 
 // stack is one running chain.
@@ -87,12 +94,16 @@ type stack struct {
 	idp      *idptest.IdP
 	upstream *echo
 	rgHTTP   string // restguard's forward-auth address
+	jwks     string // the assertion key set restguard writes
 }
 
 func newStack(t *testing.T, style string) *stack {
 	t.Helper()
 	idp := idptest.New(t)
-	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer, style))
+	dir := t.TempDir()
+	key, jwks := filepath.Join(dir, "assertion-key.pem"), filepath.Join(dir, "assertion-keys.json")
+	writeSigningKey(t, key)
+	rg := e2eutil.Start(t, fmt.Sprintf(restguardConfig, idp.Issuer, style, key, jwks))
 	if rg.HTTP == "" {
 		t.Fatal("restguard logged no forward-auth (listen.http) address")
 	}
@@ -101,11 +112,28 @@ func newStack(t *testing.T, style string) *stack {
 	if probe.header.Get("X-Restguard-Reason") == "" {
 		t.Fatalf("the forward-auth listener answered %d without X-Restguard-Reason", probe.status)
 	}
-	return &stack{idp: idp, upstream: newEcho(t), rgHTTP: rg.HTTP}
+	return &stack{idp: idp, upstream: newEcho(t, jwks), rgHTTP: rg.HTTP, jwks: jwks}
+}
+
+// writeSigningKey writes a throw-away Ed25519 key for restguard's identity
+// assertions.
+func writeSigningKey(t *testing.T, path string) {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
 }
 
 // echo is the upstream standing in for Jira: it answers every request
-// with the method, URI and headers it received.
+// with the method, URI and headers it received, and with the user a product
+// running the reference authenticator would resolve from the identity
+// assertion (internal/standin) — or why it would refuse it.
 type echo struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -117,17 +145,32 @@ type echoed struct {
 	URI     string      `json:"uri"`
 	Host    string      `json:"host"`
 	Headers http.Header `json:"headers"`
+	// Verified is the assertion's user; Refused the verifier's reason.
+	Verified string `json:"verified"`
+	Refused  string `json:"refused"`
 }
 
-func newEcho(t *testing.T) *echo {
+func newEcho(t *testing.T, jwks string) *echo {
+	v, err := assertion.NewVerifier(assertion.VerifierConfig{Issuer: "restguard-e2e", Audience: "https://jira.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	product := standin.New(v)
+	if err := product.WatchKeys(jwks); err != nil {
+		t.Fatalf("restguard wrote no assertion key set: %v", err)
+	}
 	e := &echo{}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.hits++
 		e.mu.Unlock()
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		rec := httptest.NewRecorder()
+		product.ServeHTTP(rec, r)
+		var a standin.Answer
+		_ = json.Unmarshal(rec.Body.Bytes(), &a)
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, URI: r.RequestURI, Host: r.Host, Headers: r.Header})
+		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, URI: r.RequestURI, Host: r.Host, Headers: r.Header, Verified: a.User, Refused: a.Refused})
 	}))
 	t.Cleanup(e.Close)
 	return e
@@ -206,6 +249,9 @@ func checkChain(t *testing.T, s *stack, base string) {
 		if r.echo.URI != "/rest/api/2/issue/ABC-1?expand=names" || r.echo.Method != "GET" {
 			t.Errorf("upstream got %s %s", r.echo.Method, r.echo.URI)
 		}
+		if r.echo.Verified != "alice" {
+			t.Errorf("the product resolved %q from the identity assertion (refused: %s), want alice", r.echo.Verified, r.echo.Refused)
+		}
 		for k := range h {
 			if strings.HasPrefix(strings.ToLower(k), "x-envoy-") {
 				t.Errorf("restguard's hint header %s reached the upstream", k)
@@ -216,6 +262,21 @@ func checkChain(t *testing.T, s *stack, base string) {
 		r := do(t, clientIP, "POST", base+"/rest/api/2/issue", alice, "Content-Type: application/json")
 		if r.status != 200 || r.echo == nil || r.echo.Method != "POST" {
 			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		if r.echo.Verified != "alice" {
+			t.Errorf("the assertion of a POST did not verify: %s", r.echo.Refused)
+		}
+	})
+	t.Run("a client's own assertion never reaches the product", func(t *testing.T) {
+		// A captured assertion of another request, or a forged one, in the
+		// client's headers: on a public route there is none of restguard's,
+		// and the client's must not arrive.
+		r := do(t, clientIP, "GET", base+"/status", "X-Restguard-Assertion: eyJhbGciOiJFZERTQSJ9.e30.c2ln")
+		if r.status != 200 || r.echo == nil {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		if got := r.echo.Headers.Values("X-Restguard-Assertion"); len(got) != 0 || r.echo.Verified != "" {
+			t.Errorf("the client's assertion reached the product: %q (verified %q)", got, r.echo.Verified)
 		}
 	})
 	t.Run("spoofed identity header replaced", func(t *testing.T) {
@@ -240,6 +301,9 @@ func checkChain(t *testing.T, s *stack, base string) {
 		}
 		if got := r.echo.Headers.Values("X-Forwarded-Groups"); len(got) != 0 {
 			t.Errorf("SPOOFED X-Forwarded-Groups reached the upstream: %q", got)
+		}
+		if r.echo.Verified != "" || r.echo.Refused != "no_assertion" {
+			t.Errorf("a public route carried an identity to the product: verified %q, refused %q", r.echo.Verified, r.echo.Refused)
 		}
 	})
 	t.Run("deny 401 with the challenge, upstream not reached", func(t *testing.T) {
@@ -550,7 +614,7 @@ server {
 func TestIngressNginxRoutedHost(t *testing.T) {
 	requireProxy(t, "nginx")
 	s := newStack(t, "ingress-nginx")
-	conf := newEcho(t)
+	conf := newEcho(t, s.jwks)
 	alice := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"groups": []string{"jira-api-users"}})
 	bob := "Authorization: Bearer " + s.idp.Mint(t, map[string]any{"aud": "confluence", "preferred_username": "bob"})
 	for _, v := range []struct {
