@@ -29,12 +29,7 @@ func TestReadmeDemoOutput(t *testing.T) {
 	}
 	sample := readmeDemoSample(t)
 
-	bin := filepath.Join(t.TempDir(), "restguard")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/restguard")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRestguard(t)
 
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
