@@ -1,8 +1,13 @@
 package validate
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +15,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -22,7 +28,6 @@ import (
 	// Typed configs used by the examples: registered so that protojson can
 	// resolve their Any type URLs. A missing one fails the parse.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 )
 
@@ -148,11 +153,12 @@ func TestEnvoyBootstraps(t *testing.T) {
 
 func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]*clusterv3.Cluster) {
 	t.Helper()
+	identity := identityHeaders(t)
 	if !h.GetNormalizePath().GetValue() || !h.GetMergeSlashes() {
 		t.Error("normalize_path and merge_slashes must be on")
 	}
-	if a := h.GetPathWithEscapedSlashesAction(); a == hcmv3.HttpConnectionManager_IMPLEMENTATION_SPECIFIC_DEFAULT || a == hcmv3.HttpConnectionManager_KEEP_UNCHANGED {
-		t.Errorf("path_with_escaped_slashes_action = %v", a)
+	if a := h.GetPathWithEscapedSlashesAction(); a != hcmv3.HttpConnectionManager_REJECT_REQUEST {
+		t.Errorf("path_with_escaped_slashes_action = %v, want REJECT_REQUEST (docs/deploy.md)", a)
 	}
 	if a := h.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction(); a == 0 {
 		t.Error("headers_with_underscores_action must not allow underscores")
@@ -166,7 +172,15 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 		t.Fatal("the router must be the last filter")
 	}
 	var ea *extauthzv3.ExtAuthz
+	removedBefore := map[string]bool{}
 	for i, f := range filters {
+		if f.GetTypedConfig().MessageIs((*headermutationv3.HeaderMutation)(nil)) && ea == nil {
+			for _, m := range unpack(t, f.GetTypedConfig(), &headermutationv3.HeaderMutation{}).GetMutations().GetRequestMutations() {
+				if r := m.GetRemove(); r != "" {
+					removedBefore[strings.ToLower(r)] = true
+				}
+			}
+		}
 		if f.GetTypedConfig().MessageIs((*extauthzv3.ExtAuthz)(nil)) {
 			ea = unpack(t, f.GetTypedConfig(), &extauthzv3.ExtAuthz{})
 			// Between ext_authz and the router only filters that never clear
@@ -182,6 +196,14 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 	if ea == nil {
 		t.Fatal("no ext_authz filter")
 	}
+	// Client copies of every identity header are removed before the check,
+	// on every route (a filter before ext_authz can never remove what
+	// restguard sets).
+	for _, name := range identity {
+		if !removedBefore[name] {
+			t.Errorf("no header_mutation before ext_authz removes %s", name)
+		}
+	}
 	if ea.GetFailureModeAllow() {
 		t.Error("failure_mode_allow must be false")
 	}
@@ -189,7 +211,10 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 		t.Errorf("status_on_error = %v, want ServiceUnavailable", ea.GetStatusOnError().GetCode())
 	}
 	if ea.GetClearRouteCache() {
-		t.Error("clear_route_cache re-routes an authorized request")
+		t.Error("clear_route_cache re-routes an authorized request; no route here reads a header restguard sets")
+	}
+	if !ea.GetEncodeRawHeaders() {
+		t.Error("encode_raw_headers must be true (docs/deploy.md)")
 	}
 	switch {
 	case ea.GetGrpcService() != nil:
@@ -227,41 +252,123 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 	}
 
 	for _, vh := range h.GetRouteConfig().GetVirtualHosts() {
-		for _, r := range vh.GetRoutes() {
-			checkRoute(t, vh.GetName(), r, clusters)
-		}
+		checkRoutes(t, vh, clusters, identity)
 	}
 }
 
-// checkRoute: every route removes client identity headers, and a route
-// without a check removes the ones restguard would otherwise set.
-func checkRoute(t *testing.T, vh string, r *routev3.Route, clusters map[string]*clusterv3.Cluster) {
+// checkRoutes holds the identity-header and Set-Cookie rules of
+// docs/deploy.md for one virtual host:
+//   - a route where ext_authz is disabled removes every identity header
+//     itself (nothing sets one there);
+//   - a route where ext_authz runs never lists an identity header in
+//     request_headers_to_remove: the router applies route-level removals
+//     after ext_authz, so it would remove the identity restguard set;
+//   - the first checked route matches every request that carries an
+//     Authorization header and drops Set-Cookie from its response.
+func checkRoutes(t *testing.T, vh *routev3.VirtualHost, clusters map[string]*clusterv3.Cluster, identity []string) {
 	t.Helper()
-	name := vh + " " + r.GetMatch().String()
-	if c := r.GetRoute().GetCluster(); c != "" && clusters[c] == nil {
-		t.Errorf("%s: unknown cluster %q", name, c)
-	}
-	remove := strings.Join(r.GetRequestHeadersToRemove(), ",")
-	if !strings.Contains(remove, "remote-user") {
-		t.Errorf("%s: request_headers_to_remove lacks client identity headers: %q", name, remove)
-	}
-	if a := r.GetTypedPerFilterConfig()["envoy.filters.http.ext_authz"]; a != nil {
-		if unpack(t, a, &extauthzv3.ExtAuthzPerRoute{}).GetDisabled() && !strings.Contains(remove, "x-forwarded-user") {
-			t.Errorf("%s: no check here, so x-forwarded-user must be removed", name)
+	firstChecked := true
+	for _, r := range vh.GetRoutes() {
+		name := vh.GetName() + "/" + r.GetName()
+		if r.GetName() == "" {
+			t.Errorf("%s %v: every route has a name (the docs' snippets refer to it)", vh.GetName(), r.GetMatch())
+		}
+		if c := r.GetRoute().GetCluster(); c != "" && clusters[c] == nil {
+			t.Errorf("%s: unknown cluster %q", name, c)
+		}
+		removed := map[string]bool{}
+		for _, h := range r.GetRequestHeadersToRemove() {
+			removed[strings.ToLower(h)] = true
+		}
+		if routeUnchecked(t, r) {
+			for _, h := range identity {
+				if !removed[h] {
+					t.Errorf("%s: no check here, so the route must remove %s", name, h)
+				}
+			}
+			continue
+		}
+		for _, h := range identity {
+			if removed[h] {
+				t.Errorf("%s: ext_authz runs here, but request_headers_to_remove lists %s: the router would remove it after restguard set it", name, h)
+			}
+		}
+		if firstChecked {
+			firstChecked = false
+			if !matchesAnyAuthorization(r) || r.GetMatch().GetPrefix() != "/" || !slices.Contains(r.GetResponseHeadersToRemove(), "set-cookie") {
+				t.Errorf("%s: the first checked route must match every request with an Authorization header (prefix /, present_match) and drop set-cookie", name)
+			}
 		}
 	}
-	for _, m := range r.GetMatch().GetHeaders() {
-		if m.GetName() == "authorization" && !slicesContains(r.GetResponseHeadersToRemove(), "set-cookie") {
-			t.Errorf("%s: the bearer route must drop Set-Cookie", name)
-		}
+	if firstChecked {
+		t.Errorf("%s: no route where ext_authz runs", vh.GetName())
 	}
 }
 
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
+// routeUnchecked reports whether ext_authz is disabled on the route.
+func routeUnchecked(t *testing.T, r *routev3.Route) bool {
+	a := r.GetTypedPerFilterConfig()["envoy.filters.http.ext_authz"]
+	return a != nil && unpack(t, a, &extauthzv3.ExtAuthzPerRoute{}).GetDisabled()
+}
+
+func matchesAnyAuthorization(r *routev3.Route) bool {
+	for _, m := range r.GetMatch().GetHeaders() {
+		if m.GetName() == "authorization" && m.GetPresentMatch() && !m.GetInvertMatch() {
 			return true
 		}
 	}
 	return false
+}
+
+// identityHeaders are the request headers a header-authentication component
+// may trust, lower-cased: restguard's built-in list (config.DefaultRemoveHeaders)
+// and the Atlassian presets' bearer marker (config.DefaultBearerMarker), read
+// from the source so that a header added there must be handled here too.
+func identityHeaders(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, src := range []struct{ file, name string }{
+		{filepath.Join("..", "..", "config", "defaults.go"), "DefaultRemoveHeaders"},
+		{filepath.Join("..", "..", "config", "atlassian.go"), "DefaultBearerMarker"},
+	} {
+		vals := stringValues(t, src.file, src.name)
+		if len(vals) == 0 {
+			t.Fatalf("%s: no string values for %s", src.file, src.name)
+		}
+		for _, v := range vals {
+			out = append(out, strings.ToLower(v))
+		}
+	}
+	return out
+}
+
+// stringValues returns the string literals of the package-level var or
+// const name in file (a single string or a []string composite literal).
+func stringValues(t *testing.T, file, name string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, id := range vs.Names {
+			if id.Name != name || i >= len(vs.Values) {
+				continue
+			}
+			ast.Inspect(vs.Values[i], func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, _ := strconv.Unquote(lit.Value)
+					out = append(out, v)
+				}
+				return true
+			})
+		}
+		return true
+	})
+	return out
 }
