@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -146,10 +147,12 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	logger := newLogger(config.Log{Level: "warn"}, stderr)
-	if !f.exit {
-		logger = newLogger(config.Log{Level: "info", Format: "text"}, stderr)
-	}
+	// Warnings only while the demo prints its table, so that decision
+	// lines do not cut through it; every decision is logged afterwards
+	// (unless the demo is all there is).
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	svc := newService(logger)
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
@@ -191,7 +194,8 @@ func dev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	fmt.Fprintln(stdout, "restguard is running; Ctrl-C stops it.")
+	fmt.Fprintln(stdout, "restguard is running (every decision is logged from now on); Ctrl-C stops it.")
+	level.Set(slog.LevelInfo)
 	return <-runErr
 }
 
@@ -323,7 +327,7 @@ func runDevDemos(stdout io.Writer, grpcAddr, upstream string, demos []devDemo) (
 				extra += "  upstream saw nobody (" + saw.Refused + ")"
 			}
 		}
-		fmt.Fprintf(stdout, "  %-52s %s %d %-20s%s%s\n", d.what, verdict, res.Status, reason, extra, mark)
+		fmt.Fprintln(stdout, strings.TrimRight(fmt.Sprintf("  %-52s %s %d %-20s%s%s", d.what, verdict, res.Status, reason, extra, mark), " "))
 		for _, h := range res.Headers {
 			if v, ok := strings.CutPrefix(h, "x-restguard-assertion: "); ok {
 				fmt.Fprintf(stdout, "  %-52s assertion: %.32s… (signed, %s only, expires in 30s)\n", "", v, "GET "+d.in.Path)

@@ -23,8 +23,14 @@ type forwardAuth struct {
 	h atomic.Pointer[http.Handler]
 }
 
-// use builds the handler for c.
+// use builds the handler for c. A configuration without a forward-auth
+// listener builds none: there is nothing to serve, and the handler would
+// only report its missing style.
 func (f *forwardAuth) use(c *config.Config, engine func() *authz.Engine, logger *slog.Logger) {
+	if c.Listen.HTTP == "" {
+		f.h.Store(nil)
+		return
+	}
 	h := envoy.NewHTTPHandler(engine, forwardAuthOptions(c), logger.With("component", "forward-auth"))
 	f.h.Store(&h)
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,11 @@ func TestReadmeDemoOutput(t *testing.T) {
 		t.Fatalf("the demo printed %d table rows:\n%s", len(rows), strings.Join(stdout, "\n"))
 	}
 	for _, r := range rows {
-		if !containsLine(sample, strings.TrimRight(r, " ")) {
+		r = strings.TrimRight(r, " ")
+		if !containsLine(sample, r) && !slices.ContainsFunc(sample, func(l string) bool {
+			// A sample line with … (the assertion) stands for the row.
+			return strings.Contains(l, "…") && regexp.MustCompile("^"+strings.ReplaceAll(regexp.QuoteMeta(l), "…", ".*")+"$").MatchString(r)
+		}) {
 			t.Errorf("the demo prints a row README.md's sample lacks (or shows differently):\n  %s", r)
 		}
 	}
