@@ -120,8 +120,12 @@ func buildAssertion(c *Config, o BuildOptions, p *problems) (*asserter, *Asserti
 		fail("", "needs issuer: this deployment's name, which the products check (iss)")
 	}
 	lifetime := durOr(a.Lifetime, DefaultAssertionLifetime)
-	if lifetime > assertion.MaxLifetime {
+	switch {
+	case lifetime > assertion.MaxLifetime:
 		fail(".lifetime", "%s is longer than %s: an assertion must not outlive a minute", lifetime, assertion.MaxLifetime)
+	case lifetime < time.Second || lifetime%time.Second != 0:
+		// iat and exp are whole seconds: 1.5s would sign exp = iat + 1.
+		fail(".lifetime", "%s is not a whole number of seconds of at least 1s (iat and exp are seconds); write e.g. 30s", lifetime)
 	}
 	if a.Header != "" && !headerRE.MatchString(a.Header) {
 		fail(".header", "invalid header name %q", a.Header)
@@ -156,20 +160,47 @@ func buildAssertion(c *Config, o BuildOptions, p *problems) (*asserter, *Asserti
 	return &asserter{signer: signer, issuer: a.Issuer, lifetime: lifetime, groups: a.Groups, email: a.Email, now: now}, keys
 }
 
-// checkAssertionAudiences refuses an assertion_audience without an
-// assertion section: the rule would silently send no assertion.
+// checkAssertionAudiences refuses an assertion_audience that would sign
+// nothing: without an assertion section, or on a rule that authenticates
+// no one (pass, deny).
 func checkAssertionAudiences(c *Config, p *problems) {
+	for i, r := range c.Rules {
+		if r.AssertionAudience == "" {
+			continue
+		}
+		path := fmt.Sprintf("rules[%d].assertion_audience", i)
+		if a := action(r.Action, DefaultAction); a != authz.ActionAuthenticate {
+			p.add(path, "rule %q has action %s: it authenticates no one, so no assertion is signed for it; remove assertion_audience", r.Name, a)
+		} else if c.Assertion == nil {
+			p.add(path, "no assertion section: add assertion (issuer, key_file) to sign identity assertions, or remove assertion_audience")
+		}
+	}
 	if c.Assertion != nil {
 		return
-	}
-	for i, r := range c.Rules {
-		if r.AssertionAudience != "" {
-			p.add(fmt.Sprintf("rules[%d].assertion_audience", i), "no assertion section: add assertion (issuer, key_file) to sign identity assertions, or remove assertion_audience")
-		}
 	}
 	for i, pc := range c.Atlassian.Products {
 		if pc.AssertionAudience != "" {
 			p.add(fmt.Sprintf("atlassian.products[%d].assertion_audience", i), "no assertion section: add assertion (issuer, key_file) to sign identity assertions, or remove assertion_audience")
+		}
+	}
+}
+
+// assertionWarnings reports authenticated rules that sign no assertion
+// while the section is on: the product behind them would see a request
+// without one and, if it requires one, refuse it; if it does not, it trusts
+// the user header alone.
+func assertionWarnings(c *Config, warn func(path, format string, args ...any)) {
+	if c.Assertion == nil || c.Assertion.Audience != "" {
+		return
+	}
+	for i, r := range c.Rules {
+		if r.AssertionAudience == "" && action(r.Action, DefaultAction) == authz.ActionAuthenticate {
+			warn(fmt.Sprintf("rules[%d]", i), "rule %q authenticates but signs no identity assertion: neither it nor the assertion section has an audience; add assertion_audience (the product's base URL) or assertion.audience", r.Name)
+		}
+	}
+	for i, pc := range c.Atlassian.Products {
+		if pc.AssertionAudience == "" {
+			warn(fmt.Sprintf("atlassian.products[%d]", i), "product %q signs no identity assertion: neither it nor the assertion section has an audience; add assertion_audience (the product's base URL) or assertion.audience", pc.Product)
 		}
 	}
 }

@@ -152,7 +152,11 @@ func TestAssertionConfigErrors(t *testing.T) {
 		{`assertion: {issuer: x, key_file: /does/not/exist}`, "assertion.key_file: assertion: signing key: open /does/not/exist"},
 		{`assertion: {issuer: x, key_file: ` + key + `, lifetime: 2m}`, "assertion.lifetime: 2m0s is longer than 1m0s"},
 		{`assertion: {issuer: x, key_file: ` + key + `, publish_key_files: [/nope.pem]}`, "assertion.publish_key_files[0]"},
+		{`assertion: {issuer: x, key_file: ` + key + `, lifetime: 1500ms}`, "assertion.lifetime: 1.5s is not a whole number of seconds"},
+		{`assertion: {issuer: x, key_file: ` + key + `, lifetime: 500ms}`, "assertion.lifetime: 500ms is not a whole number of seconds"},
 		{`rules: [{name: r, authenticate: [corp], assertion_audience: "https://x"}]`, "rules[0].assertion_audience: no assertion section"},
+		{"assertion: {issuer: x, key_file: " + key + "}\nrules: [{name: open, action: pass, assertion_audience: \"https://x\"}]", `rules[0].assertion_audience: rule "open" has action pass`},
+		{`rules: [{name: gone, action: deny, assertion_audience: "https://x"}]`, `rules[0].assertion_audience: rule "gone" has action deny`},
 	} {
 		yaml := "providers: [{name: corp, issuer: https://sso.example.com, audiences: [jira]}]\n" + c.yaml + "\n"
 		if !strings.Contains(c.yaml, "rules:") {
@@ -167,4 +171,35 @@ func TestAssertionConfigErrors(t *testing.T) {
 		}
 	}
 	_ = time.Second
+}
+
+// TestAssertionWithoutAudienceWarns: with the section on, an authenticated
+// rule that has no audience (its own or the section's) signs nothing; the
+// product behind it then trusts the user header alone, which is what the
+// section was meant to end.
+func TestAssertionWithoutAudienceWarns(t *testing.T) {
+	t.Parallel()
+	key := writeKey(t, t.TempDir(), "k.pem", false)
+	yaml := "providers: [{name: corp, issuer: https://sso.example.com, audiences: [jira]}]\n" +
+		"assertion: {issuer: x, key_file: " + key + "}\n" +
+		"rules:\n- {name: signed, hosts: [a.example.com], authenticate: [corp], assertion_audience: \"https://a.example.com\"}\n" +
+		"- {name: unsigned, hosts: [b.example.com], authenticate: [corp]}\n" +
+		"- {name: open, hosts: [c.example.com], action: pass}\n"
+	cfg, err := config.Parse("w.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := config.Build(cfg, config.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range rt.Warnings {
+		if strings.Contains(w.Msg, "assertion") {
+			got = append(got, w.String())
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], `w.yaml:5: rules[1]: warning: rule "unsigned" authenticates but signs no identity assertion`) {
+		t.Errorf("warnings = %q, want one for rules[1] at line 5", got)
+	}
 }

@@ -213,6 +213,7 @@ func lintWarnings(c *Config, provs builtProviders, p *problems) []Warning {
 			warn(fmt.Sprintf("rules[%d]", i), "rule %q covers requests of product %q, which blocks Basic, but does not block it itself: Basic (a password) reaches the product through this rule; add block_basic: {enabled: true}", r.Name, c.Atlassian.Products[pi].Product)
 		}
 	}
+	assertionWarnings(c, warn)
 	dry := func(path string, on bool, what string) {
 		if on {
 			warn(path, "report-only: %s are let through and only logged; remove dry_run when the roll-out is done", what)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 	"github.com/restguard/restguard/internal/standin"
 )
 
-const standinUsage = `usage: restguard standin -keys FILE -issuer NAME -audience URL [-listen ADDR]
+const standinUsage = `usage: restguard standin -keys FILE -issuer NAME -audience URL [-header NAME] [-listen ADDR]
 
 A test upstream that stands in for a product with the reference
 authenticator (examples/atlassian/authenticator): it answers 200 with the
@@ -34,6 +35,7 @@ func runStandin(args []string, stdout, stderr io.Writer) int {
 	keys := fs.String("keys", "", "the key set restguard writes (assertion.jwks_file); re-read when it changes")
 	issuer := fs.String("issuer", "", "the assertion issuer (assertion.issuer)")
 	audience := fs.String("audience", "", "this product's base URL (the assertion audience)")
+	header := fs.String("header", assertion.HeaderName, "the header carrying the assertion (assertion.header)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -41,16 +43,10 @@ func runStandin(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	v, err := assertion.NewVerifier(assertion.VerifierConfig{Issuer: *issuer, Audience: *audience})
+	up, err := newStandin(*keys, *issuer, *audience, *header, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "restguard standin:", err)
 		return 2
-	}
-	up := standin.New(v)
-	if err := up.WatchKeys(*keys); err != nil {
-		// restguard may not have written it yet: keep going, refuse
-		// every assertion until it appears.
-		fmt.Fprintln(stderr, "restguard standin: key set not loaded yet:", err)
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -72,4 +68,36 @@ func runStandin(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// newStandin builds the stand-in's handler from its flags.
+func newStandin(keys, issuer, audience, header string, stderr io.Writer) (*standin.Upstream, error) {
+	if !headerToken(header) {
+		return nil, fmt.Errorf("-header %q is not a header name", header)
+	}
+	v, err := assertion.NewVerifier(assertion.VerifierConfig{Issuer: issuer, Audience: audience, Header: header})
+	if err != nil {
+		return nil, err
+	}
+	up := standin.New(v)
+	if err := up.WatchKeys(keys); err != nil {
+		// restguard may not have written it yet: keep going, refuse
+		// every assertion until it appears.
+		fmt.Fprintln(stderr, "restguard standin: key set not loaded yet:", err)
+	}
+	return up, nil
+}
+
+// headerToken reports whether s is a header field name (RFC 9110 token).
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

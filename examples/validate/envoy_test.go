@@ -244,8 +244,14 @@ func checkHCM(t *testing.T, h *hcmv3.HttpConnectionManager, clusters map[string]
 		if clusters[hs.GetServerUri().GetCluster()] == nil {
 			t.Errorf("http_service cluster %q not defined", hs.GetServerUri().GetCluster())
 		}
-		if len(hs.GetAuthorizationResponse().GetAllowedUpstreamHeaders().GetPatterns()) == 0 {
-			t.Error("no allowed_upstream_headers: the identity would never reach the upstream")
+		allowed := map[string]bool{}
+		for _, m := range hs.GetAuthorizationResponse().GetAllowedUpstreamHeaders().GetPatterns() {
+			allowed[strings.ToLower(m.GetExact())] = true
+		}
+		for _, h := range allowHeaders {
+			if !allowed[h] {
+				t.Errorf("allowed_upstream_headers lacks %s: restguard sets it on an allow and Envoy's HTTP ext_authz drops it", h)
+			}
 		}
 	default:
 		t.Fatal("ext_authz has neither grpc_service nor http_service")
@@ -320,9 +326,17 @@ func matchesAnyAuthorization(r *routev3.Route) bool {
 	return false
 }
 
+// allowHeaders are the headers restguard's examples set on an allow: the
+// user and groups, the Atlassian bearer marker, the identity assertion, and
+// the Cookie header without the product's session cookies. With an
+// http_service (or Istio's envoyExtAuthzHttp) each must be let through by
+// name, or the product never sees it.
+var allowHeaders = []string{"x-forwarded-user", "x-forwarded-groups", "x-restguard-bearer", "x-restguard-assertion", "cookie"}
+
 // identityHeaders are the request headers a header-authentication component
-// may trust, lower-cased: restguard's built-in list (config.DefaultRemoveHeaders)
-// and the Atlassian presets' bearer marker (config.DefaultBearerMarker), read
+// may trust, lower-cased: restguard's built-in list (config.DefaultRemoveHeaders),
+// the Atlassian presets' bearer marker (config.DefaultBearerMarker) and the
+// identity assertion's header (assertion.HeaderName), read
 // from the source so that a header added there must be handled here too.
 func identityHeaders(t *testing.T) []string {
 	t.Helper()
@@ -330,6 +344,7 @@ func identityHeaders(t *testing.T) []string {
 	for _, src := range []struct{ file, name string }{
 		{filepath.Join("..", "..", "config", "defaults.go"), "DefaultRemoveHeaders"},
 		{filepath.Join("..", "..", "config", "atlassian.go"), "DefaultBearerMarker"},
+		{filepath.Join("..", "..", "assertion", "claims.go"), "HeaderName"},
 	} {
 		vals := stringValues(t, src.file, src.name)
 		if len(vals) == 0 {

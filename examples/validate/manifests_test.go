@@ -83,8 +83,10 @@ func TestIstioMeshConfig(t *testing.T) {
 			if h.GetPathPrefix() != "/ext-authz" {
 				t.Errorf("%s: pathPrefix %q", p.GetName(), h.GetPathPrefix())
 			}
-			if !slices.Contains(h.GetHeadersToUpstreamOnAllow(), "x-forwarded-user") {
-				t.Errorf("%s: identity never reaches the upstream", p.GetName())
+			for _, want := range allowHeaders {
+				if !slices.Contains(h.GetHeadersToUpstreamOnAllow(), want) {
+					t.Errorf("%s: headersToUpstreamOnAllow lacks %s, which restguard sets on an allow", p.GetName(), want)
+				}
 			}
 		default:
 			t.Errorf("%s: not an ext_authz provider", p.GetName())
