@@ -13,8 +13,10 @@ import (
 func FuzzDecodeRevocation(f *testing.F) {
 	c := offline(f, strings.Repeat("f", 32))
 	for _, seed := range []string{
+		`{"v":1,"kind":"token","fp":"0123456789abcdef","id":"` + strings.Repeat("0a", 16) + `"}`,
+		`{"v":1,"kind":"user","provider":"corp","user":"` + strings.Repeat("ab", 32) + `","id":"` + strings.Repeat("0a", 16) + `"}`,
 		`{"v":1,"kind":"token","fp":"0123456789abcdef"}`,
-		`{"v":1,"kind":"user","provider":"corp","user":"` + strings.Repeat("ab", 32) + `"}`,
+		`{"v":1,"kind":"token","fp":"0123456789abcdef","id":"../../x"}`,
 		`{"v":1,"kind":"resync"}`,
 		`{"v":2,"kind":"token","fp":"0123456789abcdef"}`,
 		`{"v":1,"kind":"token","fp":"0123456789abcdef","extra":1}`,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -41,7 +42,26 @@ type Revocation struct {
 	Fingerprint string // RevokeToken: authz.Fingerprint of the token
 	Provider    string // RevokeUser: the provider's name
 	User        UserID // RevokeUser: Cache.UserID(Provider, username)
+	// ID names one publication (random, set by Publish): the replicas
+	// acknowledge it under this name once they have applied it.
+	ID string
 }
+
+// RevokeResult is what Revoke did.
+type RevokeResult struct {
+	// Deleted is the number of shared entries deleted.
+	Deleted int
+	// Replicas is the number of subscribed replicas the revocation was
+	// delivered to (the revoking one included), as Redis counted them.
+	Replicas int
+	// Applied is how many of them acknowledged having dropped their
+	// in-process entries before Revoke returned.
+	Applied int
+}
+
+// ackTTL is how long a revocation's acknowledgements are kept in Redis:
+// long enough for the slowest replica, short enough to leave no litter.
+const ackTTL = time.Minute
 
 // TokenRevocation names one token by its fingerprint: authz.Fingerprint(token)
 // when the operator has the token, or the fingerprint a decision log shows.
@@ -73,45 +93,118 @@ func (r Revocation) validate() error {
 // Revoke deletes the shared entries a revocation names, then publishes it
 // so that every subscribed replica drops its in-process entries; in this
 // order, so that no replica refills from a shared entry about to go. It
-// returns how many shared entries were deleted. Like the other admin calls
-// it tries Redis even while the circuit is open. On an error the caller
-// still applies the revocation locally and tells the operator that other
-// replicas were not reached.
-func (c *Cache) Revoke(ctx context.Context, r Revocation) (int, error) {
+// then waits, until ctx ends, for every replica the message reached to
+// acknowledge that it has applied it: when Revoke returns with Applied ==
+// Replicas, no replica answers from a revoked entry any more. Like the
+// other admin calls it tries Redis even while the circuit is open. On an
+// error the caller still applies the revocation locally and tells the
+// operator that other replicas were not reached; ctx ending before every
+// acknowledgement arrived is not an error (compare Applied and Replicas).
+func (c *Cache) Revoke(ctx context.Context, r Revocation) (RevokeResult, error) {
+	var res RevokeResult
 	if err := r.validate(); err != nil {
-		return 0, err
+		return res, err
 	}
-	var n int
 	var err error
 	if r.Kind == RevokeToken {
-		n, err = c.evictIndex(ctx, "revoke", c.tokenKey(r.Fingerprint))
+		res.Deleted, err = c.evictIndex(ctx, "revoke", c.tokenKey(r.Fingerprint))
 	} else {
-		n, err = c.evictIndex(ctx, "revoke", c.userKey(r.User))
+		res.Deleted, err = c.evictIndex(ctx, "revoke", c.userKey(r.User))
 	}
 	if err != nil {
-		return n, err
+		return res, err
 	}
-	return n, c.Publish(ctx, r)
+	r.ID = newRevocationID()
+	if res.Replicas, err = c.publish(ctx, r); err != nil {
+		return res, err
+	}
+	res.Applied = c.awaitAcks(ctx, r.ID, res.Replicas)
+	return res, nil
 }
 
 // Publish broadcasts a revocation to every subscribed replica (Redis
-// pub/sub: at most once, to whoever is subscribed now). It does not touch
-// the shared entries: Revoke does both.
+// pub/sub: at most once, to whoever is subscribed now) without waiting for
+// them. It does not touch the shared entries: Revoke does both.
 func (c *Cache) Publish(ctx context.Context, r Revocation) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
+	if r.ID == "" {
+		r.ID = newRevocationID()
+	}
+	_, err := c.publish(ctx, r)
+	return err
+}
+
+// publish sends r and returns how many subscribers Redis delivered it to.
+func (c *Cache) publish(ctx context.Context, r Revocation) (int, error) {
 	msg, err := c.encode(r)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var n int64
 	err = c.call(ctx, "publish", true, func(ctx context.Context) error {
-		return c.rdb.Publish(ctx, c.channel, msg).Err()
+		var err error
+		n, err = c.rdb.Publish(ctx, c.channel, msg).Result()
+		return err
 	})
 	if err == nil {
 		c.st.published.Add(1)
 	}
-	return err
+	return int(n), err
+}
+
+// awaitAcks waits until want replicas acknowledged revocation id, or ctx
+// ends, and returns how many did. Each acknowledgement is one element of a
+// list that the replica pushes after applying the revocation (ack).
+func (c *Cache) awaitAcks(ctx context.Context, id string, want int) int {
+	key := c.ackKey(id)
+	got := 0
+	for got < want {
+		wait := time.Second
+		if d, ok := ctx.Deadline(); ok {
+			wait = time.Until(d)
+		}
+		if wait < time.Millisecond {
+			break
+		}
+		// BLPOP's own timeout ends the wait a little before ctx does, so
+		// that the connection goes back to the pool in a known state.
+		_, err := c.rdb.BLPop(ctx, max(wait-5*time.Millisecond, time.Millisecond), key).Result()
+		if err != nil {
+			if !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+				c.log.Warn("revocation acknowledgements", "error", c.wrap("blpop", err).Error())
+			}
+			break
+		}
+		got++
+	}
+	return got
+}
+
+// ack tells the revoking replica that this one applied revocation id.
+func (c *Cache) ack(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.timeout)
+	defer cancel()
+	key := c.ackKey(id)
+	err := c.call(ctx, "ack", true, func(ctx context.Context) error {
+		return c.tx(ctx, func(p redis.Pipeliner) {
+			p.RPush(ctx, key, "1")
+			p.PExpire(ctx, key, ackTTL)
+		})
+	})
+	if err != nil {
+		c.log.Warn("revocation not acknowledged", "error", err.Error())
+	}
+}
+
+func (c *Cache) ackKey(id string) string { return c.s.prefix + "ack:" + id }
+
+// newRevocationID returns 16 random bytes, hex.
+func newRevocationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Subscribe hands every revocation published by any replica (itself
@@ -158,6 +251,7 @@ func (c *Cache) Subscribe(ctx context.Context, fn func(Revocation)) error {
 				}
 				c.st.received.Add(1)
 				fn(r)
+				c.ack(r.ID)
 			}
 		}
 	}
@@ -174,10 +268,11 @@ type wireRevocation struct {
 	Fingerprint string `json:"fp,omitempty"`
 	Provider    string `json:"provider,omitempty"`
 	User        string `json:"user,omitempty"`
+	ID          string `json:"id"`
 }
 
 func (c *Cache) encode(r Revocation) (string, error) {
-	w := wireRevocation{V: 1, Kind: string(r.Kind), Fingerprint: r.Fingerprint, Provider: r.Provider}
+	w := wireRevocation{V: 1, Kind: string(r.Kind), Fingerprint: r.Fingerprint, Provider: r.Provider, ID: r.ID}
 	if r.Kind == RevokeUser {
 		w.User = r.User.String()
 	}
@@ -203,7 +298,10 @@ func (c *Cache) decode(msg string) (Revocation, error) {
 	if err := dec.Decode(&w); err != nil || w.V != 1 {
 		return Revocation{}, errors.New("unknown message format")
 	}
-	r := Revocation{Kind: RevocationKind(w.Kind), Fingerprint: w.Fingerprint, Provider: w.Provider}
+	if !validID(w.ID) {
+		return Revocation{}, errors.New("bad revocation id")
+	}
+	r := Revocation{Kind: RevocationKind(w.Kind), Fingerprint: w.Fingerprint, Provider: w.Provider, ID: w.ID}
 	if w.User != "" {
 		u, err := hex.DecodeString(w.User)
 		if err != nil || len(u) != len(r.User) {
@@ -222,4 +320,17 @@ func (c *Cache) mac(body []byte) []byte {
 	m.Write([]byte(revocationLabel))
 	m.Write(body)
 	return m.Sum(nil)
+}
+
+// validID reports whether id is a revocation id: 32 lowercase hex digits.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -69,9 +69,11 @@ func TestRevocationReachesEveryReplicaAndSurvivesRestart(t *testing.T) {
 	if err := a.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice.wonder"); err != nil {
 		t.Fatal(err)
 	}
-	n, err := admin.Revoke(ctx, admin.UserRevocation("corp", "alice.wonder"))
-	if err != nil || n != 1 {
-		t.Fatalf("Revoke = %d, %v", n, err)
+	// Revoke returns once both subscribed replicas have applied it: an
+	// operator's revoke is done everywhere when the command returns.
+	res, err := admin.Revoke(ctx, admin.UserRevocation("corp", "alice.wonder"))
+	if err != nil || res != (RevokeResult{Deleted: 1, Replicas: 2, Applied: 2}) {
+		t.Fatalf("Revoke = %+v, %v; want 1 deleted, 2 replicas, 2 applied", res, err)
 	}
 	for name, r := range map[string]*replica{"a": ra, "b": rb} {
 		ev := r.next(t, 10*time.Second)
@@ -144,8 +146,8 @@ func TestRevocationMessagesAreAuthenticated(t *testing.T) {
 	if err := c.Publish(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	if ev := r.next(t, 10*time.Second); ev != want {
-		t.Fatalf("got %+v, want %+v", ev, want)
+	if ev := r.next(t, 10*time.Second); ev.Kind != want.Kind || ev.Fingerprint != want.Fingerprint || !validID(ev.ID) {
+		t.Fatalf("got %+v, want %+v with an id", ev, want)
 	}
 	if st := c.Stats(); st.Ignored != 5 || st.Received != 1 {
 		t.Fatalf("stats %+v", st)
@@ -198,5 +200,47 @@ func TestRevokeWithoutRedisSaysSo(t *testing.T) {
 	srv.Restart(t)
 	if _, err := c.Revoke(ctx, c.UserRevocation("corp", "alice")); err != nil {
 		t.Fatalf("Revoke with the circuit open but Redis back: %v", err)
+	}
+}
+
+// TestRevokeReportsReplicasThatDidNotApply: a replica that has not applied
+// a revocation when the operator's deadline ends is reported as such
+// (Applied < Replicas), not hidden behind a success.
+func TestRevokeReportsReplicasThatDidNotApply(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t, srv)
+	fast := subscribe(t, newCache(t, cfg, nil))
+	if ev := fast.next(t, 10*time.Second); ev.Kind != Resync {
+		t.Fatalf("first event %+v", ev)
+	}
+	// The stuck replica applies nothing until released.
+	stuck := newCache(t, cfg, nil)
+	release := make(chan struct{})
+	subscribed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = stuck.Subscribe(ctx, func(rv Revocation) {
+			if rv.Kind == Resync {
+				subscribed <- struct{}{}
+				return
+			}
+			<-release
+		})
+	}()
+	t.Cleanup(func() { close(release); cancel(); <-done })
+	<-subscribed
+
+	admin := newCache(t, cfg, nil)
+	rctx, rcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer rcancel()
+	res, err := admin.Revoke(rctx, TokenRevocation(authz.Fingerprint(tokenA)))
+	if err != nil || res.Replicas != 2 || res.Applied != 1 {
+		t.Fatalf("Revoke = %+v, %v; want 2 replicas, 1 applied", res, err)
+	}
+	if ev := fast.next(t, 10*time.Second); ev.Kind != RevokeToken {
+		t.Fatalf("fast replica got %+v", ev)
 	}
 }

@@ -42,7 +42,7 @@ const User = "restguard"
 // recommendation is known to be enough.
 const ACL = "resetkeys resetchannels -@all ~restguard:* &restguard:* " +
 	"+hello +auth +ping +select +get +set +del +sadd +srem +smembers +pexpire " +
-	"+multi +exec +discard +publish +subscribe +unsubscribe"
+	"+multi +exec +discard +publish +subscribe +unsubscribe +rpush +blpop"
 
 // Options choose the listeners. The unix socket is always there.
 type Options struct {
