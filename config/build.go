@@ -45,6 +45,10 @@ type Runtime struct {
 	Warnings []Warning
 	// Assertion holds the identity-assertion keys (nil: off).
 	Assertion *AssertionKeys
+	// AdminSecret is the SHA-256 of admin.secret_file's secret; HasAdminSecret
+	// is false when there is none (POST /revoke then refuses everything).
+	AdminSecret    [32]byte
+	HasAdminSecret bool
 	// Router is the compiled router, for `restguard routes`.
 	Router  *policy.Router
 	origins []routeOrigin // where each of the router's routes came from
@@ -83,6 +87,8 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	provs := rt.compileProviders(c, o, logger, p)
 	ast, keys := buildAssertion(c, o, p)
 	rt.Assertion = keys
+	checkRedis(c, p)
+	rt.AdminSecret, rt.HasAdminSecret = adminSecret(c, p)
 	specs, origins := rt.compileRules(c, provs, p)
 	products := buildProducts(c, o, logger, provs, p)
 	for i, spec := range products.routes {

@@ -155,12 +155,16 @@ type Secret struct {
 	File string
 	Env  string
 	line int
+	// invalid: the value did not parse, and that was reported; resolving
+	// it reports nothing more.
+	invalid bool
 }
 
 // UnmarshalYAML accepts {file: PATH} or {env: NAME}. It is a leaf type: the
 // keys are checked here, so strictness is kept.
 func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 	fail := func(line int, format string, args ...any) error {
+		s.invalid = true
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", line) + fmt.Sprintf(format, args...)}}
 	}
 	s.line = n.Line
@@ -191,6 +195,12 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 func (s *Secret) resolve() (string, error) {
 	if s == nil {
 		return "", nil
+	}
+	if s.invalid {
+		// Reported where it was parsed; the build that follows fails
+		// anyway, and a stand-in keeps "needs a client secret" from
+		// being reported too.
+		return "unparsed", nil
 	}
 	var v string
 	if s.File != "" {

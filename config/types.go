@@ -21,6 +21,8 @@ type Config struct {
 	Upstream     Upstream   `yaml:"upstream"`
 	Atlassian    Atlassian  `yaml:"atlassian"` // see atlassian.go
 	Assertion    *Assertion `yaml:"assertion"` // see assertion.go
+	Redis        *Redis     `yaml:"redis"`     // see redis.go
+	Admin        Admin      `yaml:"admin"`     // see redis.go
 	Log          Log        `yaml:"log"`
 	Reload       Reload     `yaml:"reload"`
 

@@ -111,7 +111,36 @@ type settings struct {
 }
 
 func (c Config) settings() (*settings, error) {
-	var errs []error
+	s, problems := c.check()
+	if len(problems) > 0 {
+		errs := make([]error, len(problems))
+		for i := range problems {
+			errs[i] = problems[i]
+		}
+		return nil, fmt.Errorf("sharedcache: %w", errors.Join(errs...))
+	}
+	return s, nil
+}
+
+// ConfigError is one mistake in a Config: the key as a configuration file
+// spells it (fleet_secret_file, tls.ca_file) and what is wrong. It never
+// holds a secret.
+type ConfigError struct{ Key, Msg string }
+
+func (e ConfigError) Error() string { return e.Key + ": " + e.Msg }
+
+// Check validates the configuration and reads its files, without
+// connecting: every mistake, for `restguard validate`.
+func (c Config) Check() []ConfigError {
+	_, problems := c.check()
+	return problems
+}
+
+func (c Config) check() (*settings, []ConfigError) {
+	var errs []ConfigError
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
 	s := &settings{
 		db:        c.DB,
 		timeout:   orDefault(c.Timeout, DefaultTimeout),
@@ -130,7 +159,7 @@ func (c Config) settings() (*settings, error) {
 	}
 	switch {
 	case c.Address == "":
-		errs = append(errs, errors.New("address is required"))
+		bad("address", "missing: host:port, or unix:/path/to/redis.sock")
 	case strings.HasPrefix(c.Address, "unix:"):
 		s.network, s.addr = "unix", strings.TrimPrefix(strings.TrimPrefix(c.Address, "unix:"), "//")
 	case strings.HasPrefix(c.Address, "/"):
@@ -139,19 +168,19 @@ func (c Config) settings() (*settings, error) {
 		s.network, s.addr = "tcp", c.Address
 	}
 	if s.network == "unix" && c.TLS.Enabled {
-		errs = append(errs, errors.New("tls: not available on a unix socket"))
+		bad("tls", "not available on a unix socket")
 	}
 	if c.DB < 0 {
-		errs = append(errs, fmt.Errorf("db: %d is negative", c.DB))
+		bad("db", "%d is negative", c.DB)
 	}
 	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "dial_timeout": c.DialTimeout,
 		"breaker_interval": c.BreakerInterval, "breaker_max_interval": c.BreakerMaxInterval, "max_ttl": c.MaxTTL} {
 		if d < 0 {
-			errs = append(errs, fmt.Errorf("%s: %v is negative", name, d))
+			bad(name, "%v is negative", d)
 		}
 	}
 	if c.BreakerThreshold < 0 {
-		errs = append(errs, fmt.Errorf("breaker_threshold: %d is negative", c.BreakerThreshold))
+		bad("breaker_threshold", "%d is negative", c.BreakerThreshold)
 	}
 	if s.maxIntvl < s.interval {
 		s.maxIntvl = s.interval
@@ -159,34 +188,31 @@ func (c Config) settings() (*settings, error) {
 	var err error
 	if c.UsernameFile != "" {
 		if s.username, err = readSecret(c.UsernameFile); err != nil {
-			errs = append(errs, fmt.Errorf("username_file: %w", err))
+			bad("username_file", "%v", err)
 		}
 	}
 	if c.PasswordFile != "" {
 		if s.password, err = readSecret(c.PasswordFile); err != nil {
-			errs = append(errs, fmt.Errorf("password_file: %w", err))
+			bad("password_file", "%v", err)
 		}
 	}
 	if c.FleetSecretFile == "" {
-		errs = append(errs, errors.New("fleet_secret_file is required"))
+		bad("fleet_secret_file", "missing: a file with the secret every replica shares")
 	} else if secret, err := readSecret(c.FleetSecretFile); err != nil {
-		errs = append(errs, fmt.Errorf("fleet_secret_file: %w", err))
+		bad("fleet_secret_file", "%v", err)
 	} else if len(secret) < MinFleetSecret {
-		errs = append(errs, fmt.Errorf("fleet_secret_file: %d bytes, want at least %d", len(secret), MinFleetSecret))
+		bad("fleet_secret_file", "%d bytes, want at least %d (head -c 32 /dev/urandom | base64 > fleet-secret)", len(secret), MinFleetSecret)
 	} else {
 		s.secret = []byte(secret)
 	}
 	if c.TLS.Enabled {
 		if s.tls, err = c.TLS.config(s.addr); err != nil {
-			errs = append(errs, fmt.Errorf("tls: %w", err))
+			bad("tls", "%v", err)
 		}
 	} else if c.TLS != (TLSConfig{}) {
-		errs = append(errs, errors.New("tls: files given but tls is not enabled"))
+		bad("tls", "files given but tls is not enabled")
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("sharedcache: %w", err)
-	}
-	return s, nil
+	return s, errs
 }
 
 func (t TLSConfig) config(addr string) (*tls.Config, error) {

@@ -1,0 +1,135 @@
+package config
+
+import (
+	"crypto/sha256"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/restguard/restguard/sharedcache"
+)
+
+// Redis configures the cache that the replicas of one deployment share, and
+// fleet-wide revocation (docs/scaling.md). Without it every replica keeps
+// its own caches and a revocation acts on one replica. Its relative paths
+// are relative to the configuration file's directory. A change needs a
+// restart: a reload that changes it is refused.
+type Redis struct {
+	// Address is host:port, or unix:/path/to/redis.sock.
+	Address string `yaml:"address"`
+	DB      int    `yaml:"db"`
+	// UsernameFile and PasswordFile hold the ACL user and its password.
+	UsernameFile string   `yaml:"username_file"`
+	PasswordFile string   `yaml:"password_file"`
+	TLS          RedisTLS `yaml:"tls"`
+	// Timeout bounds one Redis call (default 50ms).
+	Timeout Duration `yaml:"timeout"`
+	// KeyPrefix starts every key and the revocation channel (default
+	// "restguard:"); the replicas of one fleet share it.
+	KeyPrefix string `yaml:"key_prefix"`
+	// FleetSecretFile holds the secret every replica of the fleet shares
+	// (at least 32 bytes): it keys the user index and authenticates
+	// revocations.
+	FleetSecretFile string `yaml:"fleet_secret_file"`
+}
+
+// RedisTLS is TLS towards Redis.
+type RedisTLS struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+}
+
+// Admin configures the admin listener's endpoints that change state.
+type Admin struct {
+	// SecretFile holds the bearer secret that POST /revoke requires
+	// (`restguard revoke -secret-file`). Without it the endpoint refuses
+	// every request. Re-read on every load.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// MinAdminSecret is the shortest admin secret accepted, in bytes.
+const MinAdminSecret = 16
+
+// SharedCache returns the sharedcache configuration of the redis section,
+// its paths resolved; ok is false when there is none.
+func (c *Config) SharedCache() (sharedcache.Config, bool) {
+	r := c.Redis
+	if r == nil {
+		return sharedcache.Config{}, false
+	}
+	rel := func(p string) string {
+		if p == "" || strings.HasPrefix(p, "unix:") {
+			return p
+		}
+		return c.relative(p)
+	}
+	addr := r.Address
+	if strings.HasPrefix(addr, "unix:") {
+		addr = "unix:" + c.relative(strings.TrimPrefix(addr, "unix:"))
+	}
+	return sharedcache.Config{
+		Address:      addr,
+		DB:           r.DB,
+		UsernameFile: rel(r.UsernameFile),
+		PasswordFile: rel(r.PasswordFile),
+		TLS: sharedcache.TLSConfig{
+			Enabled: r.TLS.Enabled, CAFile: rel(r.TLS.CAFile), ServerName: r.TLS.ServerName,
+			CertFile: rel(r.TLS.CertFile), KeyFile: rel(r.TLS.KeyFile),
+		},
+		Timeout:         r.Timeout.D(),
+		KeyPrefix:       r.KeyPrefix,
+		FleetSecretFile: rel(r.FleetSecretFile),
+	}, true
+}
+
+// checkRedis reports the mistakes of the redis section: what the shared
+// cache itself refuses (files it cannot read, a short fleet secret, TLS
+// files without TLS), under the key that holds them.
+func checkRedis(c *Config, p *problems) {
+	r := c.Redis
+	if r == nil {
+		return
+	}
+	switch {
+	case r.Address == "":
+		p.add("redis", "needs address: host:port of the Redis server every replica shares, or unix:/path/to/redis.sock")
+	case r.FleetSecretFile == "":
+		p.add("redis", "needs fleet_secret_file: a file with at least %d random bytes that every replica shares (head -c 32 /dev/urandom | base64 > fleet-secret)", sharedcache.MinFleetSecret)
+	default:
+		sc, _ := c.SharedCache()
+		for _, e := range sc.Check() {
+			p.add("redis."+e.Key, "%s", e.Msg)
+		}
+	}
+}
+
+// adminSecret reads admin.secret_file: the SHA-256 of the secret, or the
+// zero value when there is none.
+func adminSecret(c *Config, p *problems) (sum [32]byte, ok bool) {
+	if c.Admin.SecretFile == "" {
+		return sum, false
+	}
+	b, err := os.ReadFile(c.relative(c.Admin.SecretFile))
+	if err != nil {
+		p.add("admin.secret_file", "%v", err)
+		return sum, false
+	}
+	s := strings.TrimRight(string(b), "\r\n \t")
+	if len(s) < MinAdminSecret {
+		p.add("admin.secret_file", "%s holds %d bytes, want at least %d (head -c 32 /dev/urandom | base64 > admin-secret)", c.Admin.SecretFile, len(s), MinAdminSecret)
+		return sum, false
+	}
+	return sha256.Sum256([]byte(s)), true
+}
+
+// SameRedis reports whether two configurations have the same redis
+// section (paths resolved), so that a reload may keep the running shared
+// cache.
+func SameRedis(a, b *Config) bool {
+	x, okx := a.SharedCache()
+	y, oky := b.SharedCache()
+	return okx == oky && reflect.DeepEqual(x, y)
+}
