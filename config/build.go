@@ -30,6 +30,9 @@ type BuildOptions struct {
 	OnDecision func(*authz.Request, *authz.Decision)
 	// Pool, if set, reuses unchanged providers across builds (hot reload).
 	Pool *Pool
+	// Shared, if set, is the cache the replicas share: the remote
+	// providers look there after an in-process miss (the redis section).
+	Shared providers.SharedCache
 }
 
 // Runtime is a built configuration: the engine and the providers it uses.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/restguard/restguard/providers"
 	"github.com/restguard/restguard/sharedcache"
 )
 
@@ -132,4 +133,20 @@ func SameRedis(a, b *Config) bool {
 	x, okx := a.SharedCache()
 	y, oky := b.SharedCache()
 	return okx == oky && reflect.DeepEqual(x, y)
+}
+
+// Evict drops cached results from the in-process caches of the providers:
+// a token's (every provider), or a user's of the provider named (every
+// provider when provider is ""). It returns how many entries were dropped.
+func (rt *Runtime) Evict(provider string, e providers.Eviction) int {
+	n := 0
+	for _, bp := range rt.Providers {
+		if e.User != nil && provider != "" && bp.Name != provider {
+			continue
+		}
+		if ev, ok := bp.Validator.(providers.Evicter); ok {
+			n += ev.Evict(e)
+		}
+	}
+	return n
 }

@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Metrics struct {
 	ready       prometheus.Gauge
 	providers   *providerCollector
 	reloadClock func() time.Time
+	sharedOnce  sync.Once // SetSharedCache registers once
 }
 
 // CheckBuckets span 50 µs to 1 s: a cached JWT check takes microseconds, a

@@ -9,6 +9,8 @@
 //	restguard explain  -config FILE    run the engine on one request and print every phase
 //	restguard hash-key < KEY           print the stored (SHA-256) form of an API key
 //	restguard dev                      a self-contained local setup with a throw-away IdP (loopback only)
+//	restguard standin -keys FILE ...   a test upstream that accepts only valid identity assertions
+//	restguard revoke -secret-file FILE drop a token's or a user's cached results on every replica
 //	restguard version
 package main
 
@@ -47,6 +49,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return runTest(args[1:], stdout, stderr)
 	case "standin":
 		return runStandin(args[1:], stdout, stderr)
+	case "revoke":
+		return runRevoke(args[1:], stdin, stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "explain":
@@ -81,6 +85,7 @@ commands:
   hash-key < KEYFILE      print the stored form of an API key (read from standard input)
   dev                     local demo: throw-away IdP, tokens and restguard, loopback only
   standin  -keys FILE ...  a test upstream that accepts only valid identity assertions (the compose demo's "Jira")
+  revoke   -secret-file FILE ...  drop a token's or a user's cached results on every replica (admin listener)
   version                 print the version
 
 Run "restguard <command> -h" for the flags of a command.

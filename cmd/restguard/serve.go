@@ -22,6 +22,7 @@ import (
 	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 	"github.com/restguard/restguard/metrics"
+	"github.com/restguard/restguard/sharedcache"
 )
 
 const (
@@ -63,6 +64,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	svc := newService(logger)
 	svc.path = file
 	svc.listen = cfg.Listen
+	if err := svc.startFleet(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer svc.stopFleet()
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -90,8 +96,14 @@ type service struct {
 	metrics *metrics.Metrics
 	keys    *keyRing // published identity-assertion keys, across reloads
 	pool    *config.Pool
-	path    string        // the configuration file, for reloads
-	listen  config.Listen // the addresses the listeners were opened with
+	// runtime is the installed configuration (admin endpoints).
+	runtime atomic.Pointer[config.Runtime]
+	// shared is the cache the replicas share (nil: no redis section);
+	// redis is the section it was made from, which a reload may not change.
+	shared *sharedcache.Cache
+	redis  *config.Config
+	path   string        // the configuration file, for reloads
+	listen config.Listen // the addresses the listeners were opened with
 
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
@@ -129,7 +141,7 @@ func (s *service) build(ctx context.Context, cfg *config.Config) (*config.Runtim
 	if s.pool == nil {
 		s.pool = config.NewPool(ctx)
 	}
-	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, Pool: s.pool})
+	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, Pool: s.pool, Shared: s.sharedResults()})
 }
 
 // install starts rt's providers, warms them, and swaps its engine in. The
@@ -147,6 +159,7 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	done()
 	s.keys.install(rt.Assertion) // before the first assertion it signs is sent
 	s.engine.Store(rt.Engine)
+	s.runtime.Store(rt)
 	s.fwd.use(rt.Config, s.engine.Load, s.log)
 	for _, w := range rt.Warnings {
 		s.log.Warn("configuration warning", "warning", w.String())
@@ -224,6 +237,9 @@ func (s *service) reload(ctx context.Context, force bool) {
 	cfg, err := config.Parse(s.path, data)
 	if err == nil {
 		err = s.sameListeners(cfg)
+	}
+	if err == nil {
+		err = s.sameRedis(cfg)
 	}
 	var rt *config.Runtime
 	if err == nil {
@@ -372,6 +388,7 @@ func (s *service) adminMux() *http.ServeMux {
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("GET "+AssertionKeysPath, s.keys)
+	mux.HandleFunc("POST "+RevokePath, s.revokeHandler)
 	return mux
 }
 
