@@ -198,7 +198,7 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	a := &AtlassianTokens{cfg: cfg, cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize)}
-	a.call = caller{what: "atlassian", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes, stats: &a.calls}
+	a.call = caller{what: "atlassian", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}, stats: &a.calls}
 	return a, nil
 }
 

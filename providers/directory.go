@@ -130,7 +130,7 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	return &Directory{
 		cfg:   cfg,
-		call:  caller{what: "directory", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes},
+		call:  caller{what: "directory", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}},
 		cache: newTTLCache[string, *dirEntry](cfg.CacheSize),
 	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,7 +25,6 @@ const (
 	DefaultMaxStale           = 24 * time.Hour
 	DefaultFetchTimeout       = 5 * time.Second
 	DefaultMaxBodyBytes       = 1 << 20
-	maxRedirects              = 3
 )
 
 // allowedAlgorithms are the signature algorithms a provider may accept.
@@ -88,7 +86,7 @@ type JWTConfig struct {
 	MaxStale           time.Duration    // serve the last good keys this long after refreshes fail; default 24h
 	FetchTimeout       time.Duration    // per HTTP fetch; default 5s
 	MaxBodyBytes       int64            // JWKS/discovery body limit; default 1 MiB
-	HTTPClient         *http.Client     // default: no proxy, same-origin redirects only (max 3); a custom client keeps its own policy
+	HTTPClient         *http.Client     // its transport (TLS roots) is used; redirects are never followed (newClient)
 	Logger             *slog.Logger     // default: discard
 	Now                func() time.Time // default time.Now
 	// KeySet, if set, is a key set shared with other providers (NewKeySet);
@@ -293,26 +291,6 @@ func isLoopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
-}
-
-// defaultClient ignores proxy environment variables and follows at most
-// three redirects, only to the same scheme and host.
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil
-	t.DialContext = (&net.Dialer{Timeout: DefaultFetchTimeout}).DialContext
-	return &http.Client{
-		Transport: t,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return errors.New("too many redirects")
-			}
-			if req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host {
-				return errors.New("redirect to another origin refused")
-			}
-			return nil
-		},
-	}
 }
 
 // Name is the configured provider name.

@@ -1,16 +1,13 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,78 +110,36 @@ func (o *RemoteOptions) prepare(what string) error {
 	return errors.Join(errs...)
 }
 
-// remoteClient returns the client remote validators use: never following
-// a redirect (a redirect would carry the token or the client secret to
-// wherever the provider points, catalogue H2), no proxy from the
-// environment unless the caller supplied its own client.
-func remoteClient(c *http.Client) *http.Client {
-	var out http.Client
-	if c != nil {
-		out = *c
-	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.Proxy = nil
-		t.DialContext = (&net.Dialer{Timeout: DefaultRemoteTimeout}).DialContext
-		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = DefaultRemoteTimeout
-		out.Transport = t
-	}
-	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &out
-}
-
-// caller performs bounded outbound calls for one provider.
+// caller performs one remote provider's outbound calls: a fetcher whose
+// failures are outages (ErrUnavailable) in the provider's name, and whose
+// calls are counted.
 type caller struct {
-	what    string // "introspect", "userinfo", "github", ... for error texts
-	client  *http.Client
-	timeout time.Duration
-	maxBody int64
-	stats   *callStats // the provider's call counters (may be nil)
+	what string // "introspect", "userinfo", "github", ... for error texts
+	fetcher
+	stats *callStats // the provider's call counters (may be nil)
 }
 
-// answer is a provider's HTTP answer, read in full (bounded).
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
+// newCaller returns the caller of a remote provider configured with o
+// (prepared).
+func newCaller(what string, o *RemoteOptions, stats *callStats) *caller {
+	return &caller{what: what, fetcher: fetcher{client: newClient(o.HTTPClient), timeout: o.Timeout, maxBody: o.MaxBodyBytes}, stats: stats}
 }
 
-// do sends req with the call deadline and reads the bounded answer. Any
-// failure to get a complete answer is an outage (ErrUnavailable). Error
-// texts never contain the URL (it may carry a token or a secret in its
-// query) or the body.
+// do sends req with the call deadline and reads the bounded answer (see
+// fetcher.fetch). Any failure to get a complete answer is an outage
+// (ErrUnavailable).
 func (c *caller) do(ctx context.Context, req *http.Request) (*answer, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req = req.WithContext(ctx)
 	start := time.Now()
-	a, err := c.send(req)
+	a, err := c.fetch(ctx, req)
 	status := 0
 	if a != nil {
 		status = a.status
 	}
 	c.stats.record(status, err, time.Since(start))
-	return a, err
-}
-
-func (c *caller) send(req *http.Request) (*answer, error) {
-	resp, err := c.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, c.unavailable("request failed: %v", err)
+		return nil, c.unavailable("%v", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return nil, c.unavailable("reading the answer: %v", err)
-	}
-	if int64(len(body)) > c.maxBody {
-		return nil, c.unavailable("answer larger than %d bytes", c.maxBody)
-	}
-	return &answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return a, nil
 }
 
 func (c *caller) unavailable(format string, args ...any) error {
@@ -195,18 +150,18 @@ func (c *caller) invalid(r authz.Reason, format string, args ...any) error {
 	return authz.InvalidToken(r, fmt.Errorf(c.what+": "+format, args...))
 }
 
-// object decodes a 200 answer strictly (decodeStrict): a body with a
+// object decodes a 200 answer strictly (answer.object): a body with a
 // duplicate member name is an ambiguous answer and refuses the token; any
 // other unparsable body (HTML, truncated JSON, not an object) is an outage.
 func (c *caller) object(a *answer) (map[string]any, error) {
-	obj, err := decodeStrict(bytes.TrimSpace(a.body))
+	obj, err := a.object()
 	switch {
 	case err == nil:
 		return obj, nil
 	case errors.Is(err, errDuplicateMember):
-		return nil, c.invalid(authz.ReasonTokenInvalid, "ambiguous answer: %v", err)
+		return nil, c.invalid(authz.ReasonTokenInvalid, "%v", err)
 	default:
-		return nil, c.unavailable("answer is not a json object (content-type %q)", truncate(a.header.Get("Content-Type")))
+		return nil, c.unavailable("%v", err)
 	}
 }
 
