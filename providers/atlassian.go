@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/restguard/restguard/authz"
@@ -143,7 +141,7 @@ type AtlassianTokensConfig struct {
 type AtlassianTokens struct {
 	cfg    AtlassianTokensConfig
 	call   caller
-	cache  *ttlCache[[32]byte, *authz.Identity]
+	cache  resultCache[*authz.Identity]
 	flight singleflight.Group
 	calls  callStats
 }
@@ -197,7 +195,11 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		cfg.Now = time.Now
 	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	a := &AtlassianTokens{cfg: cfg, cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize)}
+	size := cfg.CacheSize
+	if size <= 0 {
+		size = DefaultCacheSize // this cache cannot be turned off: it spares the product
+	}
+	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
 	a.call = caller{what: "atlassian", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}, stats: &a.calls}
 	return a, nil
 }
@@ -256,23 +258,24 @@ func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Id
 // own timeout even when the first request gives up, so that its answer is
 // cached for the retry. Outages are never cached.
 func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
-	key := sha256.Sum256([]byte(token))
-	if id, err, ok := a.cache.get(key, a.cfg.Now()); ok {
-		if err != nil {
-			return nil, err
+	key := resultKey(a.cfg.Name, token)
+	now := a.cfg.Now()
+	if r, ok := a.cache.Get(ctx, key, token, now); ok && now.Before(r.fresh) {
+		if r.err != nil {
+			return nil, r.err
 		}
-		cp := *id
-		cp.CacheHit = true
-		return &cp, nil
+		return hit(r.val), nil
 	}
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
-		id, err := a.ask(context.WithoutCancel(ctx), token)
+		fctx := context.WithoutCancel(ctx)
+		id, err := a.ask(fctx, token)
 		now := a.cfg.Now()
 		switch {
 		case err == nil:
-			a.cache.put(key, id, nil, now.Add(a.cfg.CacheTTL))
+			until := now.Add(a.cfg.CacheTTL)
+			a.cache.Set(fctx, key, token, result[*authz.Identity]{val: id, fresh: until, grace: until})
 		case errors.Is(err, authz.ErrInvalidToken):
-			a.cache.put(key, nil, err, now.Add(a.cfg.NegativeTTL))
+			a.cache.Set(fctx, key, token, result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.NegativeTTL)})
 		}
 		return id, err
 	})
@@ -344,43 +347,4 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 		return nil, a.call.invalid(authz.ReasonUsernameMissing, "no user name in the answer")
 	}
 	return id, nil
-}
-
-// ttlCache is a bounded LRU whose entries carry their own expiry and either
-// a value or a definitive error. It is safe for concurrent use.
-type ttlCache[K comparable, V any] struct {
-	lru *lru.Cache[K, ttlEntry[V]]
-}
-
-type ttlEntry[V any] struct {
-	val   V
-	err   error
-	until time.Time
-}
-
-func newTTLCache[K comparable, V any](size int) *ttlCache[K, V] {
-	if size <= 0 {
-		size = DefaultCacheSize
-	}
-	c, _ := lru.New[K, ttlEntry[V]](size) // fails only for size <= 0, excluded above
-	return &ttlCache[K, V]{lru: c}
-}
-
-// get returns a live entry; an expired one is removed.
-func (c *ttlCache[K, V]) get(k K, now time.Time) (V, error, bool) {
-	e, ok := c.lru.Get(k)
-	if !ok {
-		var zero V
-		return zero, nil, false
-	}
-	if !now.Before(e.until) {
-		c.lru.Remove(k)
-		var zero V
-		return zero, nil, false
-	}
-	return e.val, e.err, true
-}
-
-func (c *ttlCache[K, V]) put(k K, v V, err error, until time.Time) {
-	c.lru.Add(k, ttlEntry[V]{val: v, err: err, until: until})
 }

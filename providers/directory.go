@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,7 +79,7 @@ type DirectoryConfig struct {
 type Directory struct {
 	cfg    DirectoryConfig
 	call   caller
-	cache  *ttlCache[string, *dirEntry]
+	cache  resultCache[*dirEntry] // an unknown user is a value too (exists false)
 	flight singleflight.Group
 }
 
@@ -131,7 +132,7 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	return &Directory{
 		cfg:   cfg,
 		call:  caller{what: "directory", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}},
-		cache: newTTLCache[string, *dirEntry](cfg.CacheSize),
+		cache: newResultCache[*dirEntry](cmp.Or(max(cfg.CacheSize, 0), DefaultCacheSize), 0),
 	}, nil
 }
 
@@ -177,12 +178,14 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 // made the real user unknown and a cached user lent its groups to the
 // lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
-	key := user
-	if e, _, ok := d.cache.get(key, d.cfg.Now()); ok {
-		return e, nil
+	key := resultKey(d.cfg.Name, user)
+	now := d.cfg.Now()
+	if r, ok := d.cache.Get(ctx, key, user, now); ok && now.Before(r.fresh) {
+		return r.val, nil
 	}
-	ch := d.flight.DoChan(key, func() (any, error) {
-		e, err := d.ask(context.WithoutCancel(ctx), user)
+	ch := d.flight.DoChan(string(key[:]), func() (any, error) {
+		fctx := context.WithoutCancel(ctx)
+		e, err := d.ask(fctx, user)
 		if err != nil {
 			d.cfg.Logger.Warn("directory lookup failed", "directory", d.cfg.Name, "error", err)
 			return nil, err
@@ -191,7 +194,8 @@ func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) 
 		if !e.exists {
 			ttl = d.cfg.NegativeTTL
 		}
-		d.cache.put(key, e, nil, d.cfg.Now().Add(ttl))
+		until := d.cfg.Now().Add(ttl)
+		d.cache.Set(fctx, key, user, result[*dirEntry]{val: e, fresh: until, grace: until})
 		return e, nil
 	})
 	select {

@@ -310,7 +310,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 	// below, so a hit skips decoding as well as the signature.
 	now := j.now()
 	key := cacheKey(token)
-	if id, ok := j.cache.get(key, j.current(now), now, j.cfg.Leeway); ok {
+	if id, ok := j.cache.get(key, j.current(now), now); ok {
 		return id, nil
 	}
 	segs, err := splitCompact(token)
@@ -344,7 +344,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 		return nil, err
 	}
 	id.KeyID = pk.key.kid
-	j.cache.add(key, &cacheEntry{id: id, expiry: exp, kid: pk.key.kid, pub: pk.key.pub, gen: pk.gen})
+	j.cache.add(key, &cacheEntry{id: id, until: exp.Add(j.cfg.Leeway), kid: pk.key.kid, pub: pk.key.pub, gen: pk.gen})
 	cp := *id
 	return &cp, nil
 }
