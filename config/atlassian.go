@@ -320,18 +320,20 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	bp := &builtProduct{cfg: pc}
 	shape := nativeShape(pc.NativeTokens)
 	nc := providers.AtlassianTokensConfig{
-		Name:        pc.Product + "-native",
-		Product:     pc.Product,
-		Mode:        or(pc.NativeTokens.Mode, DefaultNativeMode),
-		Shape:       shape,
-		URL:         pc.URL,
-		CacheTTL:    pc.NativeTokens.CacheTTL.D(),
-		NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
-		CacheSize:   pc.NativeTokens.CacheSize,
-		Timeout:     pc.NativeTokens.Timeout.D(),
-		HTTPClient:  o.HTTPClient,
-		Logger:      logger,
-		Now:         o.Now,
+		Name:    pc.Product + "-native",
+		Product: pc.Product,
+		Mode:    or(pc.NativeTokens.Mode, DefaultNativeMode),
+		Shape:   shape,
+		URL:     pc.URL,
+		Remote: providers.RemoteOptions{
+			CacheTTL:    pc.NativeTokens.CacheTTL.D(),
+			NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
+			CacheSize:   pc.NativeTokens.CacheSize,
+			Timeout:     pc.NativeTokens.Timeout.D(),
+			HTTPClient:  o.HTTPClient,
+			Logger:      logger,
+			Now:         o.Now,
+		},
 	}
 	native, err := providers.NewAtlassianTokens(nc)
 	if err != nil {
@@ -358,13 +360,15 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 			PasswordFile: d.PasswordFile,
 			Groups:       d.Groups == nil || *d.Groups,
 			RequireUser:  d.RequireUser,
-			CacheTTL:     d.CacheTTL.D(),
-			NegativeTTL:  d.NegativeTTL.D(),
-			CacheSize:    d.CacheSize,
-			Timeout:      d.Timeout.D(),
-			HTTPClient:   o.HTTPClient,
-			Logger:       logger,
-			Now:          o.Now,
+			Remote: providers.RemoteOptions{
+				CacheTTL:    d.CacheTTL.D(),
+				NegativeTTL: d.NegativeTTL.D(),
+				CacheSize:   d.CacheSize,
+				Timeout:     d.Timeout.D(),
+				HTTPClient:  o.HTTPClient,
+				Logger:      logger,
+				Now:         o.Now,
+			},
 		}
 		switch d.Source {
 		case "", "product":

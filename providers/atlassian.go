@@ -1,11 +1,11 @@
 package providers
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -32,11 +32,11 @@ const (
 	NativeVerify = "verify"
 )
 
-// Defaults for AtlassianTokensConfig and DirectoryConfig.
+// Defaults for AtlassianTokensConfig and DirectoryConfig (their Remote
+// options take the rest of RemoteOptions' defaults).
 const (
 	DefaultAtlassianCacheTTL    = 5 * time.Minute
 	DefaultAtlassianNegativeTTL = 30 * time.Second
-	DefaultAtlassianTimeout     = 2 * time.Second
 	DefaultBitbucketTokenPrefix = "BBDC-"
 	// PATLength is the length of a Jira/Confluence/Bamboo personal access
 	// token: 33 bytes in standard base64.
@@ -120,18 +120,14 @@ type AtlassianTokensConfig struct {
 	// ("https://jira.internal:8080/jira"), for verify. https, or http on
 	// loopback.
 	URL string
-	// CacheTTL bounds how long a verified token's user is reused; it is
-	// the window in which a revoked token still works. NegativeTTL is how
-	// long a refused token stays refused without asking again.
-	CacheTTL, NegativeTTL time.Duration
-	// CacheSize bounds the cache (0: DefaultCacheSize).
-	CacheSize int
-	// Timeout bounds one call (default 2s); MaxBodyBytes one answer.
-	Timeout      time.Duration
-	MaxBodyBytes int64
-	HTTPClient   *http.Client // redirects are never followed
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Remote: CacheTTL (default DefaultAtlassianCacheTTL) bounds how long
+	// a verified token's user is reused, the window in which a revoked
+	// token still works; NegativeTTL (default
+	// DefaultAtlassianNegativeTTL) is how long a refused token stays
+	// refused without asking again; CacheSize 0 or negative is
+	// DefaultCacheSize (the cache spares the product and cannot be turned
+	// off). Grace and Leeway are not used.
+	Remote RemoteOptions
 }
 
 // AtlassianTokens is an authz.Validator for product-native tokens. It must
@@ -140,7 +136,7 @@ type AtlassianTokensConfig struct {
 // is never sent to an identity provider. It is safe for concurrent use.
 type AtlassianTokens struct {
 	cfg    AtlassianTokensConfig
-	call   caller
+	call   *caller
 	cache  resultCache[*authz.Identity]
 	flight singleflight.Group
 	calls  callStats
@@ -174,41 +170,18 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	if len(cfg.Shape.Prefixes) == 0 && !cfg.Shape.PAT {
 		errs = append(errs, errors.New("atlassian: the token shape matches nothing"))
 	}
-	for _, d := range []*time.Duration{&cfg.CacheTTL, &cfg.NegativeTTL, &cfg.Timeout} {
-		if *d < 0 {
-			errs = append(errs, errors.New("atlassian: durations must not be negative"))
-		}
+	cfg.Remote.CacheSize = max(cfg.Remote.CacheSize, 0)
+	if err := cfg.Remote.prepare("atlassian", nativeDefaults); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.CacheTTL = orDuration(cfg.CacheTTL, DefaultAtlassianCacheTTL)
-	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, DefaultAtlassianNegativeTTL)
-	cfg.Timeout = orDuration(cfg.Timeout, DefaultAtlassianTimeout)
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultRemoteMaxBody
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	size := cfg.CacheSize
-	if size <= 0 {
-		size = DefaultCacheSize // this cache cannot be turned off: it spares the product
-	}
+	size := cmp.Or(cfg.Remote.CacheSize, DefaultCacheSize)
 	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
-	a.call = caller{what: "atlassian", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}, stats: &a.calls}
+	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
-}
-
-func orDuration(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // Mode is the configured mode.
@@ -259,7 +232,7 @@ func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Id
 // cached for the retry. Outages are never cached.
 func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
 	key := resultKey(a.cfg.Name, token)
-	now := a.cfg.Now()
+	now := a.cfg.Remote.Now()
 	if r, ok := a.cache.Get(ctx, key, token, now); ok && now.Before(r.fresh) {
 		if r.err != nil {
 			return nil, r.err
@@ -269,13 +242,13 @@ func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Iden
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
 		fctx := context.WithoutCancel(ctx)
 		id, err := a.ask(fctx, token)
-		now := a.cfg.Now()
+		now := a.cfg.Remote.Now()
 		switch {
 		case err == nil:
-			until := now.Add(a.cfg.CacheTTL)
+			until := now.Add(a.cfg.Remote.CacheTTL)
 			a.cache.Set(fctx, key, token, result[*authz.Identity]{val: id, fresh: until, grace: until})
 		case errors.Is(err, authz.ErrInvalidToken):
-			a.cache.Set(fctx, key, token, result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.NegativeTTL)})
+			a.cache.Set(fctx, key, token, result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.Remote.NegativeTTL)})
 		}
 		return id, err
 	})
@@ -300,7 +273,7 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 	req.Header.Set("Authorization", "Bearer "+token)
 	ans, err := a.call.do(ctx, req)
 	if err != nil {
-		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "error", err)
+		a.cfg.Remote.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "error", err)
 		return nil, err
 	}
 	switch {
@@ -308,7 +281,7 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 	case ans.status == http.StatusUnauthorized, ans.status == http.StatusForbidden && !rateLimited(ans):
 		return nil, a.call.invalid(authz.ReasonTokenInvalid, "the product refused the token (status %d)", ans.status)
 	default:
-		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "status", ans.status)
+		a.cfg.Remote.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "status", ans.status)
 		return nil, a.call.unavailable("status %d", ans.status)
 	}
 	id := &authz.Identity{Provider: a.cfg.Name, Via: "atlassian"}

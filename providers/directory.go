@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,15 +58,12 @@ type DirectoryConfig struct {
 	// RequireUser refuses users the directory does not know (or knows as
 	// inactive) with 403 user_unknown.
 	RequireUser bool
-	// CacheTTL is how long a user's groups are reused (default 5m);
-	// NegativeTTL how long an unknown user stays unknown (default 1m).
-	CacheTTL, NegativeTTL time.Duration
-	CacheSize             int // default DefaultCacheSize users
-	Timeout               time.Duration
-	MaxBodyBytes          int64
-	HTTPClient            *http.Client // redirects are never followed
-	Logger                *slog.Logger
-	Now                   func() time.Time
+	// Remote: CacheTTL is how long a user's groups are reused (default
+	// DefaultAtlassianCacheTTL); NegativeTTL how long an unknown user
+	// stays unknown (default DefaultDirectoryNegativeTTL); CacheSize 0 or
+	// negative is DefaultCacheSize users (the cache spares the directory
+	// and cannot be turned off). Grace and Leeway are not used.
+	Remote RemoteOptions
 }
 
 // Directory is an authz.IdentityMapper that adds a user's groups from the
@@ -78,7 +74,7 @@ type DirectoryConfig struct {
 // concurrent use.
 type Directory struct {
 	cfg    DirectoryConfig
-	call   caller
+	call   *caller
 	cache  resultCache[*dirEntry] // an unknown user is a value too (exists false)
 	flight singleflight.Group
 }
@@ -108,31 +104,18 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	if !cfg.Groups && !cfg.RequireUser {
 		errs = append(errs, errors.New("directory: neither groups nor require_user: nothing to do"))
 	}
-	for _, d := range []time.Duration{cfg.CacheTTL, cfg.NegativeTTL, cfg.Timeout} {
-		if d < 0 {
-			errs = append(errs, errors.New("directory: durations must not be negative"))
-		}
+	cfg.Remote.CacheSize = max(cfg.Remote.CacheSize, 0)
+	if err := cfg.Remote.prepare("directory", directoryDefaults); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.CacheTTL = orDuration(cfg.CacheTTL, DefaultAtlassianCacheTTL)
-	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, DefaultDirectoryNegativeTTL)
-	cfg.Timeout = orDuration(cfg.Timeout, DefaultAtlassianTimeout)
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultRemoteMaxBody
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	return &Directory{
 		cfg:   cfg,
-		call:  caller{what: "directory", fetcher: fetcher{client: newClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes}},
-		cache: newResultCache[*dirEntry](cmp.Or(max(cfg.CacheSize, 0), DefaultCacheSize), 0),
+		call:  newCaller("directory", &cfg.Remote, nil),
+		cache: newResultCache[*dirEntry](cmp.Or(cfg.Remote.CacheSize, DefaultCacheSize), 0),
 	}, nil
 }
 
@@ -179,7 +162,7 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 // lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
 	key := resultKey(d.cfg.Name, user)
-	now := d.cfg.Now()
+	now := d.cfg.Remote.Now()
 	if r, ok := d.cache.Get(ctx, key, user, now); ok && now.Before(r.fresh) {
 		return r.val, nil
 	}
@@ -187,14 +170,14 @@ func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) 
 		fctx := context.WithoutCancel(ctx)
 		e, err := d.ask(fctx, user)
 		if err != nil {
-			d.cfg.Logger.Warn("directory lookup failed", "directory", d.cfg.Name, "error", err)
+			d.cfg.Remote.Logger.Warn("directory lookup failed", "directory", d.cfg.Name, "error", err)
 			return nil, err
 		}
-		ttl := d.cfg.CacheTTL
+		ttl := d.cfg.Remote.CacheTTL
 		if !e.exists {
-			ttl = d.cfg.NegativeTTL
+			ttl = d.cfg.Remote.NegativeTTL
 		}
-		until := d.cfg.Now().Add(ttl)
+		until := d.cfg.Remote.Now().Add(ttl)
 		d.cache.Set(fctx, key, user, result[*dirEntry]{val: e, fresh: until, grace: until})
 		return e, nil
 	})
@@ -306,7 +289,7 @@ func (d *Directory) jira(ctx context.Context, auth func(*http.Request), user str
 		e.groups = names(g["items"], "name")
 		if size, ok := g["size"].(json.Number); ok {
 			if n, err := size.Int64(); err == nil && int(n) > len(e.groups) {
-				d.cfg.Logger.Warn("directory returned fewer groups than the user has", "directory", d.cfg.Name, "size", n, "items", len(e.groups))
+				d.cfg.Remote.Logger.Warn("directory returned fewer groups than the user has", "directory", d.cfg.Name, "size", n, "items", len(e.groups))
 			}
 		}
 	}

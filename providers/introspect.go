@@ -109,7 +109,7 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	if err := cfg.Shape.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.Remote.prepare("introspection"); err != nil {
+	if err := cfg.Remote.prepare("introspection", idpDefaults); err != nil {
 		errs = append(errs, err)
 	}
 	if err := cfg.Mapping.prepare("username", "sub"); err != nil {

@@ -16,8 +16,10 @@ import (
 	"github.com/restguard/restguard/authz"
 )
 
-// Defaults for RemoteOptions: the shared settings of the validators that
-// ask the identity provider (introspection, userinfo, app binding).
+// Defaults for RemoteOptions: the shared settings of everything that asks
+// a remote service about a token or a user (introspection, userinfo and
+// app binding; Atlassian product-native tokens and directories, whose
+// cache lifetimes differ: remoteDefaults).
 const (
 	// DefaultRemoteTimeout bounds one outbound call. The request's own
 	// deadline (Envoy's 200 ms, restguard's check_timeout) is always
@@ -36,8 +38,10 @@ const (
 	DefaultNegativeTTL = 5 * time.Second
 )
 
-// RemoteOptions are the settings every remote validator shares. Zero values
-// take the defaults above.
+// RemoteOptions are the settings every remote provider shares: the
+// introspection and userinfo validators, AtlassianTokens and Directory.
+// Zero values take the defaults above, or the provider kind's
+// (remoteDefaults).
 type RemoteOptions struct {
 	// Timeout bounds each outbound call; the request deadline applies too.
 	Timeout time.Duration
@@ -66,9 +70,24 @@ type RemoteOptions struct {
 	Now        func() time.Time
 }
 
-// prepare checks o and fills in the defaults; what names the provider kind
-// for error texts.
-func (o *RemoteOptions) prepare(what string) error {
+// remoteDefaults are what differs between kinds of remote provider: how
+// long an answer and a refusal are reused. An identity provider's answer
+// is reused briefly (it is the window in which a revoked token still
+// works); a product's answer about its own token or user, longer (the
+// product is the application being protected, and asking it costs it).
+type remoteDefaults struct {
+	ttl, negativeTTL time.Duration
+}
+
+var (
+	idpDefaults       = remoteDefaults{ttl: DefaultRemoteTTL, negativeTTL: DefaultNegativeTTL}
+	nativeDefaults    = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultAtlassianNegativeTTL}
+	directoryDefaults = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultDirectoryNegativeTTL}
+)
+
+// prepare checks o and fills in the defaults, d for the cache lifetimes;
+// what names the provider kind for error texts.
+func (o *RemoteOptions) prepare(what string, d remoteDefaults) error {
 	var errs []error
 	for _, d := range []struct {
 		name string
@@ -76,7 +95,7 @@ func (o *RemoteOptions) prepare(what string) error {
 		def  time.Duration
 	}{
 		{"timeout", &o.Timeout, DefaultRemoteTimeout},
-		{"cache ttl", &o.CacheTTL, DefaultRemoteTTL},
+		{"cache ttl", &o.CacheTTL, d.ttl},
 		{"leeway", &o.Leeway, DefaultLeeway},
 	} {
 		switch {
@@ -90,7 +109,7 @@ func (o *RemoteOptions) prepare(what string) error {
 		errs = append(errs, fmt.Errorf("%s: leeway %s is more than %s", what, o.Leeway, MaxLeeway))
 	}
 	if o.NegativeTTL == 0 {
-		o.NegativeTTL = DefaultNegativeTTL
+		o.NegativeTTL = d.negativeTTL
 	}
 	if o.Grace < 0 {
 		errs = append(errs, fmt.Errorf("%s: grace must not be negative", what))

@@ -99,7 +99,7 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 	if err := cfg.Shape.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.Remote.prepare("userinfo"); err != nil {
+	if err := cfg.Remote.prepare("userinfo", idpDefaults); err != nil {
 		errs = append(errs, err)
 	}
 	if err := cfg.Mapping.prepare("preferred_username", "sub"); err != nil {
