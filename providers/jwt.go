@@ -166,7 +166,9 @@ func (j *JWT) KeyCount() int { return j.keys.KeyCount() }
 
 func (j *JWT) current(now time.Time) *keySet { return j.keys.current(now) }
 
-// prepare checks cfg and fills in defaults. It reports every problem.
+// prepare checks cfg and fills in defaults. It reports every problem:
+// each part of the configuration is checked by its own function, in the
+// order of the validation (keys, algorithms, audience, claims, identity).
 func prepare(c *JWTConfig) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwt: "+format, args...)) }
@@ -177,6 +179,17 @@ func prepare(c *JWTConfig) error {
 		bad("issuer is required")
 	}
 	prepareKeySet(c, bad)
+	prepareAlgorithms(c, bad)
+	prepareAudience(c, bad)
+	prepareClaims(c, bad)
+	prepareIdentity(c, bad)
+	return errors.Join(errs...)
+}
+
+// prepareAlgorithms defaults the allowed algorithms to RS256 and ES256 and
+// refuses none, HS* (a JWKS publishes no shared secrets, RFC 8725 §3.1) and
+// unknown names.
+func prepareAlgorithms(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{"RS256", "ES256"}
 	}
@@ -190,12 +203,23 @@ func prepare(c *JWTConfig) error {
 			bad("unknown algorithm %q", a)
 		}
 	}
+}
+
+// prepareAudience requires a binding to this relying party: audiences, or
+// a client-id claim with its accepted client ids (IdPs whose access
+// tokens carry no aud).
+func prepareAudience(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.Audiences) == 0 && (c.ClientIDClaim == "" || len(c.ClientIDs) == 0) {
 		bad("audiences or client id claim with client ids are required")
 	}
 	if c.ClientIDClaim != "" && len(c.ClientIDs) == 0 {
 		bad("client id claim %q needs client ids", c.ClientIDClaim)
 	}
+}
+
+// prepareClaims checks the required claims and the clock leeway (default
+// DefaultLeeway, at most MaxLeeway).
+func prepareClaims(c *JWTConfig, bad func(format string, args ...any)) {
 	for path := range c.RequiredClaims {
 		if path == "" {
 			bad("a required claim needs a path")
@@ -207,6 +231,11 @@ func prepare(c *JWTConfig) error {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
 	}
+}
+
+// prepareIdentity fills in the identity mapping's defaults (username
+// claims, e-mail claims) and checks the username pattern.
+func prepareIdentity(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.UsernameClaims) == 0 {
 		c.UsernameClaims = []string{"preferred_username", "sub"}
 	}
@@ -219,7 +248,6 @@ func prepare(c *JWTConfig) error {
 	if c.EmailVerifiedClaim == "" {
 		c.EmailVerifiedClaim = DefaultEmailVerifiedClaim
 	}
-	return errors.Join(errs...)
 }
 
 // prepareKeySet checks the key-set settings of c and fills in their
