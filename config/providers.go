@@ -494,6 +494,7 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 	// The discovery kind's introspection is bound by the audiences or
 	// client ids its JWT side requires; here the opt-in is explicit.
 	ic.AllowAnyClient = pc.AllowAnyClient
+	ic.Remote.CallLatency = o.callLatency(pc.Name, providers.KindIntrospection)
 	if ic.Endpoint == "" {
 		return nil, at("introspection", errors.New("needs endpoint (the RFC 7662 introspection endpoint)"))
 	}
@@ -547,6 +548,7 @@ func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *s
 		return nil, at("client_secret", err)
 	}
 	uc := userinfoConfig(pc, pre, secret, o, logger)
+	uc.Remote.CallLatency = o.callLatency(pc.Name, providers.KindUserinfo)
 	if uc.Binding == nil && pre.NeedsAllowAnyClient && !pc.AllowAnyClient {
 		return nil, at("allow_any_client", fmt.Errorf("preset %s offers no check that a token was issued to your app, so any token its users got for any app would authenticate; set allow_any_client: true to accept that", pc.Preset))
 	}

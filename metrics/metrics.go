@@ -27,6 +27,7 @@ type Metrics struct {
 	lastReload  prometheus.Gauge
 	ready       prometheus.Gauge
 	providers   *providerCollector
+	callLatency *callLatency
 	reloadClock func() time.Time
 }
 
@@ -64,6 +65,7 @@ func New(version string) *Metrics {
 			Help: "1 when a configuration is loaded and every provider is warm.",
 		}),
 		providers:   &providerCollector{},
+		callLatency: &callLatency{all: map[[2]string]prometheus.Histogram{}},
 		reloadClock: time.Now,
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -71,7 +73,7 @@ func New(version string) *Metrics {
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers,
+	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers, m.callLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Pre-create the reload series so that dashboards see zeros.
 	m.reloads.WithLabelValues("success")
@@ -108,8 +110,20 @@ func (m *Metrics) SetReady(ready bool) {
 	}
 }
 
-// SetProviders replaces the provider statistics sources (after a reload).
-func (m *Metrics) SetProviders(ps []StatsSource) { m.providers.set(ps) }
+// SetProviders replaces the provider statistics sources (after a reload),
+// and with them the call-latency histograms exported.
+func (m *Metrics) SetProviders(ps []StatsSource) {
+	m.providers.set(ps)
+	m.callLatency.install(ps)
+}
+
+// CallLatency returns the histogram of the outbound calls of the provider
+// with this name and kind (restguard_provider_call_duration_seconds,
+// CallBuckets), for its RemoteOptions.CallLatency. It is exported once
+// SetProviders installs the provider.
+func (m *Metrics) CallLatency(provider, kind string) authz.Observer {
+	return m.callLatency.observer(provider, kind)
+}
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

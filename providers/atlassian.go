@@ -180,6 +180,7 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	size := cmp.Or(cfg.Remote.CacheSize, DefaultCacheSize)
 	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
+	a.calls.latency = cfg.Remote.CallLatency
 	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
 }

@@ -66,8 +66,11 @@ type RemoteOptions struct {
 	// HTTPClient is used for every call; redirects are never followed
 	// (a copy of the client is made with that policy). Default: no proxy.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// CallLatency, if set, observes the duration of each outbound call
+	// in seconds (the metrics code passes a Prometheus histogram).
+	CallLatency authz.Observer
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // remoteDefaults are what differs between kinds of remote provider: how
