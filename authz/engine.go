@@ -394,70 +394,106 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	return withFacts(d)
 }
 
-// run executes the phases of one rule.
+// run executes the phases of one rule: refuse a second credential,
+// pre-authentication policies (phases 2 and 3), the rule's action, the
+// credential, then authentication and authorization (phases 4 to 7).
 func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	var dry Decision // the first report-only denial, if any
-	cred := in.Credential
-
-	// Several credentials at once are refused on every route (RFC 6750 §3.1;
-	// Tomcat and restguard would act on different ones).
-	if cred.Kind == CredentialMultiple {
-		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail)
+	if d, stop := e.secondCredential(in); stop {
+		return d
 	}
-	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
-	// second credential that no header removal can take away.
-	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
-		return Deny(BadRequest, ReasonMultipleCredentials, "session id in a path parameter")
-	}
-
 	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
 	// blocking), on every action, public routes included.
 	if d, stop := e.policies(ctx, "pre_auth", rule.PreAuth, in, &dry); stop {
 		return d
 	}
+	if d, stop := ruleAction(rule, dry); stop {
+		return d
+	}
+	if d, stop := unauthenticated(rule, in, dry); stop {
+		return d
+	}
+	return e.bearer(ctx, rule, in, dry)
+}
 
+// secondCredential refuses a request that carries more than one
+// credential, on every route.
+func (e *Engine) secondCredential(in *Input) (Decision, bool) {
+	cred := in.Credential
+	// Several credentials at once are refused on every route (RFC 6750 §3.1;
+	// Tomcat and restguard would act on different ones).
+	if cred.Kind == CredentialMultiple {
+		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail), true
+	}
+	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
+	// second credential that no header removal can take away.
+	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
+		return Deny(BadRequest, ReasonMultipleCredentials, "session id in a path parameter"), true
+	}
+	return Decision{}, false
+}
+
+// ruleAction decides the rules that authenticate nobody: deny and pass
+// (after their pre-authentication policies). stop is false for
+// authenticate.
+func ruleAction(rule *Rule, dry Decision) (Decision, bool) {
 	switch rule.Action {
 	case ActionDeny:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonRouteDenied
 		}
-		return withDry(Deny(Forbidden, reason, ""), dry)
+		return withDry(Deny(Forbidden, reason, ""), dry), true
 	case ActionPass:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonPublicRoute
 		}
-		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, dry)
+		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, dry), true
 	case ActionAuthenticate:
+		return Decision{}, false
 	default:
-		return Deny(Forbidden, ReasonInternalError, "unknown rule action")
+		return Deny(Forbidden, ReasonInternalError, "unknown rule action"), true
 	}
+}
 
+// unauthenticated decides an authenticating rule's request that carries
+// no bearer token: a CORS preflight, a passed-through scheme or Basic
+// (which the pre-authentication policies let through) are allowed for the
+// product to judge; anything else is refused. stop is false for a bearer
+// token.
+func unauthenticated(rule *Rule, in *Input, dry Decision) (Decision, bool) {
+	cred := in.Credential
 	switch cred.Kind {
 	case CredentialNone:
 		if rule.CORSPreflight && isPreflight(in.Request) {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, dry)
+			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, dry), true
 		}
-		return Deny(Unauthenticated, ReasonCredentialsMissing, "")
+		return Deny(Unauthenticated, ReasonCredentialsMissing, ""), true
 	case CredentialMalformed:
-		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail)
+		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail), true
 	case CredentialOther:
 		if rule.PassSchemes[cred.Scheme] {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, dry)
+			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, dry), true
 		}
-		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme)
+		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme), true
 	case CredentialBasic:
 		// Basic got past the pre-auth policies: not blocked here (disabled,
 		// allowlisted or report-only). The product checks the password.
-		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, dry)
+		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, dry), true
 	case CredentialBearer:
+		return Decision{}, false
 	default:
-		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind")
+		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind"), true
 	}
+}
 
+// bearer runs phases 4 to 7 for a bearer token: authentication by the
+// rule's validators, the identity mappers, the authorization policies,
+// then the allow.
+func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry Decision) Decision {
 	// Phase 4: authentication.
-	id, provider, d := e.authenticate(ctx, rule, cred.Token)
+	id, provider, d := e.authenticate(ctx, rule, in.Credential.Token)
 	if d.Verdict == Allow {
 		// A product-native token the product validates itself: pre-auth
 		// policies (IP rules) have run; identity policies cannot.
@@ -469,24 +505,9 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		return d
 	}
 	// Phase 5: identity.
-	for _, m := range rule.Mappers {
-		mapped, err := m.Map(ctx, id)
-		if err != nil {
-			d := e.errorDecision(ctx, err)
-			d.Provider = provider
-			return d
-		}
-		if mapped == nil {
-			return Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
-		}
-		id = mapped
-	}
-	if tr := traceFrom(ctx); tr != nil {
-		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
-	}
-	// Header values must be safe to hand upstream.
-	if id.Username == "" || !safeHeaderValue(id.Username) {
-		return Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+	id, d = e.mapIdentity(ctx, rule, id, provider)
+	if d.Verdict != Continue {
+		return d
 	}
 	in.Identity = id
 
@@ -499,8 +520,34 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		return Deny(Unavailable, ReasonTimeout, err.Error())
 	}
 	// Phase 7: allow.
-	d = withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
-	return d
+	return withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
+}
+
+// mapIdentity runs the rule's identity mappers (username transforms,
+// directory groups) on id and checks that the result has a username fit
+// for a header. It returns the identity with a Continue decision, or the
+// denial.
+func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, provider string) (*Identity, Decision) {
+	for _, m := range rule.Mappers {
+		mapped, err := m.Map(ctx, id)
+		if err != nil {
+			d := e.errorDecision(ctx, err)
+			d.Provider = provider
+			return nil, d
+		}
+		if mapped == nil {
+			return nil, Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
+		}
+		id = mapped
+	}
+	if tr := traceFrom(ctx); tr != nil {
+		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
+	}
+	// Header values must be safe to hand upstream.
+	if id.Username == "" || !safeHeaderValue(id.Username) {
+		return nil, Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+	}
+	return id, Decision{Verdict: Continue}
 }
 
 func withDry(d, dry Decision) Decision {
