@@ -1,7 +1,11 @@
 // Package metrics exposes restguard's Prometheus metrics. It is the only
-// package that imports client_golang. Label values are bounded: verdicts,
-// reasons, rule and provider names come from the configuration or from
-// fixed sets, never from requests (no usernames, no paths).
+// package that imports client_golang. Decisions arrive through Observe
+// (the engine's OnDecision hook); provider counters are read from
+// authz.ProviderStats at scrape time (SetProviders); providers time their
+// outbound calls into the histograms CallLatency hands to the build, as
+// authz.Observer. Label values are bounded: verdicts, reasons, rule and
+// provider names come from the configuration or from fixed sets, never
+// from requests (no usernames, no paths).
 package metrics
 
 import (
