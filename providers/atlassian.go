@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -170,7 +169,6 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	if len(cfg.Shape.Prefixes) == 0 && !cfg.Shape.PAT {
 		errs = append(errs, errors.New("atlassian: the token shape matches nothing"))
 	}
-	cfg.Remote.CacheSize = max(cfg.Remote.CacheSize, 0)
 	if err := cfg.Remote.prepare("atlassian", nativeDefaults); err != nil {
 		errs = append(errs, err)
 	}
@@ -178,9 +176,8 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		return nil, err
 	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	size := cmp.Or(cfg.Remote.CacheSize, DefaultCacheSize)
+	size := cfg.Remote.CacheSize
 	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
-	a.calls.latency = cfg.Remote.CallLatency
 	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
 }

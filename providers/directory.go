@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,7 +103,6 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	if !cfg.Groups && !cfg.RequireUser {
 		errs = append(errs, errors.New("directory: neither groups nor require_user: nothing to do"))
 	}
-	cfg.Remote.CacheSize = max(cfg.Remote.CacheSize, 0)
 	if err := cfg.Remote.prepare("directory", directoryDefaults); err != nil {
 		errs = append(errs, err)
 	}
@@ -115,7 +113,7 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	return &Directory{
 		cfg:   cfg,
 		call:  newCaller("directory", &cfg.Remote, nil),
-		cache: newResultCache[*dirEntry](cmp.Or(cfg.Remote.CacheSize, DefaultCacheSize), 0),
+		cache: newResultCache[*dirEntry](cfg.Remote.CacheSize, 0),
 	}, nil
 }
 

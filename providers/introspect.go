@@ -119,7 +119,6 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		return nil, errors.Join(errs...)
 	}
 	p := &Introspection{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
-	p.calls.latency = cfg.Remote.CallLatency
 	p.call = newCaller("introspect", &cfg.Remote, &p.calls)
 	return p, nil
 }

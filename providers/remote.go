@@ -49,7 +49,8 @@ type RemoteOptions struct {
 	MaxBodyBytes int64
 	// CacheSize is the number of positive entries (negative entries get a
 	// quarter as many, at least 1000); 0 is DefaultCacheSize, negative
-	// disables caching (every request asks the provider).
+	// disables caching (every request asks the provider) where the kind
+	// allows it.
 	CacheSize int
 	// CacheTTL bounds how long a positive answer is reused; never beyond
 	// the token's exp.
@@ -80,12 +81,15 @@ type RemoteOptions struct {
 // product is the application being protected, and asking it costs it).
 type remoteDefaults struct {
 	ttl, negativeTTL time.Duration
+	// alwaysCache: a negative CacheSize is the default too. A product's
+	// cache spares the product and cannot be turned off.
+	alwaysCache bool
 }
 
 var (
 	idpDefaults       = remoteDefaults{ttl: DefaultRemoteTTL, negativeTTL: DefaultNegativeTTL}
-	nativeDefaults    = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultAtlassianNegativeTTL}
-	directoryDefaults = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultDirectoryNegativeTTL}
+	nativeDefaults    = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultAtlassianNegativeTTL, alwaysCache: true}
+	directoryDefaults = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultDirectoryNegativeTTL, alwaysCache: true}
 )
 
 // prepare checks o and fills in the defaults, d for the cache lifetimes;
@@ -113,6 +117,9 @@ func (o *RemoteOptions) prepare(what string, d remoteDefaults) error {
 	}
 	if o.NegativeTTL == 0 {
 		o.NegativeTTL = d.negativeTTL
+	}
+	if o.CacheSize == 0 || o.CacheSize < 0 && d.alwaysCache {
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.Grace < 0 {
 		errs = append(errs, fmt.Errorf("%s: grace must not be negative", what))
@@ -142,8 +149,11 @@ type caller struct {
 }
 
 // newCaller returns the caller of a remote provider configured with o
-// (prepared).
+// (prepared). stats, if set, counts its calls and gets o's CallLatency.
 func newCaller(what string, o *RemoteOptions, stats *callStats) *caller {
+	if stats != nil {
+		stats.latency = o.CallLatency
+	}
 	return &caller{what: what, fetcher: fetcher{client: newClient(o.HTTPClient), timeout: o.Timeout, maxBody: o.MaxBodyBytes}, stats: stats}
 }
 

@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -49,12 +48,9 @@ type fetchFunc func(ctx context.Context, token string) (*authz.Identity, error)
 
 func newRemoteCache(scope string, o RemoteOptions) *remoteCache {
 	c := &remoteCache{scope: scope, ttl: o.CacheTTL, negTTL: o.NegativeTTL, grace: o.Grace, leeway: o.Leeway, deadline: o.Timeout, now: o.Now, log: o.Logger}
-	size, refusals := 0, 0 // CacheSize < 0: no caching
-	if o.CacheSize >= 0 {
-		size = cmp.Or(o.CacheSize, DefaultCacheSize)
-		if o.NegativeTTL > 0 {
-			refusals = refusalCacheSize(size)
-		}
+	size, refusals := max(o.CacheSize, 0), 0 // CacheSize < 0: no caching
+	if size > 0 && o.NegativeTTL > 0 {
+		refusals = refusalCacheSize(size)
 	}
 	c.results = newResultCache[*authz.Identity](size, refusals)
 	return c

@@ -109,7 +109,6 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 		return nil, errors.Join(errs...)
 	}
 	u := &Userinfo{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
-	u.calls.latency = cfg.Remote.CallLatency
 	u.call = newCaller("userinfo", &cfg.Remote, &u.calls)
 	if cfg.Binding != nil {
 		// The binding's calls share the user endpoint's client and counters.
