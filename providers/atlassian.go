@@ -158,10 +158,9 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		if _, ok := whoami[cfg.Product]; !ok {
 			errs = append(errs, fmt.Errorf("atlassian: unknown product %q", cfg.Product))
 		}
-		if cfg.URL == "" {
-			errs = append(errs, errors.New("atlassian: verify needs the product url"))
-		} else if err := checkURL(cfg.URL); err != nil {
-			errs = append(errs, fmt.Errorf("atlassian: url: %w", err))
+		var err error
+		if cfg.URL, err = productURL("atlassian", cfg.URL, "verify needs the product url"); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("atlassian: unknown mode %q (pass_through, deny, verify)", cfg.Mode))
@@ -175,11 +174,23 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	size := cfg.Remote.CacheSize
 	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
 	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
+}
+
+// productURL checks the base URL of an Atlassian product or of Crowd
+// (checkURL: https, or http on loopback) and returns it without a trailing
+// slash, for paths to be appended; missing says what an empty one lacks.
+func productURL(what, url, missing string) (string, error) {
+	if url == "" {
+		return "", fmt.Errorf("%s: %s", what, missing)
+	}
+	if err := checkURL(url); err != nil {
+		return "", fmt.Errorf("%s: url: %w", what, err)
+	}
+	return strings.TrimSuffix(url, "/"), nil
 }
 
 // Mode is the configured mode.

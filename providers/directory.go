@@ -92,10 +92,9 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	default:
 		errs = append(errs, fmt.Errorf("directory: unknown kind %q (jira, confluence, bitbucket, crowd)", cfg.Kind))
 	}
-	if cfg.URL == "" {
-		errs = append(errs, errors.New("directory: url is required"))
-	} else if err := checkURL(cfg.URL); err != nil {
-		errs = append(errs, fmt.Errorf("directory: url: %w", err))
+	var err error
+	if cfg.URL, err = productURL("directory", cfg.URL, "url is required"); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.UserFile == "" || cfg.PasswordFile == "" {
 		errs = append(errs, errors.New("directory: user_file and password_file are required"))
@@ -109,7 +108,6 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	return &Directory{
 		cfg:   cfg,
 		call:  newCaller("directory", &cfg.Remote, nil),

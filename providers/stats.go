@@ -47,10 +47,13 @@ func (s *callStats) fill(st *authz.ProviderStats) {
 func (p *Introspection) Kind() string { return KindIntrospection }
 
 // Stats reports the provider's calls and cache for metrics.
-func (p *Introspection) Stats() authz.ProviderStats {
+func (p *Introspection) Stats() authz.ProviderStats { return remoteStats(&p.calls, p.cache) }
+
+// remoteStats reports a remote validator's calls and cache.
+func remoteStats(calls *callStats, cache *remoteCache) authz.ProviderStats {
 	st := authz.ProviderStats{Keys: -1}
-	p.calls.fill(&st)
-	p.cache.stats(&st)
+	calls.fill(&st)
+	cache.stats(&st)
 	return st
 }
 
@@ -58,12 +61,7 @@ func (p *Introspection) Stats() authz.ProviderStats {
 func (u *Userinfo) Kind() string { return KindUserinfo }
 
 // Stats reports the provider's calls (userinfo and app binding) and cache.
-func (u *Userinfo) Stats() authz.ProviderStats {
-	st := authz.ProviderStats{Keys: -1}
-	u.calls.fill(&st)
-	u.cache.stats(&st)
-	return st
-}
+func (u *Userinfo) Stats() authz.ProviderStats { return remoteStats(&u.calls, u.cache) }
 
 // Kind is "atlassian".
 func (a *AtlassianTokens) Kind() string { return "atlassian" }
