@@ -230,7 +230,7 @@ func checkParams(pc Provider) error {
 func checkKindKeys(pc Provider, kind string) error {
 	var errs []error
 	for _, k := range kindKeys {
-		if k.set(&pc) && k.ignoredBy(kind) {
+		if k.ignoredBy(kind) && k.set(pc) {
 			errs = append(errs, at(k.key, fmt.Errorf("not used by kind %s (only by %s)", kind, k.usedBy)))
 		}
 	}
@@ -242,7 +242,7 @@ type kindKey struct {
 	key       string
 	usedBy    string                 // the kinds that use it, for the message
 	ignoredBy func(kind string) bool // whether kind ignores it
-	set       func(pc *Provider) bool
+	set       func(pc Provider) bool
 }
 
 // except is a kindKey.ignoredBy: every kind but these ignores the key.
@@ -261,31 +261,31 @@ const (
 )
 
 var kindKeys = []kindKey{
-	{"jwks_uri", "jwt", except(providers.KindJWT, providers.KindDiscovery), func(pc *Provider) bool { return pc.JWKSURI != "" }},
-	{"algorithms", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc *Provider) bool { return len(pc.Algorithms) > 0 }},
-	{"client_id_claim", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc *Provider) bool { return pc.ClientIDClaim != "" }},
-	{"strict_typ", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc *Provider) bool { return pc.StrictTyp }},
-	{"jwks", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc *Provider) bool { return pc.JWKS != (JWKS{}) }},
-	{"introspection", "introspection, discovery", except(providers.KindIntrospection, providers.KindDiscovery), func(pc *Provider) bool { return !emptyIntrospection(pc.Introspection) }},
-	{"userinfo", "userinfo", except(providers.KindUserinfo), func(pc *Provider) bool {
+	{"jwks_uri", "jwt", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.JWKSURI != "" }},
+	{"algorithms", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return len(pc.Algorithms) > 0 }},
+	{"client_id_claim", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.ClientIDClaim != "" }},
+	{"strict_typ", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.StrictTyp }},
+	{"jwks", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.JWKS != (JWKS{}) }},
+	{"introspection", "introspection, discovery", except(providers.KindIntrospection, providers.KindDiscovery), func(pc Provider) bool { return !emptyIntrospection(pc.Introspection) }},
+	{"userinfo", "userinfo", except(providers.KindUserinfo), func(pc Provider) bool {
 		u := pc.Userinfo
 		return u.URL != "" || u.Method != "" || len(u.Headers) > 0 || u.SuccessField != ""
 	}},
-	{"app_binding", "userinfo", except(providers.KindUserinfo), func(pc *Provider) bool { return pc.AppBinding != (AppBinding{}) }},
-	{"allow_any_client", remoteKinds, except(providers.KindUserinfo, providers.KindIntrospection, providers.KindDiscovery), func(pc *Provider) bool { return pc.AllowAnyClient }},
-	{"keys", "api_key", except(providers.KindAPIKey), func(pc *Provider) bool { return len(pc.Keys) > 0 }},
-	{"header", "api_key", except(providers.KindAPIKey), func(pc *Provider) bool { return pc.Header != "" }},
-	{"client_secret", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc *Provider) bool { return pc.ClientSecret != nil }},
-	{"timeout", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc *Provider) bool { return pc.Timeout != 0 }},
-	{"cache.ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc *Provider) bool { return pc.Cache.TTL != 0 }},
-	{"cache.negative_ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc *Provider) bool { return pc.Cache.NegativeTTL != 0 }},
-	{"cache.grace", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc *Provider) bool { return pc.Cache.Grace != 0 }},
-	{"reject_audiences", "jwt", except(providers.KindJWT), func(pc *Provider) bool { return len(pc.RejectAudiences) > 0 }},
-	{"issuer", identityKinds, by(providers.KindAPIKey), func(pc *Provider) bool { return pc.Issuer != "" }},
-	{"username", identityKinds, by(providers.KindAPIKey), func(pc *Provider) bool { return !reflect.ValueOf(pc.Username).IsZero() }},
-	{"groups", identityKinds, by(providers.KindAPIKey), func(pc *Provider) bool { return pc.Groups.Claim != "" }},
-	{"audiences", "jwt, introspection", by(providers.KindAPIKey), func(pc *Provider) bool { return len(pc.Audiences) > 0 }},
-	{"client_id", "presets and remote kinds", by(providers.KindAPIKey), func(pc *Provider) bool { return pc.ClientID != "" }},
+	{"app_binding", "userinfo", except(providers.KindUserinfo), func(pc Provider) bool { return pc.AppBinding != (AppBinding{}) }},
+	{"allow_any_client", remoteKinds, except(providers.KindUserinfo, providers.KindIntrospection, providers.KindDiscovery), func(pc Provider) bool { return pc.AllowAnyClient }},
+	{"keys", "api_key", except(providers.KindAPIKey), func(pc Provider) bool { return len(pc.Keys) > 0 }},
+	{"header", "api_key", except(providers.KindAPIKey), func(pc Provider) bool { return pc.Header != "" }},
+	{"client_secret", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.ClientSecret != nil }},
+	{"timeout", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Timeout != 0 }},
+	{"cache.ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.TTL != 0 }},
+	{"cache.negative_ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.NegativeTTL != 0 }},
+	{"cache.grace", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.Grace != 0 }},
+	{"reject_audiences", "jwt", except(providers.KindJWT), func(pc Provider) bool { return len(pc.RejectAudiences) > 0 }},
+	{"issuer", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return pc.Issuer != "" }},
+	{"username", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return !reflect.ValueOf(pc.Username).IsZero() }},
+	{"groups", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return pc.Groups.Claim != "" }},
+	{"audiences", "jwt, introspection", by(providers.KindAPIKey), func(pc Provider) bool { return len(pc.Audiences) > 0 }},
+	{"client_id", "presets and remote kinds", by(providers.KindAPIKey), func(pc Provider) bool { return pc.ClientID != "" }},
 }
 
 func paramsEmpty(p PresetParams) bool {

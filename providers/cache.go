@@ -40,7 +40,7 @@ func newTokenCache(size int) *tokenCache {
 		size = DefaultCacheSize
 	}
 	tc := &tokenCache{}
-	tc.lru = newTTLLRU[[32]byte, *cacheEntry](size, func() { tc.evictions.Add(1) })
+	tc.lru = newTTLLRU(size, func([32]byte, *cacheEntry) { tc.evictions.Add(1) })
 	return tc
 }
 

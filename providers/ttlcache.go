@@ -31,15 +31,11 @@ type expiring interface {
 // is not positive. onEvict, when set, is called for each entry that leaves
 // the cache other than by being replaced: evicted for room, expired, or
 // removed.
-func newTTLLRU[K comparable, V expiring](size int, onEvict func()) *ttlLRU[K, V] {
+func newTTLLRU[K comparable, V expiring](size int, onEvict func(K, V)) *ttlLRU[K, V] {
 	if size <= 0 {
 		return nil
 	}
-	var evict func(K, V)
-	if onEvict != nil {
-		evict = func(K, V) { onEvict() }
-	}
-	c, err := lru.NewWithEvict[K, V](size, evict)
+	c, err := lru.NewWithEvict[K, V](size, onEvict)
 	if err != nil { // only for size <= 0, excluded above
 		return nil
 	}

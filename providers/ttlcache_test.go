@@ -13,7 +13,7 @@ import (
 func TestTTLLRUExpiresAndBounds(t *testing.T) {
 	t.Parallel()
 	left := 0
-	c := newTTLLRU[string, until](2, func() { left++ })
+	c := newTTLLRU(2, func(string, until) { left++ })
 	now := time.Unix(1_000_000, 0)
 	c.add("a", until(now.Add(time.Second)))
 	if v, ok := c.get("a", now); !ok || v != until(now.Add(time.Second)) {
