@@ -174,7 +174,7 @@ func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) 
 			ttl = d.cfg.Remote.NegativeTTL
 		}
 		until := d.cfg.Remote.Now().Add(ttl)
-		d.cache.Set(fctx, key, user, result[*dirEntry]{val: e, fresh: until, grace: until})
+		d.cache.Set(fctx, key, user, &result[*dirEntry]{val: e, fresh: until, grace: until})
 		return e, nil
 	})
 	select {

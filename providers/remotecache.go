@@ -145,12 +145,12 @@ func (c *remoteCache) store(ctx context.Context, k [32]byte, token string, id *a
 			end := id.Expiry.Add(c.leeway)
 			fresh, graceUntil = earliest(fresh, end), earliest(graceUntil, end)
 		}
-		c.results.Set(ctx, k, token, result[*authz.Identity]{val: id, fresh: fresh, grace: graceUntil})
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{val: id, fresh: fresh, grace: graceUntil})
 		return id, nil
 	case errors.Is(err, authz.ErrInvalidToken) || errors.Is(err, authz.ErrForbidden):
 		// A definitive refusal: remember it briefly, and forget any
 		// positive answer (the token was revoked).
-		c.results.Set(ctx, k, token, result[*authz.Identity]{err: err, fresh: now.Add(c.negTTL)})
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{err: err, fresh: now.Add(c.negTTL)})
 		return nil, err
 	default:
 		// An outage: never cached. Serve a positive answer within its

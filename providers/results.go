@@ -22,7 +22,7 @@ type result[V any] struct {
 
 // expires is when a cached result stops being of any use: a value when
 // its grace ends, a refusal when it is no longer fresh.
-func (r result[V]) expires() time.Time {
+func (r *result[V]) expires() time.Time {
 	if r.err != nil {
 		return r.fresh
 	}
@@ -41,10 +41,11 @@ type resultCache[V any] interface {
 	// Get returns the result under key if it is still of use at now: a
 	// value until its grace ends, a refusal until it is no longer fresh.
 	// Whether it is fresh is the caller's to check.
-	Get(ctx context.Context, key [32]byte, token string, now time.Time) (result[V], bool)
+	// The result is shared: read it, never modify it.
+	Get(ctx context.Context, key [32]byte, token string, now time.Time) (*result[V], bool)
 	// Set stores r under key. A value drops a refusal stored under key,
 	// and a refusal a value (the token was revoked).
-	Set(ctx context.Context, key [32]byte, token string, r result[V])
+	Set(ctx context.Context, key [32]byte, token string, r *result[V])
 	// Len is the number of values held in this process (metrics).
 	Len() int
 }
@@ -58,8 +59,8 @@ type resultCache[V any] interface {
 // miss and fills it on Set.
 func newResultCache[V any](size, refusals int) resultCache[V] {
 	local := &localResults[V]{
-		values:   newTTLLRU[[32]byte, result[V]](size, nil),
-		refusals: newTTLLRU[[32]byte, result[V]](refusals, nil),
+		values:   newTTLLRU[[32]byte, *result[V]](size, nil),
+		refusals: newTTLLRU[[32]byte, *result[V]](refusals, nil),
 	}
 	return local
 }
@@ -83,18 +84,18 @@ func refusalCacheSize(size int) int { return max(size/4, 1000) }
 
 // localResults is the in-process resultCache: two TTL-bounded LRUs.
 type localResults[V any] struct {
-	values   *ttlLRU[[32]byte, result[V]] // until their grace ends
-	refusals *ttlLRU[[32]byte, result[V]] // until they are no longer fresh
+	values   *ttlLRU[[32]byte, *result[V]] // until their grace ends
+	refusals *ttlLRU[[32]byte, *result[V]] // until they are no longer fresh
 }
 
-func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now time.Time) (result[V], bool) {
+func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now time.Time) (*result[V], bool) {
 	if r, ok := c.values.get(key, now); ok {
 		return r, true
 	}
 	return c.refusals.get(key, now)
 }
 
-func (c *localResults[V]) Set(_ context.Context, key [32]byte, _ string, r result[V]) {
+func (c *localResults[V]) Set(_ context.Context, key [32]byte, _ string, r *result[V]) {
 	if r.err != nil {
 		c.values.remove(key)
 		c.refusals.add(key, r)

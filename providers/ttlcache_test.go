@@ -52,20 +52,20 @@ func TestResultCacheValueAndRefusalReplaceEachOther(t *testing.T) {
 	c := newResultCache[string](10, 10)
 	now := time.Unix(1_000_000, 0)
 	k := resultKey("p", "tok")
-	c.Set(ctx, k, "tok", result[string]{val: "alice", fresh: now.Add(time.Minute), grace: now.Add(time.Hour)})
+	c.Set(ctx, k, "tok", &result[string]{val: "alice", fresh: now.Add(time.Minute), grace: now.Add(time.Hour)})
 	if r, ok := c.Get(ctx, k, "tok", now.Add(30*time.Minute)); !ok || r.val != "alice" || now.Add(30*time.Minute).Before(r.fresh) {
 		t.Fatalf("value in its grace: %+v %v", r, ok)
 	}
 	refused := errors.New("revoked")
-	c.Set(ctx, k, "tok", result[string]{err: refused, fresh: now.Add(time.Minute)})
+	c.Set(ctx, k, "tok", &result[string]{err: refused, fresh: now.Add(time.Minute)})
 	if r, ok := c.Get(ctx, k, "tok", now); !ok || r.err != refused || c.Len() != 0 {
 		t.Fatalf("refusal: %+v %v, %d values", r, ok, c.Len())
 	}
 	if _, ok := c.Get(ctx, k, "tok", now.Add(time.Minute)); ok {
 		t.Fatal("refusal served after it stopped being fresh")
 	}
-	c.Set(ctx, k, "tok", result[string]{err: refused, fresh: now.Add(time.Minute)})
-	c.Set(ctx, k, "tok", result[string]{val: "alice", fresh: now.Add(time.Minute), grace: now.Add(time.Minute)})
+	c.Set(ctx, k, "tok", &result[string]{err: refused, fresh: now.Add(time.Minute)})
+	c.Set(ctx, k, "tok", &result[string]{val: "alice", fresh: now.Add(time.Minute), grace: now.Add(time.Minute)})
 	if r, ok := c.Get(ctx, k, "tok", now); !ok || r.err != nil || r.val != "alice" {
 		t.Fatalf("value after a refusal: %+v %v", r, ok)
 	}
