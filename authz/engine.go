@@ -399,120 +399,113 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 // credential, then authentication and authorization (phases 4 to 7).
 func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	var dry Decision // the first report-only denial, if any
-	if d, stop := e.secondCredential(in); stop {
-		return d
+	if detail, second := e.secondCredential(in); second {
+		return Deny(BadRequest, ReasonMultipleCredentials, detail)
 	}
 	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
 	// blocking), on every action, public routes included.
 	if d, stop := e.policies(ctx, "pre_auth", rule.PreAuth, in, &dry); stop {
 		return d
 	}
-	if d, stop := ruleAction(rule, dry); stop {
-		return d
+	if rule.Action != ActionAuthenticate {
+		return ruleAction(rule, &dry)
 	}
-	if d, stop := unauthenticated(rule, in, dry); stop {
-		return d
+	if in.Credential.Kind != CredentialBearer {
+		return unauthenticated(rule, in, &dry)
 	}
-	return e.bearer(ctx, rule, in, dry)
+	return e.bearer(ctx, rule, in, &dry)
 }
 
-// secondCredential refuses a request that carries more than one
-// credential, on every route.
-func (e *Engine) secondCredential(in *Input) (Decision, bool) {
+// secondCredential reports a request that carries more than one
+// credential, refused on every route, and says why.
+func (e *Engine) secondCredential(in *Input) (detail string, second bool) {
 	cred := in.Credential
 	// Several credentials at once are refused on every route (RFC 6750 §3.1;
 	// Tomcat and restguard would act on different ones).
 	if cred.Kind == CredentialMultiple {
-		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail), true
+		return cred.Detail, true
 	}
 	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
 	// second credential that no header removal can take away.
 	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
-		return Deny(BadRequest, ReasonMultipleCredentials, "session id in a path parameter"), true
+		return "session id in a path parameter", true
 	}
-	return Decision{}, false
+	return "", false
 }
 
-// ruleAction decides the rules that authenticate nobody: deny and pass
-// (after their pre-authentication policies). stop is false for
-// authenticate.
-func ruleAction(rule *Rule, dry Decision) (Decision, bool) {
+// ruleAction decides a rule that authenticates nobody, deny or pass,
+// after its pre-authentication policies.
+func ruleAction(rule *Rule, dry *Decision) Decision {
 	switch rule.Action {
 	case ActionDeny:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonRouteDenied
 		}
-		return withDry(Deny(Forbidden, reason, ""), dry), true
+		return withDry(Deny(Forbidden, reason, ""), *dry)
 	case ActionPass:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonPublicRoute
 		}
-		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, dry), true
-	case ActionAuthenticate:
-		return Decision{}, false
+		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, *dry)
 	default:
-		return Deny(Forbidden, ReasonInternalError, "unknown rule action"), true
+		return Deny(Forbidden, ReasonInternalError, "unknown rule action")
 	}
 }
 
 // unauthenticated decides an authenticating rule's request that carries
 // no bearer token: a CORS preflight, a passed-through scheme or Basic
 // (which the pre-authentication policies let through) are allowed for the
-// product to judge; anything else is refused. stop is false for a bearer
-// token.
-func unauthenticated(rule *Rule, in *Input, dry Decision) (Decision, bool) {
+// product to judge; anything else is refused.
+func unauthenticated(rule *Rule, in *Input, dry *Decision) Decision {
 	cred := in.Credential
 	switch cred.Kind {
 	case CredentialNone:
 		if rule.CORSPreflight && isPreflight(in.Request) {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, dry), true
+			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, *dry)
 		}
-		return Deny(Unauthenticated, ReasonCredentialsMissing, ""), true
+		return Deny(Unauthenticated, ReasonCredentialsMissing, "")
 	case CredentialMalformed:
-		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail), true
+		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail)
 	case CredentialOther:
 		if rule.PassSchemes[cred.Scheme] {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, dry), true
+			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, *dry)
 		}
-		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme), true
+		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme)
 	case CredentialBasic:
 		// Basic got past the pre-auth policies: not blocked here (disabled,
 		// allowlisted or report-only). The product checks the password.
-		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, dry), true
-	case CredentialBearer:
-		return Decision{}, false
+		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, *dry)
 	default:
-		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind"), true
+		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind")
 	}
 }
 
 // bearer runs phases 4 to 7 for a bearer token: authentication by the
 // rule's validators, the identity mappers, the authorization policies,
 // then the allow.
-func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry Decision) Decision {
+func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry *Decision) Decision {
 	// Phase 4: authentication.
 	id, provider, d := e.authenticate(ctx, rule, in.Credential.Token)
 	if d.Verdict == Allow {
 		// A product-native token the product validates itself: pre-auth
 		// policies (IP rules) have run; identity policies cannot.
 		d.Provider = provider
-		return withDry(d, dry)
+		return withDry(d, *dry)
 	}
 	if d.Verdict != Continue {
 		d.Provider = provider
 		return d
 	}
 	// Phase 5: identity.
-	id, d = e.mapIdentity(ctx, rule, id, provider)
-	if d.Verdict != Continue {
+	if id = e.mapIdentity(ctx, rule, id, provider, &d); id == nil {
 		return d
 	}
 	in.Identity = id
 
 	// Phase 6: authorization.
-	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, &dry); stop {
+	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, dry); stop {
 		d.Provider = provider
 		return d
 	}
@@ -520,23 +513,23 @@ func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry Decision
 		return Deny(Unavailable, ReasonTimeout, err.Error())
 	}
 	// Phase 7: allow.
-	return withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
+	return withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, *dry)
 }
 
 // mapIdentity runs the rule's identity mappers (username transforms,
 // directory groups) on id and checks that the result has a username fit
-// for a header. It returns the identity with a Continue decision, or the
-// denial.
-func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, provider string) (*Identity, Decision) {
+// for a header. It returns the identity, or nil with the denial in deny.
+func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, provider string, deny *Decision) *Identity {
 	for _, m := range rule.Mappers {
 		mapped, err := m.Map(ctx, id)
 		if err != nil {
-			d := e.errorDecision(ctx, err)
-			d.Provider = provider
-			return nil, d
+			*deny = e.errorDecision(ctx, err)
+			deny.Provider = provider
+			return nil
 		}
 		if mapped == nil {
-			return nil, Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
+			*deny = Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
+			return nil
 		}
 		id = mapped
 	}
@@ -545,9 +538,10 @@ func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, prov
 	}
 	// Header values must be safe to hand upstream.
 	if id.Username == "" || !safeHeaderValue(id.Username) {
-		return nil, Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+		*deny = Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+		return nil
 	}
-	return id, Decision{Verdict: Continue}
+	return id
 }
 
 func withDry(d, dry Decision) Decision {
