@@ -69,13 +69,10 @@ func newResultCache[V any](size, refusals int) resultCache[V] {
 // SHA-256 over the provider name, a NUL and the token, so that providers
 // never share entries (security catalogue K1, K4).
 func resultKey(scope, token string) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(scope))
-	h.Write([]byte{0})
-	h.Write([]byte(token))
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+	// One buffer on the stack for the usual sizes, and sha256.Sum256 rather
+	// than a hash.Hash: a lookup allocates nothing for its key.
+	var buf [512]byte
+	return sha256.Sum256(append(append(append(buf[:0], scope...), 0), token...))
 }
 
 // refusalCacheSize is the size of a remote provider's refusal cache next
