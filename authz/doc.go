@@ -4,6 +4,12 @@
 // order (route, pre-authentication, Basic blocking, authentication,
 // identity, authorization, response).
 //
+// The other packages plug in through small interfaces declared here:
+// Router (policy), Policy (policy), Validator and IdentityMapper
+// (providers), ClientIPResolver (policy), StatsReporter and Observer
+// (providers report to metrics through them). docs/architecture.md follows
+// one request through all of them.
+//
 // authz imports only the standard library. It makes decisions but knows
 // no wire format (see package envoy), no token format (see package
 // providers) and no rule syntax (see package policy). Policies can deny or

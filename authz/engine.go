@@ -440,104 +440,118 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	return withFacts(d)
 }
 
-// run executes the phases of one rule.
+// run executes the phases of one rule: refuse a second credential,
+// pre-authentication policies (phases 2 and 3), the rule's action, the
+// credential, then authentication and authorization (phases 4 to 7).
 func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	var dry Decision // the first report-only denial, if any
-	cred := in.Credential
-
-	// Several credentials at once are refused on every route (RFC 6750 §3.1;
-	// Tomcat and restguard would act on different ones).
-	if cred.Kind == CredentialMultiple {
-		return Deny(BadRequest, ReasonMultipleCredentials, cred.Detail)
+	if detail, second := e.secondCredential(in); second {
+		return Deny(BadRequest, ReasonMultipleCredentials, detail)
 	}
-	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
-	// second credential that no header removal can take away.
-	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
-		return Deny(BadRequest, ReasonMultipleCredentials, "session id in a path parameter")
-	}
-
 	// Phase 2 and 3: pre-authentication policies (IP rules, Basic
 	// blocking), on every action, public routes included.
 	if d, stop := e.policies(ctx, "pre_auth", rule.PreAuth, in, &dry); stop {
 		return d
 	}
+	if rule.Action != ActionAuthenticate {
+		return ruleAction(rule, &dry)
+	}
+	if in.Credential.Kind != CredentialBearer {
+		return unauthenticated(rule, in, &dry)
+	}
+	return e.bearer(ctx, rule, in, &dry)
+}
 
+// secondCredential reports a request that carries more than one
+// credential, refused on every route, and says why.
+func (e *Engine) secondCredential(in *Input) (detail string, second bool) {
+	cred := in.Credential
+	// Several credentials at once are refused on every route (RFC 6750 §3.1;
+	// Tomcat and restguard would act on different ones).
+	if cred.Kind == CredentialMultiple {
+		return cred.Detail, true
+	}
+	// A session id in a path parameter (Tomcat reads ";jsessionid=") is a
+	// second credential that no header removal can take away.
+	if cred.Kind == CredentialBearer && e.sessionInPath(in.Request.Path) {
+		return "session id in a path parameter", true
+	}
+	return "", false
+}
+
+// ruleAction decides a rule that authenticates nobody, deny or pass,
+// after its pre-authentication policies.
+func ruleAction(rule *Rule, dry *Decision) Decision {
 	switch rule.Action {
 	case ActionDeny:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonRouteDenied
 		}
-		return withDry(Deny(Forbidden, reason, ""), dry)
+		return withDry(Deny(Forbidden, reason, ""), *dry)
 	case ActionPass:
 		reason := rule.Reason
 		if reason == "" {
 			reason = ReasonPublicRoute
 		}
-		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, dry)
-	case ActionAuthenticate:
+		return withDry(Decision{Verdict: Allow, Reason: reason, stripCredentials: rule.StripCredentials}, *dry)
 	default:
 		return Deny(Forbidden, ReasonInternalError, "unknown rule action")
 	}
+}
 
+// unauthenticated decides an authenticating rule's request that carries
+// no bearer token: a CORS preflight, a passed-through scheme or Basic
+// (which the pre-authentication policies let through) are allowed for the
+// product to judge; anything else is refused.
+func unauthenticated(rule *Rule, in *Input, dry *Decision) Decision {
+	cred := in.Credential
 	switch cred.Kind {
 	case CredentialNone:
 		if rule.CORSPreflight && isPreflight(in.Request) {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, dry)
+			return withDry(Decision{Verdict: Allow, Reason: ReasonCORSPreflight}, *dry)
 		}
 		return Deny(Unauthenticated, ReasonCredentialsMissing, "")
 	case CredentialMalformed:
 		return Deny(BadRequest, ReasonMalformedCredential, cred.Detail)
 	case CredentialOther:
 		if rule.PassSchemes[cred.Scheme] {
-			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, dry)
+			return withDry(Decision{Verdict: Allow, Reason: ReasonSchemePassThrough, Detail: "scheme " + cred.Scheme}, *dry)
 		}
 		return Deny(Unauthenticated, ReasonUnsupportedScheme, "scheme "+cred.Scheme)
 	case CredentialBasic:
 		// Basic got past the pre-auth policies: not blocked here (disabled,
 		// allowlisted or report-only). The product checks the password.
-		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, dry)
-	case CredentialBearer:
+		return withDry(Decision{Verdict: Allow, Reason: ReasonBasicPassThrough}, *dry)
 	default:
 		return Deny(BadRequest, ReasonMalformedCredential, "unknown credential kind")
 	}
+}
 
+// bearer runs phases 4 to 7 for a bearer token: authentication by the
+// rule's validators, the identity mappers, the authorization policies,
+// then the allow.
+func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry *Decision) Decision {
 	// Phase 4: authentication.
-	id, provider, d := e.authenticate(ctx, rule, cred.Token)
+	id, provider, d := e.authenticate(ctx, rule, in.Credential.Token)
 	if d.Verdict == Allow {
 		// A product-native token the product validates itself: pre-auth
 		// policies (IP rules) have run; identity policies cannot.
 		d.Provider = provider
-		return withDry(d, dry)
+		return withDry(d, *dry)
 	}
 	if d.Verdict != Continue {
 		d.Provider = provider
 		return d
 	}
 	// Phase 5: identity.
-	for _, m := range rule.Mappers {
-		mapped, err := m.Map(ctx, id)
-		if err != nil {
-			d := e.errorDecision(ctx, err)
-			d.Provider, d.Identity = provider, id // for the decision log only
-			return d
-		}
-		if mapped == nil {
-			return Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
-		}
-		id = mapped
-	}
-	if tr := traceFrom(ctx); tr != nil {
-		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
-	}
-	// Header values must be safe to hand upstream.
-	if id.Username == "" || !safeHeaderValue(id.Username) {
-		return Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+	if id = e.mapIdentity(ctx, rule, id, provider, &d); id == nil {
+		return d
 	}
 	in.Identity = id
 
 	// Phase 6: authorization.
-	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, &dry); stop {
+	if d, stop := e.policies(ctx, "authorize", rule.PostAuth, in, dry); stop {
 		// The identity goes into the decision log (support searches by
 		// user); transports send it only on allow.
 		d.Provider, d.Identity = provider, id
@@ -550,7 +564,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	// asks for one. A failure to sign denies: an upstream that verifies
 	// assertions would refuse the request, one that does not would trust
 	// the plain header alone.
-	d = withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, dry)
+	d = withDry(Decision{Verdict: Allow, Reason: ReasonAuthenticated, Identity: id, Provider: provider}, *dry)
 	if e.asserter != nil && rule.AssertionAudience != "" {
 		v, jti, err := e.asserter.Assert(AssertInput{Audience: rule.AssertionAudience, Identity: id, Method: in.Request.Method, Path: in.Request.Path, Query: in.Request.Query})
 		if err != nil {
@@ -559,6 +573,34 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		d.assertion, d.AssertionID = v, jti
 	}
 	return d
+}
+
+// mapIdentity runs the rule's identity mappers (username transforms,
+// directory groups) on id and checks that the result has a username fit
+// for a header. It returns the identity, or nil with the denial in deny.
+func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, provider string, deny *Decision) *Identity {
+	for _, m := range rule.Mappers {
+		mapped, err := m.Map(ctx, id)
+		if err != nil {
+			*deny = e.errorDecision(ctx, err)
+			deny.Provider, deny.Identity = provider, id // for the decision log only
+			return nil
+		}
+		if mapped == nil {
+			*deny = Deny(Unavailable, ReasonInternalError, "identity mapper returned no identity")
+			return nil
+		}
+		id = mapped
+	}
+	if tr := traceFrom(ctx); tr != nil {
+		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
+	}
+	// Header values must be safe to hand upstream.
+	if id.Username == "" || !safeHeaderValue(id.Username) {
+		*deny = Deny(Unauthenticated, ReasonUsernameMissing, "no usable username")
+		return nil
+	}
+	return id
 }
 
 func withDry(d, dry Decision) Decision {

@@ -273,6 +273,38 @@ func checkHandOff(a Atlassian, p *problems) {
 // buildProduct checks one product and compiles its validators and
 // mappers; ok is false when the product cannot be built.
 func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems) (*builtProduct, []policy.PresetRoute, bool) {
+	if !checkProduct(c, pc, path, p) {
+		return nil, nil, false
+	}
+	routes, err := policy.AtlassianPreset(pc.Product, pc.ContextPath, pc.Exclusions)
+	if err != nil {
+		p.add(path, "%v", err)
+		return nil, nil, false
+	}
+	bp := &builtProduct{cfg: pc}
+	if !buildNative(pc, path, o, logger, p, bp) {
+		return nil, nil, false
+	}
+	mapper, built := usernameMapper(pc.Username, path+".username", p)
+	if !built {
+		return nil, nil, false
+	}
+	bp.mappers = append(bp.mappers, mapper)
+	if pc.Directory != nil {
+		dir, ok := buildDirectory(pc, path, o, logger, p)
+		if !ok {
+			return nil, nil, false
+		}
+		bp.mappers = append(bp.mappers, dir)
+	}
+	return bp, routes, true
+}
+
+// checkProduct checks the settings of one product that need no compiling:
+// the product and its context path, exclusions, providers, CIDRs, Basic
+// blocking and the Bitbucket scm policy. It reports every problem and
+// returns whether there was none.
+func checkProduct(c *Config, pc *Product, path string, p *problems) bool {
 	ok := true
 	fail := func(sub, format string, args ...any) {
 		p.add(path+sub, format, args...)
@@ -281,7 +313,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	known := policy.AtlassianExclusions(pc.Product)
 	if known == nil {
 		fail(".product", "unknown product %q (%s)%s", pc.Product, strings.Join(policy.Products, ", "), didYouMean(pc.Product, policy.Products...))
-		return nil, nil, false
+		return false
 	}
 	if _, err := policy.CleanContextPath(pc.ContextPath); err != nil {
 		fail(".context_path", "%v", err)
@@ -304,8 +336,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 		checkCIDR(p, fmt.Sprintf("%s.ip.allow[%d]", path, j), s)
 		ok = ok && len(p.errs) == before
 	}
-	bb := basicOf(pc)
-	if _, err := basicPolicy(bb); err != nil {
+	if _, err := basicPolicy(basicOf(pc)); err != nil {
 		fail(".block_basic", "%v", err)
 	}
 	switch pc.SCM.Basic {
@@ -316,88 +347,91 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	default:
 		fail(".scm.basic", "unknown scm basic policy %q (allow_access_tokens, block, pass)%s", pc.SCM.Basic, didYouMean(pc.SCM.Basic, "allow_access_tokens", "block", "pass"))
 	}
-	if !ok {
-		return nil, nil, false
-	}
-	routes, err := policy.AtlassianPreset(pc.Product, pc.ContextPath, pc.Exclusions)
-	if err != nil {
-		fail("", "%v", err)
-		return nil, nil, false
-	}
+	return ok
+}
 
-	bp := &builtProduct{cfg: pc}
-	shape := nativeShape(pc.NativeTokens)
+// buildNative compiles the product-native token validator in the
+// configured mode, its deny-mode twin (for rules with group or user rules
+// under pass_through) and the gate of the product's pass routes into bp.
+func buildNative(pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems, bp *builtProduct) bool {
 	nc := providers.AtlassianTokensConfig{
-		Name:        pc.Product + "-native",
-		Product:     pc.Product,
-		Mode:        or(pc.NativeTokens.Mode, DefaultNativeMode),
-		Shape:       shape,
-		URL:         pc.URL,
-		CacheTTL:    pc.NativeTokens.CacheTTL.D(),
-		NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
-		CacheSize:   pc.NativeTokens.CacheSize,
-		Timeout:     pc.NativeTokens.Timeout.D(),
-		HTTPClient:  o.HTTPClient,
-		Logger:      logger,
-		Now:         o.Now,
+		Name:    pc.Product + "-native",
+		Product: pc.Product,
+		Mode:    or(pc.NativeTokens.Mode, DefaultNativeMode),
+		Shape:   nativeShape(pc.NativeTokens),
+		URL:     pc.URL,
+		Remote: providers.RemoteOptions{
+			CacheTTL:    pc.NativeTokens.CacheTTL.D(),
+			NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
+			CacheSize:   pc.NativeTokens.CacheSize,
+			Timeout:     pc.NativeTokens.Timeout.D(),
+			HTTPClient:  o.HTTPClient,
+			Logger:      logger,
+			Now:         o.Now,
+		},
 	}
 	native, err := providers.NewAtlassianTokens(nc)
 	if err != nil {
-		failEach(fail, ".native_tokens", "atlassian: ", err)
-		return nil, nil, false
+		failEach(func(sub, format string, args ...any) { p.add(path+sub, format, args...) }, ".native_tokens", "atlassian: ", err)
+		return false
 	}
 	bp.native = authz.Authenticator{Name: nc.Name, Validator: native}
 	bp.gate = native.Gate()
 	nc.Mode = providers.NativeDeny
 	den, _ := providers.NewAtlassianTokens(nc)
 	bp.nativeDen = authz.Authenticator{Name: nc.Name, Validator: den}
+	return true
+}
 
-	mapper, built := usernameMapper(pc.Username, path+".username", p)
-	if !built {
-		return nil, nil, false
+// buildDirectory compiles the product's group directory (the product's
+// own, or Crowd).
+func buildDirectory(pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems) (*providers.Directory, bool) {
+	ok := true
+	fail := func(sub, format string, args ...any) {
+		p.add(path+sub, format, args...)
+		ok = false
 	}
-	bp.mappers = append(bp.mappers, mapper)
-	if d := pc.Directory; d != nil {
-		dc := providers.DirectoryConfig{
-			Name:         pc.Product,
-			Kind:         pc.Product,
-			URL:          or(d.URL, pc.URL),
-			UserFile:     d.UserFile,
-			PasswordFile: d.PasswordFile,
-			Groups:       d.Groups == nil || *d.Groups,
-			RequireUser:  d.RequireUser,
-			CacheTTL:     d.CacheTTL.D(),
-			NegativeTTL:  d.NegativeTTL.D(),
-			CacheSize:    d.CacheSize,
-			Timeout:      d.Timeout.D(),
-			HTTPClient:   o.HTTPClient,
-			Logger:       logger,
-			Now:          o.Now,
-		}
-		switch d.Source {
-		case "", "product":
-			if pc.Product == policy.ProductBamboo {
-				fail(".directory.source", "bamboo has no group directory here; use source: crowd")
-			}
-		case "crowd":
-			dc.Kind = providers.DirectoryCrowd
-			if d.URL == "" {
-				fail(".directory.url", "source crowd needs the crowd url")
-			}
-		default:
-			fail(".directory.source", "unknown directory source %q (product, crowd)%s", d.Source, didYouMean(d.Source, "product", "crowd"))
-		}
-		if !ok {
-			return nil, nil, false
-		}
-		dir, err := providers.NewDirectory(dc)
-		if err != nil {
-			failEach(fail, ".directory", "directory: ", err)
-			return nil, nil, false
-		}
-		bp.mappers = append(bp.mappers, dir)
+	d := pc.Directory
+	dc := providers.DirectoryConfig{
+		Name:         pc.Product,
+		Kind:         pc.Product,
+		URL:          or(d.URL, pc.URL),
+		UserFile:     d.UserFile,
+		PasswordFile: d.PasswordFile,
+		Groups:       d.Groups == nil || *d.Groups,
+		RequireUser:  d.RequireUser,
+		Remote: providers.RemoteOptions{
+			CacheTTL:    d.CacheTTL.D(),
+			NegativeTTL: d.NegativeTTL.D(),
+			CacheSize:   d.CacheSize,
+			Timeout:     d.Timeout.D(),
+			HTTPClient:  o.HTTPClient,
+			Logger:      logger,
+			Now:         o.Now,
+		},
 	}
-	return bp, routes, true
+	switch d.Source {
+	case "", "product":
+		if pc.Product == policy.ProductBamboo {
+			fail(".directory.source", "bamboo has no group directory here; use source: crowd")
+		}
+	case "crowd":
+		dc.Kind = providers.DirectoryCrowd
+		if d.URL == "" {
+			fail(".directory.url", "source crowd needs the crowd url")
+		}
+	default:
+		fail(".directory.source", "unknown directory source %q (product, crowd)%s", d.Source, didYouMean(d.Source, "product", "crowd"))
+	}
+	if !ok {
+		return nil, false
+	}
+	dir, err := providers.NewDirectory(dc)
+	if err != nil {
+		failEach(fail, ".directory", "directory: ", err)
+		return nil, false
+	}
+	return dir, true
 }
 
 // usernameMapper compiles a product's username transform, which always

@@ -28,6 +28,9 @@ type BuildOptions struct {
 	Now func() time.Time
 	// OnDecision is passed to the engine (metrics).
 	OnDecision func(*authz.Request, *authz.Decision)
+	// CallLatency, if set, supplies the histogram of a provider's
+	// outbound calls by provider name and kind (metrics.CallLatency).
+	CallLatency func(provider, kind string) authz.Observer
 	// Pool, if set, reuses unchanged providers across builds (hot reload).
 	Pool *Pool
 	// Shared, if set, is the cache the replicas share: the remote
@@ -367,6 +370,14 @@ func checkRoute(p *problems, path string, spec policy.RouteSpec) bool {
 		}
 	}
 	return ok
+}
+
+// callLatency is the observer of a provider's outbound calls, or nil.
+func (o BuildOptions) callLatency(provider, kind string) authz.Observer {
+	if o.CallLatency == nil {
+		return nil
+	}
+	return o.CallLatency(provider, kind)
 }
 
 func allowedSample(v *float64) float64 {

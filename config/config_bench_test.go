@@ -14,7 +14,7 @@ import (
 // strict decoding, validation) and Build (providers, policies, router),
 // for the example configuration and for one with 100 rules.
 func BenchmarkCompile(b *testing.B) {
-	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "restguard.yaml"))
+	example, err := os.ReadFile(filepath.Join("..", "examples", "restguard.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}

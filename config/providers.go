@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -256,41 +257,67 @@ func checkParams(pc Provider) error {
 	return errors.Join(errs...)
 }
 
-// checkKindKeys refuses keys that the chosen kind would ignore.
+// checkKindKeys refuses keys that the chosen kind would ignore, in the
+// order of kindKeys.
 func checkKindKeys(pc Provider, kind string) error {
 	var errs []error
-	refuse := func(key string, set bool, kinds string) {
-		if set {
-			errs = append(errs, at(key, fmt.Errorf("not used by kind %s (only by %s)", kind, kinds)))
+	for _, k := range kindKeys {
+		if k.ignoredBy(kind) && k.set(pc) {
+			errs = append(errs, at(k.key, fmt.Errorf("not used by kind %s (only by %s)", kind, k.usedBy)))
 		}
 	}
-	jwtLike := kind == providers.KindJWT || kind == providers.KindDiscovery
-	refuse("jwks_uri", pc.JWKSURI != "" && !jwtLike, "jwt")
-	refuse("algorithms", len(pc.Algorithms) > 0 && !jwtLike, "jwt, discovery")
-	refuse("client_id_claim", pc.ClientIDClaim != "" && !jwtLike, "jwt, discovery")
-	refuse("strict_typ", pc.StrictTyp && !jwtLike, "jwt, discovery")
-	refuse("jwks", pc.JWKS != (JWKS{}) && !jwtLike, "jwt, discovery")
-	refuse("introspection", !emptyIntrospection(pc.Introspection) && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, discovery")
-	refuse("userinfo", (pc.Userinfo.URL != "" || pc.Userinfo.Method != "" || len(pc.Userinfo.Headers) > 0 || pc.Userinfo.SuccessField != "") && kind != providers.KindUserinfo, "userinfo")
-	refuse("app_binding", pc.AppBinding != (AppBinding{}) && kind != providers.KindUserinfo, "userinfo")
-	refuse("allow_any_client", pc.AllowAnyClient && kind != providers.KindUserinfo && kind != providers.KindIntrospection && kind != providers.KindDiscovery, "introspection, userinfo, discovery")
-	refuse("keys", len(pc.Keys) > 0 && kind != providers.KindAPIKey, "api_key")
-	refuse("header", pc.Header != "" && kind != providers.KindAPIKey, "api_key")
-	remote := kind == providers.KindIntrospection || kind == providers.KindUserinfo || kind == providers.KindDiscovery
-	refuse("client_secret", pc.ClientSecret != nil && !remote, "introspection, userinfo, discovery")
-	refuse("timeout", pc.Timeout != 0 && !remote, "introspection, userinfo, discovery")
-	refuse("cache.ttl", pc.Cache.TTL != 0 && !remote, "introspection, userinfo, discovery")
-	refuse("cache.negative_ttl", pc.Cache.NegativeTTL != 0 && !remote, "introspection, userinfo, discovery")
-	refuse("cache.grace", pc.Cache.Grace != 0 && !remote, "introspection, userinfo, discovery")
-	refuse("reject_audiences", len(pc.RejectAudiences) > 0 && kind != providers.KindJWT, "jwt")
-	if kind == providers.KindAPIKey {
-		refuse("issuer", pc.Issuer != "", "jwt, introspection, userinfo, discovery")
-		refuse("username", !reflect.ValueOf(pc.Username).IsZero(), "jwt, introspection, userinfo, discovery")
-		refuse("groups", pc.Groups.Claim != "", "jwt, introspection, userinfo, discovery")
-		refuse("audiences", len(pc.Audiences) > 0, "jwt, introspection")
-		refuse("client_id", pc.ClientID != "", "presets and remote kinds")
-	}
 	return errors.Join(errs...)
+}
+
+// kindKey is a provider key that only some kinds use.
+type kindKey struct {
+	key       string
+	usedBy    string                 // the kinds that use it, for the message
+	ignoredBy func(kind string) bool // whether kind ignores it
+	set       func(pc Provider) bool
+}
+
+// except is a kindKey.ignoredBy: every kind but these ignores the key.
+func except(kinds ...string) func(string) bool {
+	return func(kind string) bool { return !slices.Contains(kinds, kind) }
+}
+
+// by is a kindKey.ignoredBy: these kinds ignore the key.
+func by(kinds ...string) func(string) bool {
+	return func(kind string) bool { return slices.Contains(kinds, kind) }
+}
+
+const (
+	remoteKinds   = "introspection, userinfo, discovery"
+	identityKinds = "jwt, introspection, userinfo, discovery"
+)
+
+var kindKeys = []kindKey{
+	{"jwks_uri", "jwt", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.JWKSURI != "" }},
+	{"algorithms", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return len(pc.Algorithms) > 0 }},
+	{"client_id_claim", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.ClientIDClaim != "" }},
+	{"strict_typ", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.StrictTyp }},
+	{"jwks", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.JWKS != (JWKS{}) }},
+	{"introspection", "introspection, discovery", except(providers.KindIntrospection, providers.KindDiscovery), func(pc Provider) bool { return !emptyIntrospection(pc.Introspection) }},
+	{"userinfo", "userinfo", except(providers.KindUserinfo), func(pc Provider) bool {
+		u := pc.Userinfo
+		return u.URL != "" || u.Method != "" || len(u.Headers) > 0 || u.SuccessField != ""
+	}},
+	{"app_binding", "userinfo", except(providers.KindUserinfo), func(pc Provider) bool { return pc.AppBinding != (AppBinding{}) }},
+	{"allow_any_client", remoteKinds, except(providers.KindUserinfo, providers.KindIntrospection, providers.KindDiscovery), func(pc Provider) bool { return pc.AllowAnyClient }},
+	{"keys", "api_key", except(providers.KindAPIKey), func(pc Provider) bool { return len(pc.Keys) > 0 }},
+	{"header", "api_key", except(providers.KindAPIKey), func(pc Provider) bool { return pc.Header != "" }},
+	{"client_secret", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.ClientSecret != nil }},
+	{"timeout", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Timeout != 0 }},
+	{"cache.ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.TTL != 0 }},
+	{"cache.negative_ttl", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.NegativeTTL != 0 }},
+	{"cache.grace", remoteKinds, except(providers.KindIntrospection, providers.KindUserinfo, providers.KindDiscovery), func(pc Provider) bool { return pc.Cache.Grace != 0 }},
+	{"reject_audiences", "jwt", except(providers.KindJWT), func(pc Provider) bool { return len(pc.RejectAudiences) > 0 }},
+	{"issuer", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return pc.Issuer != "" }},
+	{"username", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return !reflect.ValueOf(pc.Username).IsZero() }},
+	{"groups", identityKinds, by(providers.KindAPIKey), func(pc Provider) bool { return pc.Groups.Claim != "" }},
+	{"audiences", "jwt, introspection", by(providers.KindAPIKey), func(pc Provider) bool { return len(pc.Audiences) > 0 }},
+	{"client_id", "presets and remote kinds", by(providers.KindAPIKey), func(pc Provider) bool { return pc.ClientID != "" }},
 }
 
 func paramsEmpty(p PresetParams) bool {
@@ -534,6 +561,7 @@ func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logg
 	// The discovery kind's introspection is bound by the audiences or
 	// client ids its JWT side requires; here the opt-in is explicit.
 	ic.AllowAnyClient = pc.AllowAnyClient
+	ic.Remote.CallLatency = o.callLatency(pc.Name, providers.KindIntrospection)
 	if ic.Endpoint == "" {
 		return nil, at("introspection", errors.New("needs endpoint (the RFC 7662 introspection endpoint)"))
 	}
@@ -594,6 +622,7 @@ func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *s
 		return nil, at("client_secret", err)
 	}
 	uc := userinfoConfig(pc, pre, secret, o, logger)
+	uc.Remote.CallLatency = o.callLatency(pc.Name, providers.KindUserinfo)
 	if uc.Binding == nil && pre.NeedsAllowAnyClient && !pc.AllowAnyClient {
 		return nil, at("allow_any_client", fmt.Errorf("preset %s offers no check that a token was issued to your app, so any token its users got for any app would authenticate; set allow_any_client: true to accept that", pc.Preset))
 	}

@@ -286,19 +286,11 @@ func (h *httpHandler) split(uri string) (line string, ok bool) {
 
 // toHTTPRequest builds the authz.Request of a forward-auth call in style.
 // Like ToRequest it makes no decision: contradictions are marked
-// Malformed.
+// Malformed (the first one found is kept).
 func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
 	req := &authz.Request{Header: make(http.Header, len(r.Header))}
 	t := translator{r: req}
-	for k, vs := range r.Header {
-		ck := http.CanonicalHeaderKey(k)
-		for _, v := range vs {
-			if hasCRLFNUL(v) {
-				t.malformed("header value contains CR, LF or NUL")
-			}
-		}
-		req.Header[ck] = append(req.Header[ck], vs...)
-	}
+	t.copyHeaders(r)
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Zone() == "" {
 		req.Source = ap.Addr().Unmap()
 	}
@@ -307,33 +299,63 @@ func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
 	}
 
 	o := readOriginal(&t, req.Header)
+	method, target, host := t.styleOriginal(r, style, line, o)
+	t.checkAgreement(r, style, o, method, target, host)
+	if method != "" && !isToken(method) {
+		t.malformed("invalid method")
+	}
+	if host == "" || hasCRLFNUL(host) || strings.ContainsAny(host, " ,/@") {
+		t.malformed("invalid host")
+	}
+	req.Method, req.Host = method, host
+	t.setTarget(target)
+	return req
+}
+
+// copyHeaders copies the call's headers under canonical keys, marking a
+// value with CR, LF or NUL malformed.
+func (t *translator) copyHeaders(r *http.Request) {
+	for k, vs := range r.Header {
+		ck := http.CanonicalHeaderKey(k)
+		for _, v := range vs {
+			if hasCRLFNUL(v) {
+				t.malformed("header value contains CR, LF or NUL")
+			}
+		}
+		t.r.Header[ck] = append(t.r.Header[ck], vs...)
+	}
+}
+
+// styleOriginal reads the original method, target and host where style
+// says its proxy puts them (docs/deploy.md); a missing one is malformed.
+// Envoy's http_service sends the original request line itself.
+func (t *translator) styleOriginal(r *http.Request, style Style, line string, o original) (method, target, host string) {
 	need := func(v, name string) string {
 		if v == "" {
 			t.malformed(string(style) + " style: no " + name + " (the proxy must set it; see docs/deploy.md)")
 		}
 		return v
 	}
-	var method, target, host string
 	switch style {
 	case StyleEnvoy:
-		method, target, host = r.Method, line, r.Host
+		return r.Method, line, r.Host
 	case StyleNginx:
-		method = need(o.origMethod, HeaderOriginalMethod)
-		target = need(o.origURI, HeaderOriginalURI)
-		host = need(r.Host, "Host")
+		return need(o.origMethod, HeaderOriginalMethod), need(o.origURI, HeaderOriginalURI), need(r.Host, "Host")
 	case StyleIngressNginx:
-		method = need(o.origMethod, HeaderOriginalMethod)
-		target = need(o.urlTarget, HeaderOriginalURL)
-		host = need(o.fwdHost, HeaderForwardedHost)
+		return need(o.origMethod, HeaderOriginalMethod), need(o.urlTarget, HeaderOriginalURL), need(o.fwdHost, HeaderForwardedHost)
 	case StyleCaddy, StyleTraefik:
-		method = need(o.fwdMethod, HeaderForwardedMethod)
-		target = need(o.fwdURI, HeaderForwardedURI)
-		host = need(o.fwdHost, HeaderForwardedHost)
+		return need(o.fwdMethod, HeaderForwardedMethod), need(o.fwdURI, HeaderForwardedURI), need(o.fwdHost, HeaderForwardedHost)
 	default:
 		t.malformed("unknown forward-auth style")
+		return "", "", ""
 	}
+}
 
-	// Every source present, the style's own among them, must agree.
+// checkAgreement marks the request malformed when any reconstruction
+// header present, the style's own among them, disagrees with the original
+// method, target or host: a component behind the proxy may read another
+// one than restguard did.
+func (t *translator) checkAgreement(r *http.Request, style Style, o original, method, target, host string) {
 	for _, m := range []struct{ name, v string }{{HeaderOriginalMethod, o.origMethod}, {HeaderForwardedMethod, o.fwdMethod}} {
 		if m.v != "" && m.v != method {
 			t.malformed(m.name + " disagrees with the original method")
@@ -353,16 +375,6 @@ func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
 			t.malformed(hs.name + " host disagrees with the original host")
 		}
 	}
-
-	if method != "" && !isToken(method) {
-		t.malformed("invalid method")
-	}
-	if host == "" || hasCRLFNUL(host) || strings.ContainsAny(host, " ,/@") {
-		t.malformed("invalid host")
-	}
-	req.Method, req.Host = method, host
-	t.setTarget(target)
-	return req
 }
 
 // original is what the reconstruction headers say, each read once. A

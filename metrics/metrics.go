@@ -1,7 +1,11 @@
 // Package metrics exposes restguard's Prometheus metrics. It is the only
-// package that imports client_golang. Label values are bounded: verdicts,
-// reasons, rule and provider names come from the configuration or from
-// fixed sets, never from requests (no usernames, no paths).
+// package that imports client_golang. Decisions arrive through Observe
+// (the engine's OnDecision hook); provider counters are read from
+// authz.ProviderStats at scrape time (SetProviders); providers time their
+// outbound calls into the histograms CallLatency hands to the build, as
+// authz.Observer. Label values are bounded: verdicts, reasons, rule and
+// provider names come from the configuration or from fixed sets, never
+// from requests (no usernames, no paths).
 package metrics
 
 import (
@@ -28,6 +32,7 @@ type Metrics struct {
 	lastReload  prometheus.Gauge
 	ready       prometheus.Gauge
 	providers   *providerCollector
+	callLatency *callLatency
 	reloadClock func() time.Time
 	sharedOnce  sync.Once // SetSharedCache registers once
 }
@@ -66,6 +71,7 @@ func New(version string) *Metrics {
 			Help: "1 when a configuration is loaded and every provider is warm.",
 		}),
 		providers:   &providerCollector{},
+		callLatency: &callLatency{all: map[[2]string]prometheus.Histogram{}},
 		reloadClock: time.Now,
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -73,7 +79,7 @@ func New(version string) *Metrics {
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers,
+	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers, m.callLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Pre-create the reload series so that dashboards see zeros.
 	m.reloads.WithLabelValues("success")
@@ -110,8 +116,20 @@ func (m *Metrics) SetReady(ready bool) {
 	}
 }
 
-// SetProviders replaces the provider statistics sources (after a reload).
-func (m *Metrics) SetProviders(ps []StatsSource) { m.providers.set(ps) }
+// SetProviders replaces the provider statistics sources (after a reload),
+// and with them the call-latency histograms exported.
+func (m *Metrics) SetProviders(ps []StatsSource) {
+	m.providers.set(ps)
+	m.callLatency.install(ps)
+}
+
+// CallLatency returns the histogram of the outbound calls of the provider
+// with this name and kind (restguard_provider_call_duration_seconds,
+// CallBuckets), for its RemoteOptions.CallLatency. It is exported once
+// SetProviders installs the provider.
+func (m *Metrics) CallLatency(provider, kind string) authz.Observer {
+	return m.callLatency.observer(provider, kind)
+}
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

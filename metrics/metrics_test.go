@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -110,29 +111,77 @@ func count(t *testing.T, m *metrics.Metrics, name string) int {
 	return 0
 }
 
-type latencyStats struct{}
+type callStats struct{}
 
-func (latencyStats) Stats() authz.ProviderStats {
-	return authz.ProviderStats{Calls: map[string]uint64{"ok": 3, "error": 1}, Keys: -1,
-		CallLatency: authz.Histogram{Bounds: []float64{.01, .1}, Cumulative: []uint64{2, 3}, Count: 4, Sum: 1.5}}
+func (callStats) Stats() authz.ProviderStats {
+	return authz.ProviderStats{Calls: map[string]uint64{"ok": 3, "error": 1}, Keys: -1}
 }
 
+// TestProviderCallLatencyHistogram: a provider observes its calls into
+// the histogram the metrics code supplies; it is exported, with the
+// documented buckets, while the provider is installed, and not after a
+// reload removed it.
 func TestProviderCallLatencyHistogram(t *testing.T) {
 	t.Parallel()
 	m := metrics.New("test")
-	m.SetProviders([]metrics.StatsSource{{Name: "hydra", Kind: "introspection", StatsReporter: latencyStats{}}})
+	h := m.CallLatency("hydra", "introspection")
+	for _, v := range []float64{.004, .006, .05, 1.44} {
+		h.Observe(v)
+	}
+	m.SetProviders([]metrics.StatsSource{{Name: "hydra", Kind: "introspection", StatsReporter: callStats{}}})
+	got, ok := callLatency(t, m)
+	if !ok {
+		t.Fatal("no restguard_provider_call_duration_seconds")
+	}
+	if got.count != 4 || math.Abs(got.sum-1.5) > 1e-9 || len(got.buckets) != len(metrics.CallBuckets) {
+		t.Fatalf("histogram = %+v", got)
+	}
+	for le, want := range map[float64]uint64{.001: 0, .01: 2, .1: 3, 1: 3, 2.5: 4, 5: 4} {
+		if n, ok := got.buckets[le]; !ok || n != want {
+			t.Errorf("le %g: %d (present %v), want %d", le, n, ok, want)
+		}
+	}
+	m.SetProviders(nil)
+	if _, ok := callLatency(t, m); ok {
+		t.Fatal("a removed provider's histogram is still exported")
+	}
+}
+
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets map[float64]uint64 // upper bound: cumulative count
+}
+
+// callLatency reads the one restguard_provider_call_duration_seconds
+// series (provider hydra, kind introspection); ok is false when there is
+// none.
+func callLatency(t *testing.T, m *metrics.Metrics) (histogram, bool) {
+	t.Helper()
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range fams {
-		if f.GetName() == "restguard_provider_call_duration_seconds" {
-			h := f.GetMetric()[0].GetHistogram()
-			if h.GetSampleCount() != 4 || h.GetSampleSum() != 1.5 || len(h.GetBucket()) != 2 || h.GetBucket()[1].GetCumulativeCount() != 3 {
-				t.Fatalf("histogram = %v", h)
-			}
-			return
+		if f.GetName() != "restguard_provider_call_duration_seconds" {
+			continue
 		}
+		if n := len(f.GetMetric()); n != 1 {
+			t.Fatalf("%d series", n)
+		}
+		mt := f.GetMetric()[0]
+		labels := map[string]string{}
+		for _, l := range mt.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["provider"] != "hydra" || labels["kind"] != "introspection" || len(labels) != 2 {
+			t.Fatalf("labels %v", labels)
+		}
+		hist := histogram{count: mt.GetHistogram().GetSampleCount(), sum: mt.GetHistogram().GetSampleSum(), buckets: map[float64]uint64{}}
+		for _, b := range mt.GetHistogram().GetBucket() {
+			hist.buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+		}
+		return hist, true
 	}
-	t.Fatal("no restguard_provider_call_duration_seconds")
+	return histogram{}, false
 }

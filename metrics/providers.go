@@ -25,9 +25,11 @@ var (
 		"JWKS fetches by provider and outcome.", []string{"provider", "outcome"}, nil)
 	descKeys = prometheus.NewDesc("restguard_jwks_keys",
 		"Usable keys in the provider's current key set.", []string{"provider"}, nil)
-	descCallLatency = prometheus.NewDesc("restguard_provider_call_duration_seconds",
-		"Latency of outbound validation calls by provider.", []string{"provider", "kind"}, nil)
 )
+
+// CallBuckets are the latency buckets of outbound provider calls
+// (seconds): a provider call inside Envoy's 200 ms budget, or an outage.
+var CallBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .2, .5, 1, 2.5, 5}
 
 type providerCollector struct {
 	mu      sync.Mutex
@@ -41,7 +43,7 @@ func (c *providerCollector) set(ps []StatsSource) {
 }
 
 func (c *providerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCalls, descCache, descCacheSize, descRefreshes, descKeys, descCallLatency} {
+	for _, d := range []*prometheus.Desc{descCalls, descCache, descCacheSize, descRefreshes, descKeys} {
 		ch <- d
 	}
 }
@@ -62,15 +64,68 @@ func (c *providerCollector) Collect(ch chan<- prometheus.Metric) {
 		for outcome, n := range st.KeyRefreshes {
 			ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(n), name, outcome)
 		}
-		if h := st.CallLatency; len(h.Bounds) > 0 {
-			buckets := make(map[float64]uint64, len(h.Bounds))
-			for i, b := range h.Bounds {
-				buckets[b] = h.Cumulative[i]
-			}
-			ch <- prometheus.MustNewConstHistogram(descCallLatency, h.Count, h.Sum, buckets, name, s.Kind)
-		}
 		if st.Keys >= 0 {
 			ch <- prometheus.MustNewConstMetric(descKeys, prometheus.GaugeValue, float64(st.Keys), name)
 		}
+	}
+}
+
+// callLatency holds the latency histogram of each provider's outbound
+// calls, one per provider name and kind. A build asks for its providers'
+// histograms (Metrics.CallLatency); they are exported while a provider of
+// that name and kind is installed (SetProviders), so a provider removed
+// by a reload, or one of a build that failed, leaves no series behind. A
+// provider kept across reloads keeps its histogram.
+type callLatency struct {
+	mu        sync.Mutex
+	all       map[[2]string]prometheus.Histogram // by provider, kind
+	installed []prometheus.Histogram
+}
+
+func (c *callLatency) observer(provider, kind string) prometheus.Histogram {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]string{provider, kind}
+	h := c.all[k]
+	if h == nil {
+		h = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:        "restguard_provider_call_duration_seconds",
+			Help:        "Latency of outbound validation calls by provider.",
+			Buckets:     CallBuckets,
+			ConstLabels: prometheus.Labels{"provider": provider, "kind": kind},
+		})
+		c.all[k] = h
+	}
+	return h
+}
+
+// install exports the histograms of ps and forgets those of providers no
+// longer installed (a build that later asks for one gets a new one).
+func (c *callLatency) install(ps []StatsSource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := map[[2]string]prometheus.Histogram{}
+	c.installed = nil
+	for _, s := range ps {
+		k := [2]string{s.Name, s.Kind}
+		if h := c.all[k]; h != nil {
+			kept[k] = h
+			c.installed = append(c.installed, h)
+		}
+	}
+	c.all = kept
+}
+
+// Describe describes nothing: the series come and go with the
+// configuration, so the registry checks them as an unchecked collector's
+// (one family, consistent labels) instead.
+func (c *callLatency) Describe(chan<- *prometheus.Desc) {}
+
+func (c *callLatency) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	installed := c.installed
+	c.mu.Unlock()
+	for _, h := range installed {
+		h.Collect(ch)
 	}
 }

@@ -1,7 +1,10 @@
 // Package policy holds restguard's rule building blocks: the path
-// normaliser and the Router that picks a rule for a request (phase 1), the
-// ClientIP resolver, and the policies the Engine runs before
-// authentication (IPAllow, BasicAuth) and after it (Groups, Users).
+// normaliser and the Router that picks a rule for a request (phase 1),
+// with the Atlassian product presets' routes and exclusions and an
+// analysis of a compiled router (Shadowed, Witnesses) for `restguard
+// validate`; the ClientIP resolver; and the policies the Engine runs
+// before authentication (IPAllow, BasicAuth, PasswordChannels, SCMBasic)
+// and after it (Groups, Users).
 //
 // Everything here is compiled at load time and immutable afterwards, so
 // it is safe for concurrent use; a request does no parsing of

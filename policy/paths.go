@@ -54,6 +54,48 @@ func NormalizePath(raw string) (clean string, ambiguous bool, err error) {
 // normalize is NormalizePath with the two kinds of ambiguity apart:
 // changed (a transformation altered the path) and suspicious (the clean
 // path itself holds something ambiguous).
+//
+// It stays one function on purpose: it is one pass over the bytes on the
+// request path (after fastPath, which clean paths never leave), and each
+// branch mirrors one step of Tomcat's CoyoteAdapter.postParseRequest,
+// which runs parsePathParameters, then UDecoder.convert (%XX decoding),
+// then CoyoteAdapter.normalize:
+//
+//   - longer than MaxPathBytes: errPathTooLong (Tomcat bounds the request
+//     line by maxHttpHeaderSize, 8 KiB by default);
+//   - not starting with '/': errPathNotAbsolute (normalize: "The URL must
+//     start with '/'");
+//   - ';' in a segment: everything up to the next '/' is dropped, changed
+//     (parsePathParameters strips ";name=value" parameters, up to ';' or
+//     '/', before any decoding, so "..;" is "..");
+//   - a raw control byte or DEL, in a segment or a parameter:
+//     errPathControl (Tomcat's request-target parser refuses them with
+//     400, and normalize refuses NUL);
+//   - '%' not followed by two hex digits: errPathEscape (UDecoder.convert
+//     throws, 400 "Invalid URI");
+//   - %XX of an unreserved character: decoded, changed (UDecoder decodes
+//     every escape);
+//   - %XX of anything else: kept encoded, upper-case; suspicious when it
+//     is '/', '\', '%', a control or a non-ASCII byte, which Tomcat
+//     refuses, decodes or passes on depending on encodedSolidusHandling
+//     and allowBackslash (and a decoded '%' can be decoded again
+//     downstream), so restguard never guesses which;
+//   - a raw non-ASCII byte, '#' or '?': kept, suspicious (the request
+//     target parser refuses or relaxes them by configuration,
+//     relaxedPathChars);
+//   - an empty segment: "//" merged, changed (normalize: "Replace // with
+//     /"); at the end, the trailing '/' is kept;
+//   - a "." segment: removed, changed (normalize: "/./"); at the end the
+//     path keeps a trailing '/' (normalize appends '/' to "/." and "/..");
+//   - a ".." segment: removes the segment before it, changed (normalize:
+//     "/../"); with none before it, errPathAboveRoot (normalize returns
+//     false: "going above the root", 400);
+//   - another segment ending in '.': kept, suspicious (Tomcat keeps the
+//     dot; other servers and file systems drop it);
+//   - '\' as a separator: read as '/', changed (normalize turns it into
+//     '/' only with allowBackslash, and otherwise answers 400; restguard
+//     reads it as a separator and marks the path changed, so that no pass
+//     rule matches it).
 func normalize(raw string) (clean string, changed, suspicious bool, err error) {
 	if len(raw) > MaxPathBytes {
 		return "", false, false, errPathTooLong

@@ -241,26 +241,10 @@ func (rt *route) matchPath(segs []string, fold bool) bool {
 // or IP literal, for example when it holds userinfo ("user:pass@host"),
 // spaces, an empty label or a non-numeric port.
 func NormalizeHost(host string) string {
-	h := host
-	if strings.HasPrefix(h, "[") {
-		end := strings.IndexByte(h, ']')
-		if end < 0 {
-			return ""
-		}
-		if rest := h[end+1:]; rest != "" && (rest[0] != ':' || !isPort(rest[1:])) {
-			return ""
-		}
-		h = h[:end+1]
-		for i := 1; i < len(h)-1; i++ {
-			if c := h[i]; !(isHex(c) || c == ':' || c == '.') {
-				return ""
-			}
-		}
-		if len(h) < 3 {
-			return ""
-		}
-		return strings.ToLower(h)
+	if strings.HasPrefix(host, "[") {
+		return normalizeIPv6Host(host)
 	}
+	h := host
 	if i := strings.IndexByte(h, ':'); i >= 0 {
 		if !isPort(h[i+1:]) {
 			return ""
@@ -268,16 +252,44 @@ func NormalizeHost(host string) string {
 		h = h[:i]
 	}
 	h = strings.TrimSuffix(h, ".")
-	if h == "" || h[0] == '.' || strings.Contains(h, "..") {
+	if h == "" || h[0] == '.' || strings.Contains(h, "..") || !isHostName(h) {
 		return ""
 	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+	return strings.ToLower(h)
+}
+
+// normalizeIPv6Host is NormalizeHost for a bracketed IPv6 literal with an
+// optional port: the lower-cased literal with its brackets, or "".
+func normalizeIPv6Host(host string) string {
+	end := strings.IndexByte(host, ']')
+	if end < 0 {
+		return ""
+	}
+	if rest := host[end+1:]; rest != "" && (rest[0] != ':' || !isPort(rest[1:])) {
+		return ""
+	}
+	h := host[:end+1]
+	for i := 1; i < len(h)-1; i++ {
+		if c := h[i]; !(isHex(c) || c == ':' || c == '.') {
 			return ""
 		}
 	}
+	if len(h) < 3 {
+		return ""
+	}
 	return strings.ToLower(h)
+}
+
+// isHostName reports whether h holds only the characters of a host name
+// (letters, digits, '-', '.', and '_' which some internal names use).
+func isHostName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // isPort accepts an empty port (RFC 3986 allows "host:") or 1-5 digits.

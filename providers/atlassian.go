@@ -2,16 +2,13 @@ package providers
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/restguard/restguard/authz"
@@ -34,11 +31,11 @@ const (
 	NativeVerify = "verify"
 )
 
-// Defaults for AtlassianTokensConfig and DirectoryConfig.
+// Defaults for AtlassianTokensConfig and DirectoryConfig (their Remote
+// options take the rest of RemoteOptions' defaults).
 const (
 	DefaultAtlassianCacheTTL    = 5 * time.Minute
 	DefaultAtlassianNegativeTTL = 30 * time.Second
-	DefaultAtlassianTimeout     = 2 * time.Second
 	DefaultBitbucketTokenPrefix = "BBDC-"
 	// PATLength is the length of a Jira/Confluence/Bamboo personal access
 	// token: 33 bytes in standard base64.
@@ -122,18 +119,14 @@ type AtlassianTokensConfig struct {
 	// ("https://jira.internal:8080/jira"), for verify. https, or http on
 	// loopback.
 	URL string
-	// CacheTTL bounds how long a verified token's user is reused; it is
-	// the window in which a revoked token still works. NegativeTTL is how
-	// long a refused token stays refused without asking again.
-	CacheTTL, NegativeTTL time.Duration
-	// CacheSize bounds the cache (0: DefaultCacheSize).
-	CacheSize int
-	// Timeout bounds one call (default 2s); MaxBodyBytes one answer.
-	Timeout      time.Duration
-	MaxBodyBytes int64
-	HTTPClient   *http.Client // redirects are never followed
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Remote: CacheTTL (default DefaultAtlassianCacheTTL) bounds how long
+	// a verified token's user is reused, the window in which a revoked
+	// token still works; NegativeTTL (default
+	// DefaultAtlassianNegativeTTL) is how long a refused token stays
+	// refused without asking again; CacheSize 0 or negative is
+	// DefaultCacheSize (the cache spares the product and cannot be turned
+	// off). Grace and Leeway are not used.
+	Remote RemoteOptions
 }
 
 // AtlassianTokens is an authz.Validator for product-native tokens. It must
@@ -142,8 +135,8 @@ type AtlassianTokensConfig struct {
 // is never sent to an identity provider. It is safe for concurrent use.
 type AtlassianTokens struct {
 	cfg    AtlassianTokensConfig
-	call   caller
-	cache  *ttlCache[[32]byte, *authz.Identity]
+	call   *caller
+	cache  resultCache[*authz.Identity]
 	flight singleflight.Group
 	calls  callStats
 }
@@ -165,10 +158,9 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		if _, ok := whoami[cfg.Product]; !ok {
 			errs = append(errs, fmt.Errorf("atlassian: unknown product %q", cfg.Product))
 		}
-		if cfg.URL == "" {
-			errs = append(errs, errors.New("atlassian: verify needs the product url"))
-		} else if err := checkURL(cfg.URL); err != nil {
-			errs = append(errs, fmt.Errorf("atlassian: url: %w", err))
+		var err error
+		if cfg.URL, err = productURL("atlassian", cfg.URL, "verify needs the product url"); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("atlassian: unknown mode %q (pass_through, deny, verify)", cfg.Mode))
@@ -176,37 +168,29 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 	if len(cfg.Shape.Prefixes) == 0 && !cfg.Shape.PAT {
 		errs = append(errs, errors.New("atlassian: the token shape matches nothing"))
 	}
-	for _, d := range []*time.Duration{&cfg.CacheTTL, &cfg.NegativeTTL, &cfg.Timeout} {
-		if *d < 0 {
-			errs = append(errs, errors.New("atlassian: durations must not be negative"))
-		}
+	if err := cfg.Remote.prepare("atlassian", nativeDefaults); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.CacheTTL = orDuration(cfg.CacheTTL, DefaultAtlassianCacheTTL)
-	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, DefaultAtlassianNegativeTTL)
-	cfg.Timeout = orDuration(cfg.Timeout, DefaultAtlassianTimeout)
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultRemoteMaxBody
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	a := &AtlassianTokens{cfg: cfg, cache: newTTLCache[[32]byte, *authz.Identity](cfg.CacheSize)}
-	a.call = caller{what: "atlassian", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes, stats: &a.calls}
+	size := cfg.Remote.CacheSize
+	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
+	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
 }
 
-func orDuration(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
+// productURL checks the base URL of an Atlassian product or of Crowd
+// (checkURL: https, or http on loopback) and returns it without a trailing
+// slash, for paths to be appended; missing says what an empty one lacks.
+func productURL(what, url, missing string) (string, error) {
+	if url == "" {
+		return "", fmt.Errorf("%s: %s", what, missing)
 	}
-	return d
+	if err := checkURL(url); err != nil {
+		return "", fmt.Errorf("%s: url: %w", what, err)
+	}
+	return strings.TrimSuffix(url, "/"), nil
 }
 
 // Mode is the configured mode.
@@ -256,23 +240,24 @@ func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Id
 // own timeout even when the first request gives up, so that its answer is
 // cached for the retry. Outages are never cached.
 func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
-	key := sha256.Sum256([]byte(token))
-	if id, err, ok := a.cache.get(key, a.cfg.Now()); ok {
-		if err != nil {
-			return nil, err
+	key := resultKey(a.cfg.Name, token)
+	now := a.cfg.Remote.Now()
+	if r, ok := a.cache.Get(ctx, key, token, now); ok && now.Before(r.fresh) {
+		if r.err != nil {
+			return nil, r.err
 		}
-		cp := *id
-		cp.CacheHit = true
-		return &cp, nil
+		return hit(r.val), nil
 	}
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
-		id, err := a.ask(context.WithoutCancel(ctx), token)
-		now := a.cfg.Now()
+		fctx := context.WithoutCancel(ctx)
+		id, err := a.ask(fctx, token)
+		now := a.cfg.Remote.Now()
 		switch {
 		case err == nil:
-			a.cache.put(key, id, nil, now.Add(a.cfg.CacheTTL))
+			until := now.Add(a.cfg.Remote.CacheTTL)
+			a.cache.Set(fctx, key, token, &result[*authz.Identity]{val: id, fresh: until, grace: until})
 		case errors.Is(err, authz.ErrInvalidToken):
-			a.cache.put(key, nil, err, now.Add(a.cfg.NegativeTTL))
+			a.cache.Set(fctx, key, token, &result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.Remote.NegativeTTL)})
 		}
 		return id, err
 	})
@@ -297,7 +282,7 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 	req.Header.Set("Authorization", "Bearer "+token)
 	ans, err := a.call.do(ctx, req)
 	if err != nil {
-		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "error", err)
+		a.cfg.Remote.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "error", err)
 		return nil, err
 	}
 	switch {
@@ -305,7 +290,7 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 	case ans.status == http.StatusUnauthorized, ans.status == http.StatusForbidden && !rateLimited(ans):
 		return nil, a.call.invalid(authz.ReasonTokenInvalid, "the product refused the token (status %d)", ans.status)
 	default:
-		a.cfg.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "status", ans.status)
+		a.cfg.Remote.Logger.Warn("atlassian token check failed", "product", a.cfg.Product, "status", ans.status)
 		return nil, a.call.unavailable("status %d", ans.status)
 	}
 	id := &authz.Identity{Provider: a.cfg.Name, Via: "atlassian"}
@@ -344,43 +329,4 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 		return nil, a.call.invalid(authz.ReasonUsernameMissing, "no user name in the answer")
 	}
 	return id, nil
-}
-
-// ttlCache is a bounded LRU whose entries carry their own expiry and either
-// a value or a definitive error. It is safe for concurrent use.
-type ttlCache[K comparable, V any] struct {
-	lru *lru.Cache[K, ttlEntry[V]]
-}
-
-type ttlEntry[V any] struct {
-	val   V
-	err   error
-	until time.Time
-}
-
-func newTTLCache[K comparable, V any](size int) *ttlCache[K, V] {
-	if size <= 0 {
-		size = DefaultCacheSize
-	}
-	c, _ := lru.New[K, ttlEntry[V]](size) // fails only for size <= 0, excluded above
-	return &ttlCache[K, V]{lru: c}
-}
-
-// get returns a live entry; an expired one is removed.
-func (c *ttlCache[K, V]) get(k K, now time.Time) (V, error, bool) {
-	e, ok := c.lru.Get(k)
-	if !ok {
-		var zero V
-		return zero, nil, false
-	}
-	if !now.Before(e.until) {
-		c.lru.Remove(k)
-		var zero V
-		return zero, nil, false
-	}
-	return e.val, e.err, true
-}
-
-func (c *ttlCache[K, V]) put(k K, v V, err error, until time.Time) {
-	c.lru.Add(k, ttlEntry[V]{val: v, err: err, until: until})
 }

@@ -170,7 +170,7 @@ func newNative(t *testing.T, product, mode, url string, clk *clock) *AtlassianTo
 	t.Helper()
 	a, err := NewAtlassianTokens(AtlassianTokensConfig{
 		Name: product + "-native", Product: product, Mode: mode, Shape: defaultShape, URL: url,
-		CacheTTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now,
+		Remote: RemoteOptions{CacheTTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -415,7 +415,7 @@ func TestNewAtlassianTokensConfigErrors(t *testing.T) {
 		{Mode: NativeVerify, Product: "jira", Shape: defaultShape, URL: "http://jira.example.test"},
 		{Mode: NativeVerify, Product: "crowd", Shape: defaultShape, URL: "https://jira.example.test"},
 		{Mode: NativeDeny},
-		{Mode: NativeDeny, Shape: defaultShape, CacheTTL: -time.Second},
+		{Mode: NativeDeny, Shape: defaultShape, Remote: RemoteOptions{CacheTTL: -time.Second}},
 	} {
 		if _, err := NewAtlassianTokens(cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)

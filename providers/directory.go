@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,15 +57,12 @@ type DirectoryConfig struct {
 	// RequireUser refuses users the directory does not know (or knows as
 	// inactive) with 403 user_unknown.
 	RequireUser bool
-	// CacheTTL is how long a user's groups are reused (default 5m);
-	// NegativeTTL how long an unknown user stays unknown (default 1m).
-	CacheTTL, NegativeTTL time.Duration
-	CacheSize             int // default DefaultCacheSize users
-	Timeout               time.Duration
-	MaxBodyBytes          int64
-	HTTPClient            *http.Client // redirects are never followed
-	Logger                *slog.Logger
-	Now                   func() time.Time
+	// Remote: CacheTTL is how long a user's groups are reused (default
+	// DefaultAtlassianCacheTTL); NegativeTTL how long an unknown user
+	// stays unknown (default DefaultDirectoryNegativeTTL); CacheSize 0 or
+	// negative is DefaultCacheSize users (the cache spares the directory
+	// and cannot be turned off). Grace and Leeway are not used.
+	Remote RemoteOptions
 }
 
 // Directory is an authz.IdentityMapper that adds a user's groups from the
@@ -77,8 +73,8 @@ type DirectoryConfig struct {
 // concurrent use.
 type Directory struct {
 	cfg    DirectoryConfig
-	call   caller
-	cache  *ttlCache[string, *dirEntry]
+	call   *caller
+	cache  resultCache[*dirEntry] // an unknown user is a value too (exists false)
 	flight singleflight.Group
 }
 
@@ -96,10 +92,9 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	default:
 		errs = append(errs, fmt.Errorf("directory: unknown kind %q (jira, confluence, bitbucket, crowd)", cfg.Kind))
 	}
-	if cfg.URL == "" {
-		errs = append(errs, errors.New("directory: url is required"))
-	} else if err := checkURL(cfg.URL); err != nil {
-		errs = append(errs, fmt.Errorf("directory: url: %w", err))
+	var err error
+	if cfg.URL, err = productURL("directory", cfg.URL, "url is required"); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.UserFile == "" || cfg.PasswordFile == "" {
 		errs = append(errs, errors.New("directory: user_file and password_file are required"))
@@ -107,31 +102,16 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	if !cfg.Groups && !cfg.RequireUser {
 		errs = append(errs, errors.New("directory: neither groups nor require_user: nothing to do"))
 	}
-	for _, d := range []time.Duration{cfg.CacheTTL, cfg.NegativeTTL, cfg.Timeout} {
-		if d < 0 {
-			errs = append(errs, errors.New("directory: durations must not be negative"))
-		}
+	if err := cfg.Remote.prepare("directory", directoryDefaults); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.CacheTTL = orDuration(cfg.CacheTTL, DefaultAtlassianCacheTTL)
-	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, DefaultDirectoryNegativeTTL)
-	cfg.Timeout = orDuration(cfg.Timeout, DefaultAtlassianTimeout)
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultRemoteMaxBody
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	return &Directory{
 		cfg:   cfg,
-		call:  caller{what: "directory", client: remoteClient(cfg.HTTPClient), timeout: cfg.Timeout, maxBody: cfg.MaxBodyBytes},
-		cache: newTTLCache[string, *dirEntry](cfg.CacheSize),
+		call:  newCaller("directory", &cfg.Remote, nil),
+		cache: newResultCache[*dirEntry](cfg.Remote.CacheSize, 0),
 	}, nil
 }
 
@@ -177,21 +157,24 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 // made the real user unknown and a cached user lent its groups to the
 // lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
-	key := user
-	if e, _, ok := d.cache.get(key, d.cfg.Now()); ok {
-		return e, nil
+	key := resultKey(d.cfg.Name, user)
+	now := d.cfg.Remote.Now()
+	if r, ok := d.cache.Get(ctx, key, user, now); ok && now.Before(r.fresh) {
+		return r.val, nil
 	}
-	ch := d.flight.DoChan(key, func() (any, error) {
-		e, err := d.ask(context.WithoutCancel(ctx), user)
+	ch := d.flight.DoChan(string(key[:]), func() (any, error) {
+		fctx := context.WithoutCancel(ctx)
+		e, err := d.ask(fctx, user)
 		if err != nil {
-			d.cfg.Logger.Warn("directory lookup failed", "directory", d.cfg.Name, "error", err)
+			d.cfg.Remote.Logger.Warn("directory lookup failed", "directory", d.cfg.Name, "error", err)
 			return nil, err
 		}
-		ttl := d.cfg.CacheTTL
+		ttl := d.cfg.Remote.CacheTTL
 		if !e.exists {
-			ttl = d.cfg.NegativeTTL
+			ttl = d.cfg.Remote.NegativeTTL
 		}
-		d.cache.put(key, e, nil, d.cfg.Now().Add(ttl))
+		until := d.cfg.Remote.Now().Add(ttl)
+		d.cache.Set(fctx, key, user, &result[*dirEntry]{val: e, fresh: until, grace: until})
 		return e, nil
 	})
 	select {
@@ -302,7 +285,7 @@ func (d *Directory) jira(ctx context.Context, auth func(*http.Request), user str
 		e.groups = names(g["items"], "name")
 		if size, ok := g["size"].(json.Number); ok {
 			if n, err := size.Int64(); err == nil && int(n) > len(e.groups) {
-				d.cfg.Logger.Warn("directory returned fewer groups than the user has", "directory", d.cfg.Name, "size", n, "items", len(e.groups))
+				d.cfg.Remote.Logger.Warn("directory returned fewer groups than the user has", "directory", d.cfg.Name, "size", n, "items", len(e.groups))
 			}
 		}
 	}

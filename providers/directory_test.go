@@ -32,7 +32,7 @@ func newDirectory(t *testing.T, kind, url string, clk *clock, mod func(*Director
 	u, p := secretFiles(t, fakeSvcUser, fakeSvcPassword)
 	cfg := DirectoryConfig{
 		Name: kind, Kind: kind, URL: url, UserFile: u, PasswordFile: p, Groups: true,
-		CacheTTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now,
+		Remote: RemoteOptions{CacheTTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +27,15 @@ type DiscoveryConfig struct {
 // Discovery is the validator of a DiscoveryConfig. It implements
 // authz.Validator and the provider lifecycle (Start, Refresh, Ready).
 type Discovery struct {
-	cfg    DiscoveryConfig
-	jwt    *JWT
-	call   *caller
+	cfg DiscoveryConfig
+	jwt *JWT
+	// since is the number of discovery documents the key set had fetched
+	// when this provider was built: a later one (the key set's startup
+	// fetch) is this provider's too, an earlier one (a pooled key set's,
+	// from before a reload) is read again.
+	since  uint64
 	opaque atomic.Pointer[opaqueChoice]
-	mu     sync.Mutex // serialises discovery fetches
+	mu     sync.Mutex // serialises discovery
 }
 
 type opaqueChoice struct {
@@ -46,9 +49,8 @@ func NewDiscovery(cfg DiscoveryConfig) (*Discovery, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Discovery{cfg: cfg, jwt: j}
+	d := &Discovery{cfg: cfg, jwt: j, since: j.KeySet().discoveryGen()}
 	d.cfg.JWT = j.cfg // with defaults
-	d.call = &caller{what: "discovery", client: remoteClient(j.cfg.HTTPClient), timeout: j.cfg.FetchTimeout, maxBody: j.cfg.MaxBodyBytes}
 	// Check the templates now, with a placeholder endpoint, so that
 	// configuration errors surface at load time.
 	if t := cfg.Introspection; t != nil {
@@ -138,27 +140,12 @@ func (d *Discovery) discover(ctx context.Context) error {
 	if d.opaque.Load() != nil {
 		return nil
 	}
-	req, err := newRequest(http.MethodGet, d.cfg.JWT.DiscoveryURL, nil)
+	md, err := d.jwt.KeySet().metadata(ctx, d.since)
 	if err != nil {
 		return err
-	}
-	a, err := d.call.do(ctx, req)
-	if err != nil {
-		return err
-	}
-	if a.status != http.StatusOK {
-		return d.call.unavailable("status %d", a.status)
-	}
-	doc, err := d.call.object(a)
-	if err != nil {
-		return err
-	}
-	if iss, _ := doc["issuer"].(string); iss != d.cfg.JWT.Issuer {
-		return fmt.Errorf("discovery: issuer %q does not match the configured issuer", truncate(iss))
 	}
 	choice := &opaqueChoice{desc: "opaque tokens: none (no usable endpoint)"}
-	ep, _ := doc["introspection_endpoint"].(string)
-	ui, _ := doc["userinfo_endpoint"].(string)
+	ep, ui := md.introspectionEndpoint, md.userinfoEndpoint
 	switch {
 	case d.cfg.Introspection != nil && ep != "":
 		c := *d.cfg.Introspection
@@ -196,4 +183,40 @@ func (d *Discovery) Describe() string {
 		s += "; discovered: " + oc.desc
 	}
 	return s
+}
+
+// oidcMetadata is what restguard reads from an OpenID Provider's discovery
+// document (OpenID Connect Discovery 1.0 §3; introspection_endpoint from
+// RFC 8414 §2). One is fetched per key set at startup and serves both the
+// key set (jwks_uri) and a discovery-kind provider (its endpoints).
+type oidcMetadata struct {
+	jwksURI string
+	jwksErr error // why jwks_uri is missing or unusable; nil when jwksURI is set
+	// The remote endpoints, "" when absent or not strings.
+	introspectionEndpoint, userinfoEndpoint string
+}
+
+// parseDiscovery reads a discovery document, decoded strictly (duplicate
+// member names refused, answer.object). Its issuer must equal the
+// configured issuer exactly (OpenID Connect Discovery 1.0 §4.3): a
+// document that names another issuer is refused whole. A missing or
+// unusable jwks_uri (checkURL) is recorded for the key set, which cannot
+// load without one.
+func parseDiscovery(doc map[string]any, issuer string) (*oidcMetadata, error) {
+	if iss, _ := doc["issuer"].(string); iss != issuer {
+		return nil, fmt.Errorf("discovery: issuer %q does not match the configured issuer", truncate(iss))
+	}
+	md := &oidcMetadata{}
+	md.introspectionEndpoint, _ = doc["introspection_endpoint"].(string)
+	md.userinfoEndpoint, _ = doc["userinfo_endpoint"].(string)
+	uri, _ := doc["jwks_uri"].(string)
+	switch {
+	case uri == "":
+		md.jwksErr = errors.New("no jwks_uri")
+	case checkURL(uri) != nil:
+		md.jwksErr = fmt.Errorf("jwks_uri: %w", checkURL(uri))
+	default:
+		md.jwksURI = uri
+	}
+	return md, nil
 }

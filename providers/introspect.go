@@ -109,7 +109,7 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	if err := cfg.Shape.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.Remote.prepare("introspection"); err != nil {
+	if err := cfg.Remote.prepare("introspection", idpDefaults); err != nil {
 		errs = append(errs, err)
 	}
 	if err := cfg.Mapping.prepare("username", "sub"); err != nil {
@@ -119,7 +119,7 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		return nil, errors.Join(errs...)
 	}
 	p := &Introspection{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
-	p.call = &caller{what: "introspect", client: remoteClient(cfg.Remote.HTTPClient), timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &p.calls}
+	p.call = newCaller("introspect", &cfg.Remote, &p.calls)
 	return p, nil
 }
 

@@ -7,10 +7,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -98,7 +96,7 @@ func (c JWTConfig) KeySetConfig() KeySetConfig {
 // safe for concurrent use.
 type KeySet struct {
 	cfg    KeySetConfig
-	client *http.Client
+	client fetcher // bounded by FetchTimeout and MaxBodyBytes per document
 	log    *slog.Logger
 	now    func() time.Time
 	// wait sleeps d or until ctx ends (false); tests replace it to drive
@@ -112,8 +110,10 @@ type KeySet struct {
 
 	fetchMu sync.Mutex // serialises fetches
 
-	mu          sync.Mutex // guards the fields below
-	jwksURI     string     // configured or discovered
+	mu          sync.Mutex    // guards the fields below
+	jwksURI     string        // configured or discovered
+	meta        *oidcMetadata // the last discovery document (nil: none fetched)
+	metaGen     uint64        // counts discovery documents fetched
 	gen         uint64
 	startedAt   time.Time
 	lastAttempt time.Time // start of the last fetch: rate-limits unknown-kid fetches
@@ -131,10 +131,8 @@ func NewKeySet(c JWTConfig) (*KeySet, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	k := &KeySet{cfg: c.KeySetConfig(), client: c.HTTPClient, log: c.Logger, now: c.Now, wait: sleep, stopped: make(chan struct{}), jwksURI: c.JWKSURI}
-	if k.client == nil {
-		k.client = defaultClient()
-	}
+	k := &KeySet{cfg: c.KeySetConfig(), log: c.Logger, now: c.Now, wait: sleep, stopped: make(chan struct{}), jwksURI: c.JWKSURI}
+	k.client = fetcher{client: newClient(c.HTTPClient), timeout: k.cfg.FetchTimeout, maxBody: k.cfg.MaxBodyBytes}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
@@ -293,20 +291,20 @@ func (k *KeySet) fetch(ctx context.Context) error {
 
 	err := func() error {
 		if uri == "" {
-			u, err := k.discover(ctx)
+			md, err := k.discover(ctx)
 			if err != nil {
 				return err
 			}
-			k.mu.Lock()
-			k.jwksURI = u
-			k.mu.Unlock()
-			uri = u
+			if md.jwksErr != nil {
+				return fmt.Errorf("discovery: %w", md.jwksErr)
+			}
+			uri = md.jwksURI
 		}
-		body, err := k.get(ctx, uri)
+		obj, body, err := k.getJSON(ctx, uri)
 		if err != nil {
 			return fmt.Errorf("jwks: %w", err)
 		}
-		keys, err := parseKeySet(body)
+		keys, err := parseKeySet(obj, body)
 		if err != nil {
 			return fmt.Errorf("jwks: %w", err)
 		}
@@ -337,65 +335,78 @@ func (k *KeySet) install(keys []*publicKey, now time.Time) {
 	k.keys.Store(ks)
 }
 
-// discover reads the OpenID discovery document and returns its jwks_uri.
-func (k *KeySet) discover(ctx context.Context) (string, error) {
-	body, err := k.get(ctx, k.cfg.DiscoveryURL)
+// discover fetches the OpenID discovery document (strictly: see
+// parseDiscovery) and records it, and its jwks_uri when none is known yet
+// and it is usable. Callers hold fetchMu.
+func (k *KeySet) discover(ctx context.Context) (*oidcMetadata, error) {
+	doc, _, err := k.getJSON(ctx, k.cfg.DiscoveryURL)
 	if err != nil {
-		return "", fmt.Errorf("discovery: %w", err)
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", errors.New("discovery: document is not a json object")
+	md, err := parseDiscovery(doc, k.cfg.Issuer)
+	if err != nil {
+		return nil, err
 	}
-	var issuer, uri string
-	if err := json.Unmarshal(doc["issuer"], &issuer); err != nil || issuer != k.cfg.Issuer {
-		return "", fmt.Errorf("discovery: issuer %q does not match the configured issuer", truncate(issuer))
+	k.mu.Lock()
+	k.meta, k.metaGen = md, k.metaGen+1
+	if k.jwksURI == "" && md.jwksErr == nil {
+		k.jwksURI = md.jwksURI
 	}
-	if err := json.Unmarshal(doc["jwks_uri"], &uri); err != nil || uri == "" {
-		return "", errors.New("discovery: no jwks_uri")
-	}
-	if err := checkURL(uri); err != nil {
-		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
-	}
-	return uri, nil
+	k.mu.Unlock()
+	return md, nil
 }
 
-// get fetches url: status 200 required, body bounded by MaxBodyBytes.
-func (k *KeySet) get(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, k.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > k.cfg.MaxBodyBytes {
-		return nil, fmt.Errorf("body larger than %d bytes", k.cfg.MaxBodyBytes)
-	}
-	return body, nil
+// discoveryGen counts the discovery documents fetched so far (see
+// metadata).
+func (k *KeySet) discoveryGen() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.metaGen
 }
 
-// parseKeySet parses a JWKS document and keeps only keys usable for
-// signature verification.
-func parseKeySet(body []byte) ([]*publicKey, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, errors.New("not a json object")
+// metadata returns a discovery document fetched after the first since
+// documents: the one this key set fetched for its jwks_uri if it is recent
+// enough, or a new one. It waits for a fetch in progress, so that a
+// provider starting up together with its key set reads the document once.
+func (k *KeySet) metadata(ctx context.Context, since uint64) (*oidcMetadata, error) {
+	k.fetchMu.Lock()
+	defer k.fetchMu.Unlock()
+	k.mu.Lock()
+	md, gen := k.meta, k.metaGen
+	k.mu.Unlock()
+	if md != nil && gen > since {
+		return md, nil
 	}
-	var list []json.RawMessage
-	if raw, ok := top["keys"]; !ok || len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+	return k.discover(ctx)
+}
+
+// getJSON fetches a JSON document: status 200, a body within
+// MaxBodyBytes, and a strictly decoded JSON object (answer.object). It
+// returns the object and the body.
+func (k *KeySet) getJSON(ctx context.Context, url string) (map[string]any, []byte, error) {
+	req, err := newRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := k.client.fetch(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.status != http.StatusOK {
+		return nil, nil, fmt.Errorf("status %d", a.status)
+	}
+	obj, err := a.object()
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, a.body, nil
+}
+
+// parseKeySet parses a JWKS document (doc is body, strictly decoded) and
+// keeps only keys usable for signature verification.
+func parseKeySet(doc map[string]any, body []byte) ([]*publicKey, error) {
+	list, ok := doc["keys"].([]any)
+	if !ok {
 		return nil, errors.New(`no "keys" array`)
 	}
 	if len(list) > maxKeys {

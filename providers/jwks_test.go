@@ -470,3 +470,37 @@ func TestProvidersOfOneIssuerShareOneKeySet(t *testing.T) {
 		t.Fatal("a key set with other settings was shared")
 	}
 }
+
+// TestJWKSAmbiguousOrRedirectedRefused: the JWKS goes through the same
+// bounded, strict fetch as every remote answer. A document with a
+// duplicate member name is ambiguous (which "keys" is the issuer's?), and
+// a redirect is not followed even to the same origin: the keys come from
+// the configured URL or not at all. The previous set is kept.
+func TestJWKSAmbiguousOrRedirectedRefused(t *testing.T) {
+	p := idptest.New(t)
+	for name, f := range map[string]func(http.ResponseWriter, *http.Request) bool{
+		"duplicate keys member": func(w http.ResponseWriter, _ *http.Request) bool {
+			_, _ = w.Write([]byte(`{"keys":[],"keys":[]}`))
+			return true
+		},
+		"same-origin redirect": func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Query().Get("moved") != "" {
+				return false // the real set, were the redirect followed
+			}
+			http.Redirect(w, r, "/jwks?moved=1", http.StatusFound)
+			return true
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			j, _ := newProvider(t, p, nil)
+			p.SetJWKSFault(f)
+			defer p.SetJWKSFault(nil)
+			if err := j.Refresh(context.Background()); err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			if j.KeyCount() != 2 {
+				t.Fatal("previous set lost")
+			}
+		})
+	}
+}

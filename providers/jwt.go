@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,7 +25,6 @@ const (
 	DefaultMaxStale           = 24 * time.Hour
 	DefaultFetchTimeout       = 5 * time.Second
 	DefaultMaxBodyBytes       = 1 << 20
-	maxRedirects              = 3
 )
 
 // allowedAlgorithms are the signature algorithms a provider may accept.
@@ -88,7 +86,7 @@ type JWTConfig struct {
 	MaxStale           time.Duration    // serve the last good keys this long after refreshes fail; default 24h
 	FetchTimeout       time.Duration    // per HTTP fetch; default 5s
 	MaxBodyBytes       int64            // JWKS/discovery body limit; default 1 MiB
-	HTTPClient         *http.Client     // default: no proxy, same-origin redirects only (max 3); a custom client keeps its own policy
+	HTTPClient         *http.Client     // its transport (TLS roots) is used; redirects are never followed (newClient)
 	Logger             *slog.Logger     // default: discard
 	Now                func() time.Time // default time.Now
 	// KeySet, if set, is a key set shared with other providers (NewKeySet);
@@ -168,7 +166,9 @@ func (j *JWT) KeyCount() int { return j.keys.KeyCount() }
 
 func (j *JWT) current(now time.Time) *keySet { return j.keys.current(now) }
 
-// prepare checks cfg and fills in defaults. It reports every problem.
+// prepare checks cfg and fills in defaults. It reports every problem:
+// each part of the configuration is checked by its own function, in the
+// order of the validation (keys, algorithms, audience, claims, identity).
 func prepare(c *JWTConfig) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwt: "+format, args...)) }
@@ -179,6 +179,17 @@ func prepare(c *JWTConfig) error {
 		bad("issuer is required")
 	}
 	prepareKeySet(c, bad)
+	prepareAlgorithms(c, bad)
+	prepareAudience(c, bad)
+	prepareClaims(c, bad)
+	prepareIdentity(c, bad)
+	return errors.Join(errs...)
+}
+
+// prepareAlgorithms defaults the allowed algorithms to RS256 and ES256 and
+// refuses none, HS* (a JWKS publishes no shared secrets, RFC 8725 §3.1) and
+// unknown names.
+func prepareAlgorithms(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{"RS256", "ES256"}
 	}
@@ -192,12 +203,23 @@ func prepare(c *JWTConfig) error {
 			bad("unknown algorithm %q", a)
 		}
 	}
+}
+
+// prepareAudience requires a binding to this relying party: audiences, or
+// a client-id claim with its accepted client ids (IdPs whose access
+// tokens carry no aud).
+func prepareAudience(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.Audiences) == 0 && (c.ClientIDClaim == "" || len(c.ClientIDs) == 0) {
 		bad("audiences or client id claim with client ids are required")
 	}
 	if c.ClientIDClaim != "" && len(c.ClientIDs) == 0 {
 		bad("client id claim %q needs client ids", c.ClientIDClaim)
 	}
+}
+
+// prepareClaims checks the required claims and the clock leeway (default
+// DefaultLeeway, at most MaxLeeway).
+func prepareClaims(c *JWTConfig, bad func(format string, args ...any)) {
 	for path := range c.RequiredClaims {
 		if path == "" {
 			bad("a required claim needs a path")
@@ -209,6 +231,11 @@ func prepare(c *JWTConfig) error {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
 	}
+}
+
+// prepareIdentity fills in the identity mapping's defaults (username
+// claims, e-mail claims) and checks the username pattern.
+func prepareIdentity(c *JWTConfig, bad func(format string, args ...any)) {
 	if len(c.UsernameClaims) == 0 {
 		c.UsernameClaims = []string{"preferred_username", "sub"}
 	}
@@ -221,7 +248,6 @@ func prepare(c *JWTConfig) error {
 	if c.EmailVerifiedClaim == "" {
 		c.EmailVerifiedClaim = DefaultEmailVerifiedClaim
 	}
-	return errors.Join(errs...)
 }
 
 // prepareKeySet checks the key-set settings of c and fills in their
@@ -295,26 +321,6 @@ func isLoopback(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// defaultClient ignores proxy environment variables and follows at most
-// three redirects, only to the same scheme and host.
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil
-	t.DialContext = (&net.Dialer{Timeout: DefaultFetchTimeout}).DialContext
-	return &http.Client{
-		Transport: t,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return errors.New("too many redirects")
-			}
-			if req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host {
-				return errors.New("redirect to another origin refused")
-			}
-			return nil
-		},
-	}
-}
-
 // Name is the configured provider name.
 func (j *JWT) Name() string { return j.cfg.Name }
 
@@ -332,7 +338,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 	// below, so a hit skips decoding as well as the signature.
 	now := j.now()
 	key := cacheKey(token)
-	if id, ok := j.cache.get(key, j.current(now), now, j.cfg.Leeway); ok {
+	if id, ok := j.cache.get(key, j.current(now), now); ok {
 		return id, nil
 	}
 	segs, err := splitCompact(token)
@@ -366,7 +372,7 @@ func (j *JWT) Validate(ctx context.Context, token string) (*authz.Identity, erro
 		return nil, err
 	}
 	id.KeyID = pk.key.kid
-	j.cache.add(key, &cacheEntry{id: id, expiry: exp, kid: pk.key.kid, pub: pk.key.pub, gen: pk.gen})
+	j.cache.add(key, &cacheEntry{id: id, until: exp.Add(j.cfg.Leeway), kid: pk.key.kid, pub: pk.key.pub, gen: pk.gen})
 	cp := *id
 	return &cp, nil
 }

@@ -1,16 +1,13 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,8 +16,10 @@ import (
 	"github.com/restguard/restguard/authz"
 )
 
-// Defaults for RemoteOptions: the shared settings of the validators that
-// ask the identity provider (introspection, userinfo, app binding).
+// Defaults for RemoteOptions: the shared settings of everything that asks
+// a remote service about a token or a user (introspection, userinfo and
+// app binding; Atlassian product-native tokens and directories, whose
+// cache lifetimes differ: remoteDefaults).
 const (
 	// DefaultRemoteTimeout bounds one outbound call. The request's own
 	// deadline (Envoy's 200 ms, restguard's check_timeout) is always
@@ -39,8 +38,10 @@ const (
 	DefaultNegativeTTL = 5 * time.Second
 )
 
-// RemoteOptions are the settings every remote validator shares. Zero values
-// take the defaults above.
+// RemoteOptions are the settings every remote provider shares: the
+// introspection and userinfo validators, AtlassianTokens and Directory.
+// Zero values take the defaults above, or the provider kind's
+// (remoteDefaults).
 type RemoteOptions struct {
 	// Timeout bounds each outbound call; the request deadline applies too.
 	Timeout time.Duration
@@ -48,7 +49,8 @@ type RemoteOptions struct {
 	MaxBodyBytes int64
 	// CacheSize is the number of positive entries (negative entries get a
 	// quarter as many, at least 1000); 0 is DefaultCacheSize, negative
-	// disables caching (every request asks the provider).
+	// disables caching (every request asks the provider) where the kind
+	// allows it.
 	CacheSize int
 	// CacheTTL bounds how long a positive answer is reused; never beyond
 	// the token's exp.
@@ -65,13 +67,34 @@ type RemoteOptions struct {
 	// HTTPClient is used for every call; redirects are never followed
 	// (a copy of the client is made with that policy). Default: no proxy.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// CallLatency, if set, observes the duration of each outbound call
+	// in seconds (the metrics code passes a Prometheus histogram).
+	CallLatency authz.Observer
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
-// prepare checks o and fills in the defaults; what names the provider kind
-// for error texts.
-func (o *RemoteOptions) prepare(what string) error {
+// remoteDefaults are what differs between kinds of remote provider: how
+// long an answer and a refusal are reused. An identity provider's answer
+// is reused briefly (it is the window in which a revoked token still
+// works); a product's answer about its own token or user, longer (the
+// product is the application being protected, and asking it costs it).
+type remoteDefaults struct {
+	ttl, negativeTTL time.Duration
+	// alwaysCache: a negative CacheSize is the default too. A product's
+	// cache spares the product and cannot be turned off.
+	alwaysCache bool
+}
+
+var (
+	idpDefaults       = remoteDefaults{ttl: DefaultRemoteTTL, negativeTTL: DefaultNegativeTTL}
+	nativeDefaults    = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultAtlassianNegativeTTL, alwaysCache: true}
+	directoryDefaults = remoteDefaults{ttl: DefaultAtlassianCacheTTL, negativeTTL: DefaultDirectoryNegativeTTL, alwaysCache: true}
+)
+
+// prepare checks o and fills in the defaults, d for the cache lifetimes;
+// what names the provider kind for error texts.
+func (o *RemoteOptions) prepare(what string, d remoteDefaults) error {
 	var errs []error
 	for _, d := range []struct {
 		name string
@@ -79,7 +102,7 @@ func (o *RemoteOptions) prepare(what string) error {
 		def  time.Duration
 	}{
 		{"timeout", &o.Timeout, DefaultRemoteTimeout},
-		{"cache ttl", &o.CacheTTL, DefaultRemoteTTL},
+		{"cache ttl", &o.CacheTTL, d.ttl},
 		{"leeway", &o.Leeway, DefaultLeeway},
 	} {
 		switch {
@@ -93,7 +116,10 @@ func (o *RemoteOptions) prepare(what string) error {
 		errs = append(errs, fmt.Errorf("%s: leeway %s is more than %s", what, o.Leeway, MaxLeeway))
 	}
 	if o.NegativeTTL == 0 {
-		o.NegativeTTL = DefaultNegativeTTL
+		o.NegativeTTL = d.negativeTTL
+	}
+	if o.CacheSize == 0 || o.CacheSize < 0 && d.alwaysCache {
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.Grace < 0 {
 		errs = append(errs, fmt.Errorf("%s: grace must not be negative", what))
@@ -113,78 +139,39 @@ func (o *RemoteOptions) prepare(what string) error {
 	return errors.Join(errs...)
 }
 
-// remoteClient returns the client remote validators use: never following
-// a redirect (a redirect would carry the token or the client secret to
-// wherever the provider points, catalogue H2), no proxy from the
-// environment unless the caller supplied its own client.
-func remoteClient(c *http.Client) *http.Client {
-	var out http.Client
-	if c != nil {
-		out = *c
-	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.Proxy = nil
-		t.DialContext = (&net.Dialer{Timeout: DefaultRemoteTimeout}).DialContext
-		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = DefaultRemoteTimeout
-		out.Transport = t
-	}
-	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &out
-}
-
-// caller performs bounded outbound calls for one provider.
+// caller performs one remote provider's outbound calls: a fetcher whose
+// failures are outages (ErrUnavailable) in the provider's name, and whose
+// calls are counted.
 type caller struct {
-	what    string // "introspect", "userinfo", "github", ... for error texts
-	client  *http.Client
-	timeout time.Duration
-	maxBody int64
-	stats   *callStats // the provider's call counters (may be nil)
+	what string // "introspect", "userinfo", "github", ... for error texts
+	fetcher
+	stats *callStats // the provider's call counters (may be nil)
 }
 
-// answer is a provider's HTTP answer, read in full (bounded).
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
+// newCaller returns the caller of a remote provider configured with o
+// (prepared). stats, if set, counts its calls and gets o's CallLatency.
+func newCaller(what string, o *RemoteOptions, stats *callStats) *caller {
+	if stats != nil {
+		stats.latency = o.CallLatency
+	}
+	return &caller{what: what, fetcher: fetcher{client: newClient(o.HTTPClient), timeout: o.Timeout, maxBody: o.MaxBodyBytes}, stats: stats}
 }
 
-// do sends req with the call deadline and reads the bounded answer. Any
-// failure to get a complete answer is an outage (ErrUnavailable). Error
-// texts never contain the URL (it may carry a token or a secret in its
-// query) or the body.
+// do sends req with the call deadline and reads the bounded answer (see
+// fetcher.fetch). Any failure to get a complete answer is an outage
+// (ErrUnavailable).
 func (c *caller) do(ctx context.Context, req *http.Request) (*answer, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req = req.WithContext(ctx)
 	start := time.Now()
-	a, err := c.send(req)
+	a, err := c.fetch(ctx, req)
 	status := 0
 	if a != nil {
 		status = a.status
 	}
 	c.stats.record(status, err, time.Since(start))
-	return a, err
-}
-
-func (c *caller) send(req *http.Request) (*answer, error) {
-	resp, err := c.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, c.unavailable("request failed: %v", err)
+		return nil, c.unavailable("%v", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return nil, c.unavailable("reading the answer: %v", err)
-	}
-	if int64(len(body)) > c.maxBody {
-		return nil, c.unavailable("answer larger than %d bytes", c.maxBody)
-	}
-	return &answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return a, nil
 }
 
 func (c *caller) unavailable(format string, args ...any) error {
@@ -195,18 +182,18 @@ func (c *caller) invalid(r authz.Reason, format string, args ...any) error {
 	return authz.InvalidToken(r, fmt.Errorf(c.what+": "+format, args...))
 }
 
-// object decodes a 200 answer strictly (decodeStrict): a body with a
+// object decodes a 200 answer strictly (answer.object): a body with a
 // duplicate member name is an ambiguous answer and refuses the token; any
 // other unparsable body (HTML, truncated JSON, not an object) is an outage.
 func (c *caller) object(a *answer) (map[string]any, error) {
-	obj, err := decodeStrict(bytes.TrimSpace(a.body))
+	obj, err := a.object()
 	switch {
 	case err == nil:
 		return obj, nil
 	case errors.Is(err, errDuplicateMember):
-		return nil, c.invalid(authz.ReasonTokenInvalid, "ambiguous answer: %v", err)
+		return nil, c.invalid(authz.ReasonTokenInvalid, "%v", err)
 	default:
-		return nil, c.unavailable("answer is not a json object (content-type %q)", truncate(a.header.Get("Content-Type")))
+		return nil, c.unavailable("%v", err)
 	}
 }
 

@@ -2,13 +2,11 @@ package providers
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/restguard/restguard/authz"
@@ -27,16 +25,15 @@ import (
 //   - definitive refusals live for NegativeTTL in their own, smaller LRU;
 //   - outages are never cached, and with Grace a positive entry whose TTL
 //     ended may be served while the provider is down, never past exp;
-//   - both LRUs are bounded.
+//   - both LRUs are bounded (resultCache).
 type remoteCache struct {
-	scope  string // the provider name: keys are scoped by provider
-	pos    *lru.Cache[[32]byte, *posEntry]
-	neg    *lru.Cache[[32]byte, *negEntry]
-	flight singleflight.Group
-	ttl    time.Duration
-	negTTL time.Duration
-	grace  time.Duration
-	leeway time.Duration
+	scope   string // the provider name: keys are scoped by provider
+	results resultCache[*authz.Identity]
+	flight  singleflight.Group
+	ttl     time.Duration
+	negTTL  time.Duration
+	grace   time.Duration
+	leeway  time.Duration
 	// deadline bounds one fetch when the request has no earlier deadline.
 	deadline time.Duration
 	now      func() time.Time
@@ -45,63 +42,33 @@ type remoteCache struct {
 	hits, misses atomic.Uint64 // for metrics
 }
 
-type posEntry struct {
-	id         *authz.Identity
-	fresh      time.Time // served without asking until then
-	graceUntil time.Time // served while the provider is down until then
-}
-
-type negEntry struct {
-	err   error
-	until time.Time
-}
-
 // fetchFunc asks the provider about a token. A positive answer's
 // Identity.Expiry is the token's exp (zero: unknown).
 type fetchFunc func(ctx context.Context, token string) (*authz.Identity, error)
 
 func newRemoteCache(scope string, o RemoteOptions) *remoteCache {
 	c := &remoteCache{scope: scope, ttl: o.CacheTTL, negTTL: o.NegativeTTL, grace: o.Grace, leeway: o.Leeway, deadline: o.Timeout, now: o.Now, log: o.Logger}
-	if o.CacheSize >= 0 {
-		size := o.CacheSize
-		if size == 0 {
-			size = DefaultCacheSize
-		}
-		c.pos, _ = lru.New[[32]byte, *posEntry](size)
-		if o.NegativeTTL > 0 {
-			c.neg, _ = lru.New[[32]byte, *negEntry](max(size/4, 1000))
-		}
+	size, refusals := max(o.CacheSize, 0), 0 // CacheSize < 0: no caching
+	if size > 0 && o.NegativeTTL > 0 {
+		refusals = refusalCacheSize(size)
 	}
+	c.results = newResultCache[*authz.Identity](size, refusals)
 	return c
 }
 
-func (c *remoteCache) key(token string) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(c.scope))
-	h.Write([]byte{0})
-	h.Write([]byte(token))
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
-}
+func (c *remoteCache) key(token string) [32]byte { return resultKey(c.scope, token) }
 
 // cached returns a usable cached answer: a copy of a fresh identity, or
 // the cached refusal. ok is false on a miss.
-func (c *remoteCache) cached(k [32]byte, now time.Time) (*authz.Identity, error, bool) {
-	if c.pos != nil {
-		if e, ok := c.pos.Get(k); ok && now.Before(e.fresh) {
-			return hit(e.id), nil, true
-		}
+func (c *remoteCache) cached(ctx context.Context, k [32]byte, token string, now time.Time) (*authz.Identity, error, bool) {
+	r, ok := c.results.Get(ctx, k, token, now)
+	if !ok || !now.Before(r.fresh) {
+		return nil, nil, false
 	}
-	if c.neg != nil {
-		if e, ok := c.neg.Get(k); ok {
-			if now.Before(e.until) {
-				return nil, e.err, true
-			}
-			c.neg.Remove(k)
-		}
+	if r.err != nil {
+		return nil, r.err, true
 	}
-	return nil, nil, false
+	return hit(r.val), nil, true
 }
 
 func hit(id *authz.Identity) *authz.Identity {
@@ -114,7 +81,7 @@ func hit(id *authz.Identity) *authz.Identity {
 // for all concurrent callers with the same token.
 func (c *remoteCache) lookup(ctx context.Context, token string, fetch fetchFunc) (*authz.Identity, error) {
 	k := c.key(token)
-	if id, err, ok := c.cached(k, c.now()); ok {
+	if id, err, ok := c.cached(ctx, k, token, c.now()); ok {
 		c.hits.Add(1)
 		return id, err
 	}
@@ -131,13 +98,13 @@ func (c *remoteCache) lookup(ctx context.Context, token string, fetch fetchFunc)
 		ch := c.flight.DoChan(string(k[:]), func() (any, error) {
 			// A caller that missed the cache just before the previous
 			// flight stored its answer finds it here.
-			if id, err, ok := c.cached(k, c.now()); ok {
+			if id, err, ok := c.cached(ctx, k, token, c.now()); ok {
 				return &flightOut{id: id, deadline: deadline}, err
 			}
 			fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 			defer cancel()
 			id, err := fetch(fctx, token)
-			id, err = c.store(k, id, err)
+			id, err = c.store(context.WithoutCancel(ctx), k, token, id, err)
 			return &flightOut{id: id, deadline: deadline}, err
 		})
 		var r singleflight.Result
@@ -166,7 +133,7 @@ type flightOut struct {
 }
 
 // store records the fetch result and returns what the callers get.
-func (c *remoteCache) store(k [32]byte, id *authz.Identity, err error) (*authz.Identity, error) {
+func (c *remoteCache) store(ctx context.Context, k [32]byte, token string, id *authz.Identity, err error) (*authz.Identity, error) {
 	now := c.now()
 	switch {
 	case err == nil && id == nil:
@@ -178,31 +145,21 @@ func (c *remoteCache) store(k [32]byte, id *authz.Identity, err error) (*authz.I
 			end := id.Expiry.Add(c.leeway)
 			fresh, graceUntil = earliest(fresh, end), earliest(graceUntil, end)
 		}
-		if c.pos != nil {
-			c.pos.Add(k, &posEntry{id: id, fresh: fresh, graceUntil: graceUntil})
-		}
-		if c.neg != nil {
-			c.neg.Remove(k)
-		}
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{val: id, fresh: fresh, grace: graceUntil})
 		return id, nil
 	case errors.Is(err, authz.ErrInvalidToken) || errors.Is(err, authz.ErrForbidden):
 		// A definitive refusal: remember it briefly, and forget any
 		// positive answer (the token was revoked).
-		if c.pos != nil {
-			c.pos.Remove(k)
-		}
-		if c.neg != nil {
-			c.neg.Add(k, &negEntry{err: err, until: now.Add(c.negTTL)})
-		}
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{err: err, fresh: now.Add(c.negTTL)})
 		return nil, err
 	default:
 		// An outage: never cached. Serve a positive answer within its
 		// grace period instead, if there is one.
-		if c.pos != nil && c.grace > 0 {
-			if e, ok := c.pos.Peek(k); ok && now.Before(e.graceUntil) {
+		if c.grace > 0 {
+			if r, ok := c.results.Get(ctx, k, token, now); ok && r.err == nil && now.Before(r.grace) {
 				c.log.Warn("identity provider unavailable; serving a cached identity within the grace period",
 					"provider", c.scope, "error", err)
-				return hit(e.id), nil
+				return hit(r.val), nil
 			}
 		}
 		return nil, err
@@ -216,16 +173,8 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// len is the number of positive entries (tests).
-func (c *remoteCache) len() int {
-	if c.pos == nil {
-		return 0
-	}
-	return c.pos.Len()
-}
-
 // stats fills the cache part of a provider's statistics.
 func (c *remoteCache) stats(st *authz.ProviderStats) {
 	st.CacheHits, st.CacheMisses = c.hits.Load(), c.misses.Load()
-	st.CacheSize = c.len()
+	st.CacheSize = c.results.Len()
 }

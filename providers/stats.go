@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -9,17 +8,14 @@ import (
 	"github.com/restguard/restguard/authz"
 )
 
-// callBuckets are the latency histogram bounds of outbound provider calls
-// (seconds): a provider call inside Envoy's 200 ms budget, or an outage.
-var callBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .2, .5, 1, 2.5, 5}
-
-// callStats counts a provider's outbound calls in atomics: the request path
-// pays a few atomic adds; the metrics code reads a snapshot at scrape time.
+// callStats counts a provider's outbound calls in atomics (the request
+// path pays an atomic add; the metrics code reads them at scrape time) and
+// hands each call's duration to the provider's latency observer, a
+// Prometheus histogram supplied by the metrics code
+// (RemoteOptions.CallLatency).
 type callStats struct {
 	ok, rejected, failed atomic.Uint64
-	buckets              [12]atomic.Uint64 // one per callBuckets bound (not cumulative)
-	sumNanos             atomic.Uint64
-	count                atomic.Uint64
+	latency              authz.Observer // nil: durations are not observed
 }
 
 // record counts one call: "ok" for a 2xx answer, "rejected" for another
@@ -37,42 +33,27 @@ func (s *callStats) record(status int, err error, d time.Duration) {
 	default:
 		s.rejected.Add(1)
 	}
-	secs := d.Seconds()
-	for i, b := range callBuckets {
-		if secs <= b {
-			s.buckets[i].Add(1)
-			break
-		}
+	if s.latency != nil {
+		s.latency.Observe(d.Seconds())
 	}
-	s.sumNanos.Add(uint64(max(d, 0)))
-	s.count.Add(1)
 }
 
 // fill copies the counters into st.
 func (s *callStats) fill(st *authz.ProviderStats) {
 	st.Calls = map[string]uint64{"ok": s.ok.Load(), "rejected": s.rejected.Load(), "error": s.failed.Load()}
-	st.CallLatency.Bounds = callBuckets
-	st.CallLatency.Cumulative = make([]uint64, len(callBuckets))
-	var run uint64
-	for i := range callBuckets {
-		run += s.buckets[i].Load()
-		st.CallLatency.Cumulative[i] = run
-	}
-	st.CallLatency.Count = s.count.Load()
-	st.CallLatency.Sum = float64(s.sumNanos.Load()) / float64(time.Second)
-	if math.IsNaN(st.CallLatency.Sum) {
-		st.CallLatency.Sum = 0
-	}
 }
 
 // Kind is "introspection".
 func (p *Introspection) Kind() string { return KindIntrospection }
 
 // Stats reports the provider's calls and cache for metrics.
-func (p *Introspection) Stats() authz.ProviderStats {
+func (p *Introspection) Stats() authz.ProviderStats { return remoteStats(&p.calls, p.cache) }
+
+// remoteStats reports a remote validator's calls and cache.
+func remoteStats(calls *callStats, cache *remoteCache) authz.ProviderStats {
 	st := authz.ProviderStats{Keys: -1}
-	p.calls.fill(&st)
-	p.cache.stats(&st)
+	calls.fill(&st)
+	cache.stats(&st)
 	return st
 }
 
@@ -80,12 +61,7 @@ func (p *Introspection) Stats() authz.ProviderStats {
 func (u *Userinfo) Kind() string { return KindUserinfo }
 
 // Stats reports the provider's calls (userinfo and app binding) and cache.
-func (u *Userinfo) Stats() authz.ProviderStats {
-	st := authz.ProviderStats{Keys: -1}
-	u.calls.fill(&st)
-	u.cache.stats(&st)
-	return st
-}
+func (u *Userinfo) Stats() authz.ProviderStats { return remoteStats(&u.calls, u.cache) }
 
 // Kind is "atlassian".
 func (a *AtlassianTokens) Kind() string { return "atlassian" }

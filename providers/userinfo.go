@@ -99,7 +99,7 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 	if err := cfg.Shape.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.Remote.prepare("userinfo"); err != nil {
+	if err := cfg.Remote.prepare("userinfo", idpDefaults); err != nil {
 		errs = append(errs, err)
 	}
 	if err := cfg.Mapping.prepare("preferred_username", "sub"); err != nil {
@@ -109,10 +109,10 @@ func NewUserinfo(cfg UserinfoConfig) (*Userinfo, error) {
 		return nil, errors.Join(errs...)
 	}
 	u := &Userinfo{cfg: cfg, cache: newRemoteCache(cfg.Name, cfg.Remote)}
-	client := remoteClient(cfg.Remote.HTTPClient)
-	u.call = &caller{what: "userinfo", client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}
+	u.call = newCaller("userinfo", &cfg.Remote, &u.calls)
 	if cfg.Binding != nil {
-		u.bcall = &caller{what: "app binding " + cfg.Binding.Type, client: client, timeout: cfg.Remote.Timeout, maxBody: cfg.Remote.MaxBodyBytes, stats: &u.calls}
+		// The binding's calls share the user endpoint's client and counters.
+		u.bcall = &caller{what: "app binding " + cfg.Binding.Type, fetcher: u.call.fetcher, stats: &u.calls}
 	}
 	return u, nil
 }

@@ -128,6 +128,28 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	return o, o.check()
+}
+
+// check refuses contradictory or out-of-range flags, every problem at
+// once, and fills in the transport.
+func (o *options) check() error {
+	errs := o.checkTarget()
+	if o.logLevel != "info" && o.logLevel != "debug" {
+		errs = append(errs, errors.New("-restguard-log must be info or debug: the addresses come from restguard's \"restguard serving\" line"))
+	}
+	if o.allowedSample < 0 || o.allowedSample > 1 {
+		errs = append(errs, errors.New("-allowed-sample must be within 0..1"))
+	}
+	if o.concurrency < 1 || o.conns < 1 || o.duration <= 0 || o.tokens < 1 || o.es256 < 0 || o.es256 > 1 || o.rate < 0 || o.requests < 0 {
+		errs = append(errs, errors.New("-c, -conns, -d and -tokens must be positive, -es256 within 0..1, -rate and -n not negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkTarget checks that exactly one target is chosen, on loopback, and
+// that the transport fits it (default grpc, or http with -http).
+func (o *options) checkTarget() []error {
 	var errs []error
 	targets := 0
 	for _, set := range []bool{o.addr != "" || o.httpAddr != "", o.restguardBin != "", o.null} {
@@ -159,16 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case o.transport == "grpc" && o.addr == "" && o.httpAddr != "":
 		errs = append(errs, errors.New("-transport grpc needs -addr"))
 	}
-	if o.logLevel != "info" && o.logLevel != "debug" {
-		errs = append(errs, errors.New("-restguard-log must be info or debug: the addresses come from restguard's \"restguard serving\" line"))
-	}
-	if o.allowedSample < 0 || o.allowedSample > 1 {
-		errs = append(errs, errors.New("-allowed-sample must be within 0..1"))
-	}
-	if o.concurrency < 1 || o.conns < 1 || o.duration <= 0 || o.tokens < 1 || o.es256 < 0 || o.es256 > 1 || o.rate < 0 || o.requests < 0 {
-		errs = append(errs, errors.New("-c, -conns, -d and -tokens must be positive, -es256 within 0..1, -rate and -n not negative"))
-	}
-	return o, errors.Join(errs...)
+	return errs
 }
 
 func runLoad(args []string, stdout, stderr io.Writer) int {

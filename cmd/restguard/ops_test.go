@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -93,6 +94,41 @@ func TestMetricsAfterKnownChecks(t *testing.T) {
 	for _, leak := range []string{"alice", "/rest/api", tok[:20]} {
 		if strings.Contains(m, leak) {
 			t.Errorf("metrics carry request data %q", leak)
+		}
+	}
+}
+
+// TestProviderCallMetrics: a remote provider's calls are counted and
+// timed in the histogram the metrics code hands to the build.
+func TestProviderCallMetrics(t *testing.T) {
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"active":true,"sub":"u-1","username":"alice"}`))
+	}))
+	t.Cleanup(as.Close)
+	cfg := fmt.Sprintf(`
+providers:
+  - name: as
+    kind: introspection
+    introspection: {endpoint: %q, auth_method: none}
+    allow_any_client: true
+rules:
+  - name: rest
+    paths: ["/rest/**"]
+    authenticate: [as]
+`, as.URL+"/introspect")
+	c, _, admin := startServiceFull(t, cfg, io.Discard)
+	if r := check(t, c, envoy.CheckInput{Host: "jira.example.com", Path: "/rest/api/2/myself", Headers: []string{"Authorization: Bearer opaque-token-1"}}); !r.Allowed {
+		t.Fatalf("denied: %v", r.Metadata)
+	}
+	m := scrape(t, admin)
+	for _, want := range []string{
+		`restguard_provider_calls_total{kind="introspection",outcome="ok",provider="as"} 1`,
+		`restguard_provider_call_duration_seconds_count{kind="introspection",provider="as"} 1`,
+		`restguard_provider_call_duration_seconds_bucket{kind="introspection",provider="as",le="5"} 1`,
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

@@ -141,7 +141,7 @@ func (s *service) build(ctx context.Context, cfg *config.Config) (*config.Runtim
 	if s.pool == nil {
 		s.pool = config.NewPool(ctx)
 	}
-	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, Pool: s.pool, Shared: s.sharedResults()})
+	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, CallLatency: s.metrics.CallLatency, Pool: s.pool, Shared: s.sharedResults()})
 }
 
 // install starts rt's providers, warms them, and swaps its engine in. The
