@@ -186,7 +186,8 @@ func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byt
 		return fmt.Errorf("sharedcache: set: %w", err)
 	}
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
-	member := string(key[:])
+	sk := c.storeKey(key)
+	member := string(sk[:])
 	tk := c.tokenKey(authz.Fingerprint(token))
 	var uk string
 	if username != "" {
@@ -194,7 +195,7 @@ func (c *Cache) Set(ctx context.Context, key [32]byte, token string, value []byt
 	}
 	return c.call(ctx, "set", false, func(ctx context.Context) error {
 		return c.tx(ctx, func(p redis.Pipeliner) {
-			p.Set(ctx, c.valueKey(key), blob, ttl)
+			p.Set(ctx, c.storedValueKey(sk), blob, ttl)
 			// An index lives as long as its longest entry: NX gives a new
 			// set a TTL, GT extends it (Redis >= 7.0).
 			for _, ik := range []string{tk, uk} {
@@ -258,9 +259,9 @@ func (c *Cache) evictIndex(ctx context.Context, op, index string) (int, error) {
 			if len(m) != 32 {
 				continue
 			}
-			var k [32]byte
-			copy(k[:], m)
-			keys = append(keys, c.valueKey(k))
+			var sk [32]byte
+			copy(sk[:], m)
+			keys = append(keys, c.storedValueKey(sk))
 			drop = append(drop, m)
 		}
 		if len(keys) == 0 {
@@ -391,11 +392,35 @@ func (c *Cache) breakerChanged(e breakerEvent, wait time.Duration) {
 	}
 }
 
-func (c *Cache) valueKey(key [32]byte) string {
-	return c.s.prefix + "v:" + hex.EncodeToString(key[:])
+// storeKey is the name Redis knows a cache key by: a keyed hash under the
+// fleet secret. The cache key is SHA-256 over the provider and the token
+// (for the directory: the username), so without this step someone who
+// reads the database could test guessed usernames, or a token they hold,
+// against the keys.
+func (c *Cache) storeKey(key [32]byte) (sk [32]byte) {
+	m := hmac.New(sha256.New, c.s.secret)
+	m.Write([]byte("restguard/sharedcache/v1/key\x00"))
+	m.Write(key[:])
+	m.Sum(sk[:0])
+	return sk
 }
 
-func (c *Cache) tokenKey(fingerprint string) string { return c.s.prefix + "t:" + fingerprint }
+func (c *Cache) valueKey(key [32]byte) string { return c.storedValueKey(c.storeKey(key)) }
+
+// storedValueKey is the value key of a store key (an index member).
+func (c *Cache) storedValueKey(sk [32]byte) string {
+	return c.s.prefix + "v:" + hex.EncodeToString(sk[:])
+}
+
+// tokenKey is the index of one token's entries, named by a keyed hash of
+// its fingerprint, so that a fingerprint from a log does not tell whether
+// the token is cached.
+func (c *Cache) tokenKey(fingerprint string) string {
+	m := hmac.New(sha256.New, c.s.secret)
+	m.Write([]byte("restguard/sharedcache/v1/token\x00"))
+	m.Write([]byte(fingerprint))
+	return c.s.prefix + "t:" + hex.EncodeToString(m.Sum(nil))
+}
 
 func (c *Cache) userKey(u UserID) string { return c.s.prefix + "u:" + u.String() }
 

@@ -39,10 +39,16 @@
 //
 // # What Redis holds
 //
-//	<prefix>v:<hex cache key>  sealed value (seal.go), PX = the caller's ttl
-//	<prefix>t:<fingerprint>    set of cache keys of one token (authz.Fingerprint)
-//	<prefix>u:<hex UserID>     set of cache keys of one user (HMAC under the fleet secret)
-//	<prefix>revocations        the pub/sub channel
+//	<prefix>v:<hex store key>       sealed value (seal.go), PX = the caller's ttl
+//	<prefix>t:<hex HMAC(fingerprint)> set of store keys of one token (authz.Fingerprint)
+//	<prefix>u:<hex UserID>          set of store keys of one user
+//	<prefix>ack:<revocation id>     acknowledgements of one revocation, for a minute
+//	<prefix>revocations             the pub/sub channel
+//
+// A store key is an HMAC of the cache key under the fleet secret, the
+// token index is named by an HMAC of the fingerprint and a UserID is an
+// HMAC of provider and username: nothing in a key can be computed from a
+// token or a guessed username without the fleet secret.
 //
 // Someone who reads the database learns neither tokens nor usernames nor
 // the cached results without both the token and the fleet secret; they can
