@@ -15,6 +15,7 @@ FUZZ_TARGETS := \
 	./providers:FuzzStrictJSON \
 	./providers:FuzzClaimPath \
 	./providers:FuzzIntrospectionAnswer \
+	./providers:FuzzDecodeResult \
 	./policy:FuzzPasswordChannels \
 	./envoy:FuzzToRequest \
 	./envoy:FuzzToResponse \

@@ -144,6 +144,16 @@ type productParts struct {
 	decorate func(rule *authz.Rule)
 	// upstream adjusts the upstream hand-off (session cookies, marker).
 	upstream func(*authz.Upstream)
+	// caches are the products' native-token and directory caches, by
+	// product name, for restguard revoke.
+	caches []namedCache
+}
+
+// namedCache is a cache restguard revoke can reach, with the name a
+// revocation of a user names it by.
+type namedCache struct {
+	name string
+	providers.Evicter
 }
 
 // builtProduct is one compiled product.
@@ -198,11 +208,21 @@ func buildProducts(c *Config, o BuildOptions, logger *slog.Logger, provs builtPr
 		}
 		names[name] = true
 
-		bp, routes, ok := buildProduct(c, pc, path, o, logger, p)
+		bp, routes, ok := buildProduct(c, pc, name, path, o, logger, p)
 		if !checkRoute(p, path, policy.RouteSpec{Rule: &authz.Rule{Name: "probe"}, Hosts: pc.Hosts}) || !ok {
 			continue
 		}
 		built = append(built, bp)
+		for _, v := range []any{bp.native.Validator, bp.nativeDen.Validator} {
+			if ev, ok := v.(providers.Evicter); ok {
+				parts.caches = append(parts.caches, namedCache{name, ev})
+			}
+		}
+		for _, m := range bp.mappers {
+			if ev, ok := m.(providers.Evicter); ok {
+				parts.caches = append(parts.caches, namedCache{name, ev})
+			}
+		}
 		remote = remote || pc.NativeTokens.Mode == providers.NativeVerify || pc.Directory != nil
 		for _, r := range routes {
 			ruleName := name + "-" + r.Name
@@ -272,7 +292,7 @@ func checkHandOff(a Atlassian, p *problems) {
 
 // buildProduct checks one product and compiles its validators and
 // mappers; ok is false when the product cannot be built.
-func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems) (*builtProduct, []policy.PresetRoute, bool) {
+func buildProduct(c *Config, pc *Product, name, path string, o BuildOptions, logger *slog.Logger, p *problems) (*builtProduct, []policy.PresetRoute, bool) {
 	if !checkProduct(c, pc, path, p) {
 		return nil, nil, false
 	}
@@ -282,7 +302,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 		return nil, nil, false
 	}
 	bp := &builtProduct{cfg: pc}
-	if !buildNative(pc, path, o, logger, p, bp) {
+	if !buildNative(pc, name, path, o, logger, p, bp) {
 		return nil, nil, false
 	}
 	mapper, built := usernameMapper(pc.Username, path+".username", p)
@@ -291,7 +311,7 @@ func buildProduct(c *Config, pc *Product, path string, o BuildOptions, logger *s
 	}
 	bp.mappers = append(bp.mappers, mapper)
 	if pc.Directory != nil {
-		dir, ok := buildDirectory(pc, path, o, logger, p)
+		dir, ok := buildDirectory(pc, name, path, o, logger, p)
 		if !ok {
 			return nil, nil, false
 		}
@@ -353,13 +373,14 @@ func checkProduct(c *Config, pc *Product, path string, p *problems) bool {
 // buildNative compiles the product-native token validator in the
 // configured mode, its deny-mode twin (for rules with group or user rules
 // under pass_through) and the gate of the product's pass routes into bp.
-func buildNative(pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems, bp *builtProduct) bool {
+func buildNative(pc *Product, name, path string, o BuildOptions, logger *slog.Logger, p *problems, bp *builtProduct) bool {
 	nc := providers.AtlassianTokensConfig{
-		Name:    pc.Product + "-native",
-		Product: pc.Product,
-		Mode:    or(pc.NativeTokens.Mode, DefaultNativeMode),
-		Shape:   nativeShape(pc.NativeTokens),
-		URL:     pc.URL,
+		Name:     pc.Product + "-native",
+		Instance: name,
+		Product:  pc.Product,
+		Mode:     or(pc.NativeTokens.Mode, DefaultNativeMode),
+		Shape:    nativeShape(pc.NativeTokens),
+		URL:      pc.URL,
 		Remote: providers.RemoteOptions{
 			CacheTTL:    pc.NativeTokens.CacheTTL.D(),
 			NegativeTTL: pc.NativeTokens.NegativeTTL.D(),
@@ -368,6 +389,7 @@ func buildNative(pc *Product, path string, o BuildOptions, logger *slog.Logger, 
 			HTTPClient:  o.HTTPClient,
 			Logger:      logger,
 			Now:         o.Now,
+			Shared:      o.Shared,
 		},
 	}
 	native, err := providers.NewAtlassianTokens(nc)
@@ -385,7 +407,7 @@ func buildNative(pc *Product, path string, o BuildOptions, logger *slog.Logger, 
 
 // buildDirectory compiles the product's group directory (the product's
 // own, or Crowd).
-func buildDirectory(pc *Product, path string, o BuildOptions, logger *slog.Logger, p *problems) (*providers.Directory, bool) {
+func buildDirectory(pc *Product, name, path string, o BuildOptions, logger *slog.Logger, p *problems) (*providers.Directory, bool) {
 	ok := true
 	fail := func(sub, format string, args ...any) {
 		p.add(path+sub, format, args...)
@@ -393,7 +415,7 @@ func buildDirectory(pc *Product, path string, o BuildOptions, logger *slog.Logge
 	}
 	d := pc.Directory
 	dc := providers.DirectoryConfig{
-		Name:         pc.Product,
+		Name:         name,
 		Kind:         pc.Product,
 		URL:          or(d.URL, pc.URL),
 		UserFile:     d.UserFile,
@@ -408,6 +430,7 @@ func buildDirectory(pc *Product, path string, o BuildOptions, logger *slog.Logge
 			HTTPClient:  o.HTTPClient,
 			Logger:      logger,
 			Now:         o.Now,
+			Shared:      o.Shared,
 		},
 	}
 	switch d.Source {

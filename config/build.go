@@ -60,6 +60,7 @@ type Runtime struct {
 	origins []routeOrigin // where each of the router's routes came from
 
 	pool         *Pool
+	caches       []namedCache // the products' caches (Evict)
 	fingerprints map[*BuiltProvider]string
 	keySets      []*providers.KeySet // every key set the providers use, once
 }
@@ -97,6 +98,7 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 	rt.AdminSecret, rt.HasAdminSecret = adminSecret(c, p)
 	specs, origins := rt.compileRules(c, provs, p)
 	products := buildProducts(c, o, logger, provs, p)
+	rt.caches = products.caches
 	for i, spec := range products.routes {
 		specs = append(specs, spec)
 		origins = append(origins, products.origins[i])

@@ -456,6 +456,7 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 		HTTPClient:  o.HTTPClient,
 		Logger:      logger,
 		Now:         o.Now,
+		Shared:      o.Shared,
 	}
 	if pc.Cache.Size != nil {
 		ro.CacheSize = *pc.Cache.Size

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/restguard/restguard/providers"
@@ -135,18 +136,41 @@ func SameRedis(a, b *Config) bool {
 	return okx == oky && reflect.DeepEqual(x, y)
 }
 
-// Evict drops cached results from the in-process caches of the providers:
-// a token's (every provider), or a user's of the provider named (every
-// provider when provider is ""). It returns how many entries were dropped.
+// Evict drops cached results from the in-process caches: the remote
+// providers' and the Atlassian products' (native tokens, directory). A
+// token (by fingerprint) is dropped everywhere; a user only from the caches
+// of the provider or product named (every cache when provider is ""). It
+// returns how many entries were dropped.
 func (rt *Runtime) Evict(provider string, e providers.Eviction) int {
 	n := 0
-	for _, bp := range rt.Providers {
-		if e.User != nil && provider != "" && bp.Name != provider {
-			continue
+	pick := func(name string, v any) {
+		if e.User != nil && provider != "" && name != provider {
+			return
 		}
-		if ev, ok := bp.Validator.(providers.Evicter); ok {
+		if ev, ok := v.(providers.Evicter); ok {
 			n += ev.Evict(e)
 		}
 	}
+	for _, bp := range rt.Providers {
+		pick(bp.Name, bp.Validator)
+	}
+	for _, c := range rt.caches {
+		pick(c.name, c.Evicter)
+	}
 	return n
+}
+
+// CacheNames are the names restguard revoke -provider accepts: the
+// providers' and the Atlassian products'.
+func (rt *Runtime) CacheNames() []string {
+	var out []string
+	for _, bp := range rt.Providers {
+		out = append(out, bp.Name)
+	}
+	for _, c := range rt.caches {
+		if !slices.Contains(out, c.name) {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }

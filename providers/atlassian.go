@@ -109,6 +109,11 @@ func (s AtlassianTokenShape) String() string {
 type AtlassianTokensConfig struct {
 	// Name is the authenticator name (Identity.Provider).
 	Name string
+	// Instance names the product instance among those configured (its
+	// unique name), for the shared cache: two Jira instances never share
+	// entries, and `restguard revoke -provider <instance>` names their
+	// users. Default: Name.
+	Instance string
 	// Product is jira, confluence, bitbucket or bamboo: it chooses the
 	// "who am I" call of verify.
 	Product string
@@ -175,7 +180,10 @@ func NewAtlassianTokens(cfg AtlassianTokensConfig) (*AtlassianTokens, error) {
 		return nil, err
 	}
 	size := cfg.Remote.CacheSize
-	a := &AtlassianTokens{cfg: cfg, cache: newResultCache[*authz.Identity](size, refusalCacheSize(size))}
+	if cfg.Instance == "" {
+		cfg.Instance = cfg.Name
+	}
+	a := &AtlassianTokens{cfg: cfg, cache: newResultCache(size, refusalCacheSize(size), cfg.Instance, identityCodec, &cfg.Remote)}
 	a.call = newCaller("atlassian", &cfg.Remote, &a.calls)
 	return a, nil
 }
@@ -240,7 +248,8 @@ func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Id
 // own timeout even when the first request gives up, so that its answer is
 // cached for the retry. Outages are never cached.
 func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
-	key := resultKey(a.cfg.Name, token)
+	// Provider names cannot hold ':', so the scope is none of theirs.
+	key := resultKey("native:"+a.cfg.Instance, token)
 	now := a.cfg.Remote.Now()
 	if r, ok := a.cache.Get(ctx, key, token, now); ok && now.Before(r.fresh) {
 		if r.err != nil {
@@ -330,3 +339,6 @@ func (a *AtlassianTokens) ask(ctx context.Context, token string) (*authz.Identit
 	}
 	return id, nil
 }
+
+// Evict implements Evicter.
+func (a *AtlassianTokens) Evict(e Eviction) int { return evictResults(a.cache, e) }

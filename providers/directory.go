@@ -39,7 +39,8 @@ const (
 
 // DirectoryConfig configures a Directory.
 type DirectoryConfig struct {
-	// Name names the directory in errors and logs.
+	// Name names the directory in errors and logs, and its entries in the
+	// shared cache: the product instance's unique name.
 	Name string
 	// Kind is DirectoryJira, DirectoryConfluence, DirectoryBitbucket or
 	// DirectoryCrowd.
@@ -111,7 +112,7 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	return &Directory{
 		cfg:   cfg,
 		call:  newCaller("directory", &cfg.Remote, nil),
-		cache: newResultCache[*dirEntry](cfg.Remote.CacheSize, 0),
+		cache: newResultCache(cfg.Remote.CacheSize, 0, cfg.Name, dirCodec, &cfg.Remote),
 	}, nil
 }
 
@@ -157,7 +158,8 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 // made the real user unknown and a cached user lent its groups to the
 // lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
-	key := resultKey(d.cfg.Name, user)
+	// Provider names cannot hold ':', so the scope is none of theirs.
+	key := resultKey("directory:"+d.cfg.Name, user)
 	now := d.cfg.Remote.Now()
 	if r, ok := d.cache.Get(ctx, key, user, now); ok && now.Before(r.fresh) {
 		return r.val, nil
@@ -383,4 +385,35 @@ func names(v any, field string) []string {
 		}
 	}
 	return out
+}
+
+// Evict implements Evicter: the cached directory entries of the users (or
+// usernames) e names. The directory's "token" is the username, so a
+// fingerprint names a username here, not a token.
+func (d *Directory) Evict(e Eviction) int { return evictResults(d.cache, e) }
+
+// wireDirEntry is a directory entry as the shared cache stores it.
+type wireDirEntry struct {
+	Exists   bool     `json:"x"`
+	Inactive bool     `json:"i,omitempty"`
+	Groups   []string `json:"g,omitempty"`
+}
+
+// dirCodec is the codec of directory entries; the user is the username the
+// entry was looked up by.
+var dirCodec = valueCodec[*dirEntry]{
+	encode: func(e *dirEntry) ([]byte, error) {
+		return json.Marshal(wireDirEntry{Exists: e.exists, Inactive: e.inactive, Groups: e.groups})
+	},
+	decode: func(b []byte) (*dirEntry, error) {
+		var w wireDirEntry
+		if err := strictJSON(b, &w); err != nil {
+			return nil, err
+		}
+		if !w.Exists && (w.Inactive || len(w.Groups) > 0) {
+			return nil, errors.New("an unknown user with groups")
+		}
+		return &dirEntry{exists: w.Exists, inactive: w.Inactive, groups: w.Groups}, nil
+	},
+	user: func(username string, _ *dirEntry) string { return username },
 }

@@ -307,3 +307,6 @@ func describeCache(o RemoteOptions) string {
 	}
 	return s
 }
+
+// Evict implements Evicter.
+func (p *Introspection) Evict(e Eviction) int { return p.cache.evict(e) }

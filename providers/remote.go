@@ -70,8 +70,11 @@ type RemoteOptions struct {
 	// CallLatency, if set, observes the duration of each outbound call
 	// in seconds (the metrics code passes a Prometheus histogram).
 	CallLatency authz.Observer
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Shared, if set, is the cache the replicas share: answers are looked
+	// up there after an in-process miss and stored there too.
+	Shared SharedCache
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // remoteDefaults are what differs between kinds of remote provider: how

@@ -52,7 +52,7 @@ func newRemoteCache(scope string, o RemoteOptions) *remoteCache {
 	if size > 0 && o.NegativeTTL > 0 {
 		refusals = refusalCacheSize(size)
 	}
-	c.results = newResultCache[*authz.Identity](size, refusals)
+	c.results = newResultCache(size, refusals, scope, identityCodec, &o)
 	return c
 }
 
@@ -178,3 +178,6 @@ func (c *remoteCache) stats(st *authz.ProviderStats) {
 	st.CacheHits, st.CacheMisses = c.hits.Load(), c.misses.Load()
 	st.CacheSize = c.results.Len()
 }
+
+// evict drops the entries e names.
+func (c *remoteCache) evict(e Eviction) int { return evictResults(c.results, e) }

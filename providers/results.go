@@ -2,7 +2,9 @@ package providers
 
 import (
 	"context"
+
 	"crypto/sha256"
+	"github.com/restguard/restguard/authz"
 	"time"
 )
 
@@ -18,6 +20,9 @@ type result[V any] struct {
 	// grace (values only, never before fresh): served while the provider
 	// is unavailable until then.
 	grace time.Time
+	// fp and user name the entry for eviction (restguard revoke): the
+	// token's fingerprint and the username of a value; set by the cache.
+	fp, user string
 }
 
 // expires is when a cached result stops being of any use: a value when
@@ -52,17 +57,20 @@ type resultCache[V any] interface {
 
 // newResultCache returns a provider's result cache: values bounded to
 // size entries, refusals to refusals entries (their own LRU, so that a
-// flood of bad tokens cannot evict good answers); 0 disables either.
-//
-// A second-level cache shared by the replicas (sharedcache) is one line
-// here: wrap local in a resultCache that asks the shared cache on a local
-// miss and fills it on Set.
-func newResultCache[V any](size, refusals int) resultCache[V] {
+// flood of bad tokens cannot evict good answers); 0 disables either. With
+// a shared cache (o.Shared), a local miss asks it, and every result stored
+// is stored there too (sharedResults). codec turns values into bytes for
+// it and names their user for eviction.
+func newResultCache[V any](size, refusals int, scope string, codec valueCodec[V], o *RemoteOptions) resultCache[V] {
 	local := &localResults[V]{
 		values:   newTTLLRU[[32]byte, *result[V]](size, nil),
 		refusals: newTTLLRU[[32]byte, *result[V]](refusals, nil),
+		userOf:   codec.user,
 	}
-	return local
+	if o == nil || o.Shared == nil || size <= 0 {
+		return local
+	}
+	return &sharedResults[V]{local: local, shared: o.Shared, scope: scope, codec: codec, now: o.Now, log: o.Logger}
 }
 
 // resultKey is the cache key of a token (or a username) at one provider:
@@ -83,6 +91,8 @@ func refusalCacheSize(size int) int { return max(size/4, 1000) }
 type localResults[V any] struct {
 	values   *ttlLRU[[32]byte, *result[V]] // until their grace ends
 	refusals *ttlLRU[[32]byte, *result[V]] // until they are no longer fresh
+	// userOf names a value's user (the token is the directory's username).
+	userOf func(token string, v V) string
 }
 
 func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now time.Time) (*result[V], bool) {
@@ -92,14 +102,26 @@ func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now tim
 	return c.refusals.get(key, now)
 }
 
-func (c *localResults[V]) Set(_ context.Context, key [32]byte, _ string, r *result[V]) {
+func (c *localResults[V]) Set(_ context.Context, key [32]byte, token string, r *result[V]) {
+	r.fp = authz.Fingerprint(token)
 	if r.err != nil {
 		c.values.remove(key)
 		c.refusals.add(key, r)
 		return
+	}
+	if c.userOf != nil {
+		r.user = c.userOf(token, r.val)
 	}
 	c.refusals.remove(key)
 	c.values.add(key, r)
 }
 
 func (c *localResults[V]) Len() int { return c.values.len() }
+
+// Evict drops the entries e names and returns how many.
+func (c *localResults[V]) Evict(e Eviction) int {
+	match := func(_ [32]byte, r *result[V]) bool {
+		return e.All || e.Fingerprint != "" && r.fp == e.Fingerprint || e.User != nil && r.user != "" && e.User(r.user)
+	}
+	return c.values.removeIf(match) + c.refusals.removeIf(match)
+}

@@ -82,3 +82,20 @@ func (c *ttlLRU[K, V]) len() int {
 	}
 	return c.lru.Len()
 }
+
+// removeIf drops every entry for which drop is true and returns how many.
+// It walks the whole cache (an operator's revocation, not a request).
+func (c *ttlLRU[K, V]) removeIf(drop func(K, V) bool) int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for _, k := range c.lru.Keys() {
+		if v, ok := c.lru.Peek(k); ok && drop(k, v) {
+			if c.lru.Remove(k) {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -49,7 +49,7 @@ func (u until) expires() time.Time { return time.Time(u) }
 func TestResultCacheValueAndRefusalReplaceEachOther(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := newResultCache[string](10, 10)
+	c := newResultCache(10, 10, "p", valueCodec[string]{}, nil)
 	now := time.Unix(1_000_000, 0)
 	k := resultKey("p", "tok")
 	c.Set(ctx, k, "tok", &result[string]{val: "alice", fresh: now.Add(time.Minute), grace: now.Add(time.Hour)})

@@ -233,3 +233,6 @@ func (u *Userinfo) Describe() string {
 	fmt.Fprintf(&b, "; %s; tokens: %s; %s", describeMapping(u.cfg.Mapping), u.cfg.Shape, describeCache(u.cfg.Remote))
 	return b.String()
 }
+
+// Evict implements Evicter.
+func (u *Userinfo) Evict(e Eviction) int { return u.cache.evict(e) }

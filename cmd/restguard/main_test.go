@@ -132,7 +132,7 @@ func TestCheckSaysWhatAWrongPortIs(t *testing.T) {
 // TestEverySubcommandHasUsage: -h prints a real usage text once, to stdout,
 // and exits 0; validate takes its file as the argument too.
 func TestEverySubcommandHasUsage(t *testing.T) {
-	for _, cmd := range []string{"serve", "validate", "routes", "test", "check", "explain", "hash-key", "dev"} {
+	for _, cmd := range []string{"serve", "validate", "routes", "test", "check", "explain", "hash-key", "dev", "standin", "revoke"} {
 		var out, errOut bytes.Buffer
 		if code := runWithInput([]string{cmd, "-h"}, strings.NewReader(""), &out, &errOut); code != 0 {
 			t.Errorf("%s -h: exit %d, stderr %q", cmd, code, errOut.String())

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,9 @@ func (s *service) revokeHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, what, note, err := req.eviction()
+	if err == nil && req.Provider != "" && !slices.Contains(rt.CacheNames(), req.Provider) {
+		err = fmt.Errorf("unknown provider %q: a provider or Atlassian product of the configuration (%s)", req.Provider, strings.Join(rt.CacheNames(), ", "))
+	}
 	if err != nil {
 		reply(http.StatusBadRequest, revokeAnswer{Error: err.Error()})
 		return
