@@ -154,7 +154,8 @@ func (s *service) onRevocation(rv sharedcache.Revocation) {
 		// lost: drop every remote result; they refill from Redis, where a
 		// revocation has already deleted the shared entries, or from the
 		// providers.
-		rt.Evict("", providers.Eviction{All: true})
+		n := rt.Evict("", providers.Eviction{All: true})
+		s.log.Info("subscribed to revocations", "evicted", n)
 	}
 }
 
