@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -260,7 +261,7 @@ func TestHelmChartAllOn(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"restguard-clients", "restguard-directory", "restguard-assertion-key", "corp-ca", "restguard-redis", "restguard-redis-tls"} {
+	for _, want := range []string{"restguard-clients", "restguard-directory", "restguard-assertion-key", "restguard-admin", "corp-ca", "restguard-redis", "restguard-redis-tls", "restguard-fleet"} {
 		if !slices.Contains(mapValues(mounts), want) {
 			t.Errorf("secret %s not mounted", want)
 		}
@@ -277,10 +278,11 @@ func TestHelmChartAllOn(t *testing.T) {
 	// The Redis section the chart adds.
 	var c struct {
 		Redis struct {
-			Address      string `json:"address"`
-			UsernameFile string `json:"username_file"`
-			PasswordFile string `json:"password_file"`
-			TLS          struct {
+			Address         string `json:"address"`
+			UsernameFile    string `json:"username_file"`
+			PasswordFile    string `json:"password_file"`
+			FleetSecretFile string `json:"fleet_secret_file"`
+			TLS             struct {
 				Enabled    bool   `json:"enabled"`
 				CAFile     string `json:"ca_file"`
 				CertFile   string `json:"cert_file"`
@@ -288,12 +290,32 @@ func TestHelmChartAllOn(t *testing.T) {
 				ServerName string `json:"server_name"`
 			} `json:"tls"`
 		} `json:"redis"`
+		Admin struct {
+			SecretFile string `json:"secret_file"`
+		} `json:"admin"`
 	}
 	if err := yaml.Unmarshal(config, &c); err != nil {
 		t.Fatal(err)
 	}
-	if rd := c.Redis; rd.Address == "" || rd.PasswordFile == "" || rd.UsernameFile == "" || !rd.TLS.Enabled || rd.TLS.CAFile == "" || rd.TLS.CertFile == "" || rd.TLS.ServerName == "" {
+	if rd := c.Redis; rd.Address == "" || rd.PasswordFile == "" || rd.UsernameFile == "" || rd.FleetSecretFile == "" || !rd.TLS.Enabled || rd.TLS.CAFile == "" || rd.TLS.CertFile == "" || rd.TLS.ServerName == "" {
 		t.Errorf("redis section incomplete: %+v", rd)
+	}
+	if c.Admin.SecretFile == "" {
+		t.Error("secrets.admin set, but no admin.secret_file")
+	}
+	// restguard itself reads every key the chart writes: its only
+	// complaints are the files, which live in the cluster's Secrets.
+	if !testing.Short() {
+		file := filepath.Join(t.TempDir(), "helm-config.yaml")
+		if err := os.WriteFile(file, config, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := exec.Command(buildRestguard(t), "validate", file).CombinedOutput()
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if !strings.Contains(line, "/etc/restguard-secrets/") {
+				t.Errorf("restguard validate on the chart's configuration: %s", line)
+			}
+		}
 	}
 	// Pod annotations pass through: an Istio ProxyConfig stays parseable.
 	if _, ok := dep.Spec.Template.Annotations["proxy.istio.io/config"]; !ok {

@@ -45,7 +45,7 @@ existing Secret. Volume names are "secret-<name>".
 */}}
 {{- define "restguard.secretMounts" -}}
 {{- $mounts := list -}}
-{{- range $name := list "clients" "directory" "assertionKey" -}}
+{{- range $name := list "clients" "directory" "assertionKey" "admin" -}}
 {{- $s := get $.Values.secrets $name -}}
 {{- if $s.existingSecret -}}
 {{- $mounts = append $mounts (dict "name" ($name | lower) "secret" $s.existingSecret "mountPath" $s.mountPath) -}}
@@ -68,6 +68,10 @@ existing Secret. Volume names are "secret-<name>".
 {{- $mounts = append $mounts (dict "name" "redis-tls" "secret" .existingSecret "mountPath" "/etc/restguard-secrets/redis-tls") -}}
 {{- end -}}
 {{- end -}}
+{{- if not $.Values.redis.fleetSecret.existingSecret -}}
+{{- fail "redis.fleetSecret.existingSecret: Redis on needs the fleet secret every replica shares (docs/scaling.md)" -}}
+{{- end -}}
+{{- $mounts = append $mounts (dict "name" "redis-fleet" "secret" $.Values.redis.fleetSecret.existingSecret "mountPath" "/etc/restguard-secrets/redis-fleet") -}}
 {{- end -}}
 {{- range $mounts -}}
 {{- if or (hasPrefix "/etc/restguard/" .mountPath) (eq .mountPath "/etc/restguard") -}}
@@ -78,17 +82,20 @@ existing Secret. Volume names are "secret-<name>".
 {{- end -}}
 
 {{/*
-The configuration: the user's text, with `listen` from .Values.ports and, with Redis on, the
-`redis` section. The redis keys are the chart's reading of issue 15's shared cache (address,
-ACL user and password from files, TLS with CA and optional client certificate); this template
-is the one place to adjust if restguard names them differently.
+The configuration: the user's text, with `listen` from .Values.ports, with Redis on the `redis`
+section (docs/configuration.md#redis: address, ACL user and password, TLS, fleet secret, all
+from mounted Secrets), and with secrets.admin the `admin` section.
 */}}
 {{- define "restguard.config" -}}
 {{- $cfg := fromYaml .Values.config -}}
 {{- if hasKey $cfg "Error" -}}
 {{- fail (printf "config is not valid YAML: %s" (get $cfg "Error")) -}}
 {{- end -}}
-{{- $_ := set $cfg "listen" (dict "grpc" (printf ":%d" (int .Values.ports.grpc)) "http" (printf ":%d" (int .Values.ports.http)) "admin" (printf ":%d" (int .Values.ports.admin))) -}}
+{{- $listen := dict "grpc" (printf ":%d" (int .Values.ports.grpc)) "admin" (printf ":%d" (int .Values.ports.admin)) -}}
+{{- if include "restguard.forwardAuth" . -}}
+{{- $_ := set $listen "http" (printf ":%d" (int .Values.ports.http)) -}}
+{{- end -}}
+{{- $_ := set $cfg "listen" $listen -}}
 {{- if .Values.redis.enabled -}}
 {{- $r := dict "address" .Values.redis.address -}}
 {{- with .Values.redis.auth -}}
@@ -113,7 +120,22 @@ is the one place to adjust if restguard names them differently.
 {{- $_ := set $r "tls" $t -}}
 {{- end -}}
 {{- end -}}
+{{- $_ := set $r "fleet_secret_file" (printf "/etc/restguard-secrets/redis-fleet/%s" .Values.redis.fleetSecret.key) -}}
 {{- $_ := set $cfg "redis" $r -}}
 {{- end -}}
+{{- if .Values.secrets.admin.existingSecret -}}
+{{- $_ := set $cfg "admin" (dict "secret_file" (printf "%s/secret" .Values.secrets.admin.mountPath)) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/*
+"true" when the configuration names the proxy of a forward-auth listener (forward_auth.style):
+only then does the chart open ports.http. restguard refuses a forward-auth listener whose
+proxy is not named (it never guesses how to read the original request).
+*/}}
+{{- define "restguard.forwardAuth" -}}
+{{- $cfg := fromYaml .Values.config -}}
+{{- $fa := get $cfg "forward_auth" -}}
+{{- if and (kindIs "map" $fa) (get $fa "style") -}}true{{- end -}}
 {{- end -}}
