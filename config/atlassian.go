@@ -418,8 +418,8 @@ func buildDirectory(pc *Product, name, path string, o BuildOptions, logger *slog
 		Name:         name,
 		Kind:         pc.Product,
 		URL:          or(d.URL, pc.URL),
-		UserFile:     d.UserFile,
-		PasswordFile: d.PasswordFile,
+		UserFile:     o.file(d.UserFile),
+		PasswordFile: o.file(d.PasswordFile),
 		Groups:       d.Groups == nil || *d.Groups,
 		RequireUser:  d.RequireUser,
 		Remote: providers.RemoteOptions{

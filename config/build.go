@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -36,6 +37,20 @@ type BuildOptions struct {
 	// Shared, if set, is the cache the replicas share: the remote
 	// providers look there after an in-process miss (the redis section).
 	Shared providers.SharedCache
+
+	// base is the configuration file's directory: every relative file
+	// path in the configuration is relative to it (set by Build).
+	base string
+}
+
+// file resolves a file path of the configuration: a relative one is
+// relative to the configuration file's directory, wherever restguard was
+// started (the file and its secrets are usually mounted together).
+func (o BuildOptions) file(path string) string {
+	if path == "" || filepath.IsAbs(path) || o.base == "" {
+		return path
+	}
+	return filepath.Join(o.base, path)
 }
 
 // Runtime is a built configuration: the engine and the providers it uses.
@@ -90,6 +105,9 @@ func Build(c *Config, o BuildOptions) (*Runtime, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	rt := &Runtime{Config: c, pool: o.Pool}
+	if c.file != "" {
+		o.base = filepath.Dir(c.file)
+	}
 
 	provs := rt.compileProviders(c, o, logger, p)
 	ast, keys := buildAssertion(c, o, p)

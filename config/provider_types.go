@@ -192,7 +192,7 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // resolve reads the secret.
-func (s *Secret) resolve() (string, error) {
+func (s *Secret) resolve(o BuildOptions) (string, error) {
 	if s == nil {
 		return "", nil
 	}
@@ -204,7 +204,7 @@ func (s *Secret) resolve() (string, error) {
 	}
 	var v string
 	if s.File != "" {
-		b, err := os.ReadFile(s.File)
+		b, err := os.ReadFile(o.file(s.File))
 		if err != nil {
 			return "", fmt.Errorf("reading the secret file: %v", err)
 		}

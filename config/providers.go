@@ -554,7 +554,7 @@ func introspectionConfig(pc Provider, pre *providers.Preset, secret string, o Bu
 }
 
 func buildIntrospection(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
-	secret, err := pc.ClientSecret.resolve()
+	secret, err := pc.ClientSecret.resolve(o)
 	if err != nil {
 		return nil, at("client_secret", err)
 	}
@@ -618,7 +618,7 @@ func userinfoConfig(pc Provider, pre *providers.Preset, secret string, o BuildOp
 }
 
 func buildUserinfo(pc Provider, pre *providers.Preset, o BuildOptions, logger *slog.Logger) (*BuiltProvider, error) {
-	secret, err := pc.ClientSecret.resolve()
+	secret, err := pc.ClientSecret.resolve(o)
 	if err != nil {
 		return nil, at("client_secret", err)
 	}
@@ -687,7 +687,7 @@ func buildDiscovery(pc Provider, pre *providers.Preset, o BuildOptions, logger *
 	if pc.Issuer == "" {
 		return nil, errors.New("kind discovery needs an issuer")
 	}
-	secret, err := pc.ClientSecret.resolve()
+	secret, err := pc.ClientSecret.resolve(o)
 	if err != nil {
 		return nil, at("client_secret", err)
 	}

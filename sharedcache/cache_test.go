@@ -642,11 +642,14 @@ func TestHungServerCostsOneTimeout(t *testing.T) {
 	cfg := Config{Address: l.Addr().String(), FleetSecretFile: secretFile(t),
 		Timeout: 50 * time.Millisecond, BreakerThreshold: 2, BreakerInterval: time.Hour}
 	c := newCache(t, cfg, nil)
+	// The caller allows a minute: a call that returns well before it was
+	// ended by the call timeout, not by the caller's deadline. (How well
+	// before depends on the machine's load; the bound is not the point.)
 	for i := range 2 {
 		start := time.Now()
-		_, _, err := c.Get(ctxTimeout(t, 5*time.Second), keyOf("corp", tokenA), tokenA)
+		_, _, err := c.Get(ctxTimeout(t, time.Minute), keyOf("corp", tokenA), tokenA)
 		el := time.Since(start)
-		if !errors.Is(err, ErrUnavailable) || el > cfg.Timeout+400*time.Millisecond {
+		if !errors.Is(err, ErrUnavailable) || el > 20*time.Second {
 			t.Fatalf("call %d: %v after %v", i, err, el)
 		}
 	}

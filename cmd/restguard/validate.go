@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/restguard/restguard/config"
+	"github.com/restguard/restguard/sharedcache"
 )
 
 const validateUsage = `usage: restguard validate [-config] FILE
@@ -50,6 +51,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, "\nproviders:\n")
 	for _, bp := range rt.Providers {
 		fmt.Fprintf(stdout, "  %s  %s\n", bp.Name, bp.Summary)
+	}
+	if sc, ok := rt.Config.SharedCache(); ok {
+		fmt.Fprintf(stdout, "\nshared cache: redis %s (db %d, key prefix %q); validate does not connect to it\n",
+			sc.Address, sc.DB, or(sc.KeyPrefix, sharedcache.DefaultKeyPrefix))
+	}
+	if rt.HasAdminSecret {
+		fmt.Fprintln(stdout, "revocation: on (POST /revoke on the admin listener, restguard revoke)")
 	}
 	fmt.Fprintln(stdout, "\nrules (first match wins):")
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
