@@ -293,7 +293,7 @@ const (
 )
 
 var kindKeys = []kindKey{
-	{"jwks_uri", "jwt", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.JWKSURI != "" }},
+	{"jwks_uri", "jwt", except(providers.KindJWT), func(pc Provider) bool { return pc.JWKSURI != "" }},
 	{"algorithms", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return len(pc.Algorithms) > 0 }},
 	{"client_id_claim", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.ClientIDClaim != "" }},
 	{"strict_typ", "jwt, discovery", except(providers.KindJWT, providers.KindDiscovery), func(pc Provider) bool { return pc.StrictTyp }},
