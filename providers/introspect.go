@@ -159,10 +159,17 @@ func (p *Introspection) introspect(ctx context.Context, token string) (*authz.Id
 	if a.status != http.StatusOK {
 		// 401/403 mean our own credentials are wrong: a configuration
 		// problem, never a verdict on the token (catalogue H2).
-		if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
+		hint := ""
+		switch a.status {
+		case http.StatusUnauthorized, http.StatusForbidden:
 			p.cfg.Remote.Logger.Error("introspection endpoint refused restguard's client credentials", "provider", p.cfg.Name, "status", a.status)
+			hint = ": the endpoint refused restguard's own client credentials (client_id, client_secret, auth_method); if this URL is a userinfo endpoint, which takes the user's token instead, use kind: userinfo"
+		case http.StatusMethodNotAllowed:
+			hint = ": an introspection endpoint (RFC 7662) takes a POST; if this URL is a userinfo endpoint, use kind: userinfo"
+		case http.StatusNotFound:
+			hint = ": no endpoint at this URL; the discovery document's introspection_endpoint names the right one"
 		}
-		return nil, p.call.unavailable("status %d", a.status)
+		return nil, p.call.unavailable("status %d%s", a.status, hint)
 	}
 	c, err := p.call.object(a)
 	if err != nil {
