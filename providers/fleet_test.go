@@ -18,8 +18,14 @@ import (
 	"github.com/restguard/restguard/sharedcache"
 )
 
+// fleetCacheB is a shared cache on srv with a fresh fleet secret.
+func fleetCacheB(tb testing.TB, srv *redistest.Server) *sharedcache.Cache {
+	tb.Helper()
+	return fleetCache(tb, srv, fleetSecret(tb))
+}
+
 // fleetCache is one replica's shared cache on srv, with the fleet's secret.
-func fleetCache(t *testing.T, srv *redistest.Server, secret string) *sharedcache.Cache {
+func fleetCache(t testing.TB, srv *redistest.Server, secret string) *sharedcache.Cache {
 	t.Helper()
 	c, err := sharedcache.New(sharedcache.Config{
 		Address: "unix:" + srv.Socket, UsernameFile: srv.UserFile, PasswordFile: srv.PasswordFile,
@@ -32,7 +38,7 @@ func fleetCache(t *testing.T, srv *redistest.Server, secret string) *sharedcache
 	return c
 }
 
-func fleetSecret(t *testing.T) string {
+func fleetSecret(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
