@@ -110,6 +110,35 @@ func BenchmarkEngineCheckCached(b *testing.B) {
 	benchCached(b, eng, p)
 }
 
+// BenchmarkEngineCheckCachedAssertion is the hot path of a deployment that
+// signs identity assertions (issue 14): the cached check plus one signed
+// ES256 assertion per allow, bound to the request.
+func BenchmarkEngineCheckCachedAssertion(b *testing.B) {
+	p := idptest.New(b)
+	cfg := benchConfig(p.Issuer, 0) + `
+assertion:
+  issuer: restguard-bench
+  key_file: ../examples/compose/keys/demo-assertion-key.pem
+  audience: https://jira.example.com
+`
+	c, err := config.Parse("bench.yaml", []byte(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, err := config.Build(c, config.BuildOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rt.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	req := benchRequest(p.Mint(b, benchClaims))
+	if d := rt.Engine.Check(context.Background(), req); d.AssertionID == "" {
+		b.Fatalf("no assertion signed: %s %s", d.Verdict, d.Reason)
+	}
+	benchCached(b, rt.Engine, p)
+}
+
 // BenchmarkEngineCheckCachedJSONLog is the hot path with the production
 // decision log (JSON, Info) written to io.Discard.
 func BenchmarkEngineCheckCachedJSONLog(b *testing.B) {
