@@ -170,12 +170,18 @@ func (c *Cache) awaitAcks(ctx context.Context, id string, want int) int {
 		}
 		// BLPOP's own timeout ends the wait a little before ctx does, so
 		// that the connection goes back to the pool in a known state.
-		_, err := c.rdb.BLPop(ctx, max(wait-5*time.Millisecond, time.Millisecond), key).Result()
+		kv, err := c.rdb.BLPop(ctx, max(wait-5*time.Millisecond, time.Millisecond), key).Result()
 		if err != nil {
 			if !errors.Is(err, redis.Nil) && ctx.Err() == nil {
 				c.log.Warn("revocation acknowledgements", "error", c.wrap("blpop", err).Error())
 			}
 			break
+		}
+		// Someone who may write to Redis but lacks the fleet secret must
+		// not be able to make a revocation look applied.
+		if len(kv) != 2 || !hmac.Equal([]byte(kv[1]), []byte(c.ackValue(id))) {
+			c.st.ignored.Add(1)
+			continue
 		}
 		got++
 	}
@@ -189,7 +195,7 @@ func (c *Cache) ack(id string) {
 	key := c.ackKey(id)
 	err := c.call(ctx, "ack", true, func(ctx context.Context) error {
 		return c.tx(ctx, func(p redis.Pipeliner) {
-			p.RPush(ctx, key, "1")
+			p.RPush(ctx, key, c.ackValue(id))
 			p.PExpire(ctx, key, ackTTL)
 		})
 	})
@@ -199,6 +205,15 @@ func (c *Cache) ack(id string) {
 }
 
 func (c *Cache) ackKey(id string) string { return c.s.prefix + "ack:" + id }
+
+// ackValue is an acknowledgement of revocation id: an HMAC under the fleet
+// secret, so that only a replica of the fleet can give one.
+func (c *Cache) ackValue(id string) string {
+	m := hmac.New(sha256.New, c.s.secret)
+	m.Write([]byte("restguard/sharedcache/v1/ack\x00"))
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
+}
 
 // newRevocationID returns 16 random bytes, hex.
 func newRevocationID() string {

@@ -244,3 +244,42 @@ func TestRevokeReportsReplicasThatDidNotApply(t *testing.T) {
 		t.Fatalf("fast replica got %+v", ev)
 	}
 }
+
+// TestForgedAcknowledgementsDoNotCount: someone who may write to Redis but
+// lacks the fleet secret cannot make a revocation look applied by pushing
+// acknowledgements of their own.
+func TestForgedAcknowledgementsDoNotCount(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t, srv)
+	// A "replica" that never applies anything: subscribed (so Redis counts
+	// it) but stuck, while the forger pushes junk acknowledgements.
+	stuck := newCache(t, cfg, nil)
+	release := make(chan struct{})
+	subscribed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = stuck.Subscribe(ctx, func(rv Revocation) {
+			if rv.Kind == Resync {
+				subscribed <- struct{}{}
+				return
+			}
+			// The forger sees the id on the channel and answers for us.
+			for range 3 {
+				srv.Do(t, "RPUSH", "restguard:ack:"+rv.ID, "1")
+			}
+			<-release
+		})
+	}()
+	t.Cleanup(func() { close(release); cancel(); <-done })
+	<-subscribed
+	admin := newCache(t, cfg, nil)
+	rctx, rcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer rcancel()
+	res, err := admin.Revoke(rctx, TokenRevocation(authz.Fingerprint(tokenA)))
+	if err != nil || res.Replicas != 1 || res.Applied != 0 {
+		t.Fatalf("Revoke = %+v, %v; want 1 replica, 0 applied (forged acknowledgements ignored)", res, err)
+	}
+}
