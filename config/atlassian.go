@@ -392,6 +392,9 @@ func buildNative(pc *Product, name, path string, o BuildOptions, logger *slog.Lo
 			Shared:      o.Shared,
 		},
 	}
+	if o.Shared != nil {
+		nc.Remote.CacheVersion = cacheVersion(pc)
+	}
 	native, err := providers.NewAtlassianTokens(nc)
 	if err != nil {
 		failEach(func(sub, format string, args ...any) { p.add(path+sub, format, args...) }, ".native_tokens", "atlassian: ", err)
@@ -432,6 +435,9 @@ func buildDirectory(pc *Product, name, path string, o BuildOptions, logger *slog
 			Now:         o.Now,
 			Shared:      o.Shared,
 		},
+	}
+	if o.Shared != nil {
+		dc.Remote.CacheVersion = cacheVersion(pc)
 	}
 	switch d.Source {
 	case "", "product":

@@ -458,6 +458,9 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 		Now:         o.Now,
 		Shared:      o.Shared,
 	}
+	if o.Shared != nil {
+		ro.CacheVersion = cacheVersion(pc)
+	}
 	if pc.Cache.Size != nil {
 		ro.CacheSize = *pc.Cache.Size
 		if ro.CacheSize == 0 {

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"reflect"
 	"slices"
@@ -173,4 +176,25 @@ func (rt *Runtime) CacheNames() []string {
 		}
 	}
 	return out
+}
+
+// cacheVersion names a piece of configuration in the shared cache's keys
+// (providers.RemoteOptions.CacheVersion): the same on every replica that
+// runs the same configuration, another one as soon as anything in it
+// changes, so that an answer the old configuration accepted is never
+// served under the new one.
+func cacheVersion(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Not shared across replicas then, never wrongly shared.
+		return hex.EncodeToString(random16())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func random16() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return b
 }

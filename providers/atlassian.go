@@ -249,7 +249,7 @@ func (a *AtlassianTokens) Validate(ctx context.Context, token string) (*authz.Id
 // cached for the retry. Outages are never cached.
 func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Identity, error) {
 	// Provider names cannot hold ':', so the scope is none of theirs.
-	key := resultKey("native:"+a.cfg.Instance, token)
+	key := resultKey(a.cfg.Remote.keyScope("native:"+a.cfg.Instance), token)
 	now := a.cfg.Remote.Now()
 	if r, ok := a.cache.Get(ctx, key, token, now); ok && now.Before(r.fresh) {
 		if r.err != nil {

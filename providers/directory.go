@@ -159,7 +159,7 @@ func (d *Directory) Map(ctx context.Context, id *authz.Identity) (*authz.Identit
 // lookalike (seams item 11). Outages are not cached.
 func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) {
 	// Provider names cannot hold ':', so the scope is none of theirs.
-	key := resultKey("directory:"+d.cfg.Name, user)
+	key := resultKey(d.cfg.Remote.keyScope("directory:"+d.cfg.Name), user)
 	now := d.cfg.Remote.Now()
 	if r, ok := d.cache.Get(ctx, key, user, now); ok && now.Before(r.fresh) {
 		return r.val, nil

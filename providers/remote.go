@@ -73,8 +73,14 @@ type RemoteOptions struct {
 	// Shared, if set, is the cache the replicas share: answers are looked
 	// up there after an in-process miss and stored there too.
 	Shared SharedCache
-	Logger *slog.Logger
-	Now    func() time.Time
+	// CacheVersion names the provider's configuration (a hash of it) in
+	// its cache keys. A reload that changes the configuration (a client
+	// list, a username claim) gives the provider fresh keys, so that it
+	// never serves from the shared cache what the old configuration
+	// accepted; replicas with the same configuration share entries.
+	CacheVersion string
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // remoteDefaults are what differs between kinds of remote provider: how
@@ -416,4 +422,13 @@ func checkTimes(what string, exp, nbf time.Time, now time.Time, leeway time.Dura
 		return authz.InvalidToken(authz.ReasonTokenNotYetValid, fmt.Errorf("%s: token not yet valid", what))
 	}
 	return nil
+}
+
+// keyScope is the scope of a provider's cache keys: its name (or product
+// scope) and its configuration's version.
+func (o *RemoteOptions) keyScope(scope string) string {
+	if o.CacheVersion == "" {
+		return scope
+	}
+	return scope + "\x00" + o.CacheVersion
 }

@@ -28,6 +28,7 @@ import (
 //   - both LRUs are bounded (resultCache).
 type remoteCache struct {
 	scope   string // the provider name: keys are scoped by provider
+	keys    string // the key scope: the name and the configuration's version
 	results resultCache[*authz.Identity]
 	flight  singleflight.Group
 	ttl     time.Duration
@@ -47,7 +48,7 @@ type remoteCache struct {
 type fetchFunc func(ctx context.Context, token string) (*authz.Identity, error)
 
 func newRemoteCache(scope string, o RemoteOptions) *remoteCache {
-	c := &remoteCache{scope: scope, ttl: o.CacheTTL, negTTL: o.NegativeTTL, grace: o.Grace, leeway: o.Leeway, deadline: o.Timeout, now: o.Now, log: o.Logger}
+	c := &remoteCache{scope: scope, keys: o.keyScope(scope), ttl: o.CacheTTL, negTTL: o.NegativeTTL, grace: o.Grace, leeway: o.Leeway, deadline: o.Timeout, now: o.Now, log: o.Logger}
 	size, refusals := max(o.CacheSize, 0), 0 // CacheSize < 0: no caching
 	if size > 0 && o.NegativeTTL > 0 {
 		refusals = refusalCacheSize(size)
@@ -56,7 +57,7 @@ func newRemoteCache(scope string, o RemoteOptions) *remoteCache {
 	return c
 }
 
-func (c *remoteCache) key(token string) [32]byte { return resultKey(c.scope, token) }
+func (c *remoteCache) key(token string) [32]byte { return resultKey(c.keys, token) }
 
 // cached returns a usable cached answer: a copy of a fresh identity, or
 // the cached refusal. ok is false on a miss.
