@@ -140,21 +140,25 @@ func (s *service) revoke(ctx context.Context, rt *config.Runtime, provider, user
 // onRevocation applies a revocation another replica (or this one)
 // published.
 func (s *service) onRevocation(rv sharedcache.Revocation) {
-	rt := s.runtime.Load()
-	if rt == nil {
-		return
+	// The subscription may come up before the first configuration is
+	// installed: there is nothing cached to drop then.
+	evict := func(provider string, e providers.Eviction) int {
+		if rt := s.runtime.Load(); rt != nil {
+			return rt.Evict(provider, e)
+		}
+		return 0
 	}
 	switch rv.Kind {
 	case sharedcache.RevokeToken:
-		rt.Evict("", providers.Eviction{Fingerprint: rv.Fingerprint})
+		evict("", providers.Eviction{Fingerprint: rv.Fingerprint})
 	case sharedcache.RevokeUser:
-		rt.Evict(rv.Provider, providers.Eviction{User: func(username string) bool { return s.shared.UserID(rv.Provider, username) == rv.User }})
+		evict(rv.Provider, providers.Eviction{User: func(username string) bool { return s.shared.UserID(rv.Provider, username) == rv.User }})
 	case sharedcache.Resync:
 		// Revocations published while this replica was not subscribed are
 		// lost: drop every remote result; they refill from Redis, where a
 		// revocation has already deleted the shared entries, or from the
 		// providers.
-		n := rt.Evict("", providers.Eviction{All: true})
+		n := evict("", providers.Eviction{All: true})
 		s.log.Info("subscribed to revocations", "evicted", n)
 	}
 }
