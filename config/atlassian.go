@@ -390,6 +390,7 @@ func buildNative(pc *Product, name, path string, o BuildOptions, logger *slog.Lo
 			Logger:      logger,
 			Now:         o.Now,
 			Shared:      o.Shared,
+			Revocations: o.Revocations,
 		},
 	}
 	if o.Shared != nil {
@@ -434,6 +435,7 @@ func buildDirectory(pc *Product, name, path string, o BuildOptions, logger *slog
 			Logger:      logger,
 			Now:         o.Now,
 			Shared:      o.Shared,
+			Revocations: o.Revocations,
 		},
 	}
 	if o.Shared != nil {

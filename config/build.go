@@ -37,6 +37,9 @@ type BuildOptions struct {
 	// Shared, if set, is the cache the replicas share: the remote
 	// providers look there after an in-process miss (the redis section).
 	Shared providers.SharedCache
+	// Revocations, if set, is the process's record of revocations
+	// (restguard revoke): answers fetched before one are never cached.
+	Revocations *providers.Revocations
 
 	// base is the configuration file's directory: every relative file
 	// path in the configuration is relative to it (set by Build).

@@ -78,6 +78,7 @@ rules: [{name: api, authenticate: [as]}]
 	if u := user(build("username")); u != "alice" {
 		t.Fatalf("first configuration: %q", u)
 	}
+	srv.WaitKeys(t, "restguard:v:*", 1, 10*time.Second) // stored after the answer
 	if u := user(build("username")); u != "alice" || calls.Load() != 1 {
 		t.Fatalf("a second replica with the same configuration: %q after %d calls, want alice from Redis", u, calls.Load())
 	}

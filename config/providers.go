@@ -457,6 +457,7 @@ func remoteOptions(pc Provider, o BuildOptions, logger *slog.Logger) providers.R
 		Logger:      logger,
 		Now:         o.Now,
 		Shared:      o.Shared,
+		Revocations: o.Revocations,
 	}
 	if o.Shared != nil {
 		ro.CacheVersion = cacheVersion(pc)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -183,15 +184,38 @@ func (rt *Runtime) CacheNames() []string {
 // runs the same configuration, another one as soon as anything in it
 // changes, so that an answer the old configuration accepted is never
 // served under the new one.
+//
+// The build is part of it too: two releases may map the same answer
+// differently, so during a rolling upgrade old and new replicas do not
+// share.
 func cacheVersion(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Not shared across replicas then, never wrongly shared.
 		return hex.EncodeToString(random16())
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	h.Write([]byte(buildStamp))
+	h.Write([]byte{0})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
+
+// buildStamp names the running build: its module version and, when built
+// from a repository, the commit.
+var buildStamp = func() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	stamp := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+			stamp += " " + s.Value
+		}
+	}
+	return stamp
+}()
 
 func random16() []byte {
 	b := make([]byte, 16)

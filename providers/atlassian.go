@@ -264,9 +264,9 @@ func (a *AtlassianTokens) verify(ctx context.Context, token string) (*authz.Iden
 		switch {
 		case err == nil:
 			until := now.Add(a.cfg.Remote.CacheTTL)
-			a.cache.Set(fctx, key, token, &result[*authz.Identity]{val: id, fresh: until, grace: until})
+			a.cache.Set(fctx, key, token, &result[*authz.Identity]{val: id, fresh: until, grace: until, fetched: now})
 		case errors.Is(err, authz.ErrInvalidToken):
-			a.cache.Set(fctx, key, token, &result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.Remote.NegativeTTL)})
+			a.cache.Set(fctx, key, token, &result[*authz.Identity]{err: err, fresh: now.Add(a.cfg.Remote.NegativeTTL), fetched: now})
 		}
 		return id, err
 	})

@@ -176,7 +176,7 @@ func (d *Directory) lookup(ctx context.Context, user string) (*dirEntry, error) 
 			ttl = d.cfg.Remote.NegativeTTL
 		}
 		until := d.cfg.Remote.Now().Add(ttl)
-		d.cache.Set(fctx, key, user, &result[*dirEntry]{val: e, fresh: until, grace: until})
+		d.cache.Set(fctx, key, user, &result[*dirEntry]{val: e, fresh: until, grace: until, fetched: now})
 		return e, nil
 	})
 	select {

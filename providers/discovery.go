@@ -220,3 +220,14 @@ func parseDiscovery(doc map[string]any, issuer string) (*oidcMetadata, error) {
 	}
 	return md, nil
 }
+
+// Evict implements Evicter: the discovered validator of opaque tokens
+// holds the cached answers.
+func (d *Discovery) Evict(e Eviction) int {
+	if oc := d.opaque.Load(); oc != nil {
+		if ev, ok := oc.v.(Evicter); ok {
+			return ev.Evict(e)
+		}
+	}
+	return 0
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/restguard/restguard/authz"
@@ -48,8 +49,14 @@ type SharedCache interface {
 // sharedResults is a provider's result cache with a second level that the
 // replicas share (SharedCache): a local miss asks it, and a hit fills the
 // local level; every result stored goes to both. The shared level fails
-// closed: an error, a value that does not decode or one past its time is
-// a miss, and the provider is asked.
+// closed and never costs a check its answer:
+//
+//   - an error, a value that does not decode or one past its time is a
+//     miss, and the provider is asked;
+//   - a lookup gets at most a third of the time the check has left;
+//   - storing happens after the answer is handed back, detached and
+//     bounded (at most maxSharedSets at once; beyond that an answer is
+//     simply not shared).
 type sharedResults[V any] struct {
 	local  *localResults[V]
 	shared SharedCache
@@ -57,12 +64,40 @@ type sharedResults[V any] struct {
 	codec  valueCodec[V]
 	now    func() time.Time
 	log    *slog.Logger
+
+	sets    chan struct{}  // a slot per Set in progress
+	pending sync.WaitGroup // Sets in progress (tests wait for them)
 }
 
+// maxSharedSets bounds the Sets in progress of one provider.
+const maxSharedSets = 64
+
 func (c *sharedResults[V]) Get(ctx context.Context, key [32]byte, token string, now time.Time) (*result[V], bool) {
-	if r, ok := c.local.Get(ctx, key, token, now); ok {
+	local, ok := c.local.Get(ctx, key, token, now)
+	if ok && (local.err != nil || now.Before(local.fresh)) {
+		return local, true
+	}
+	// A miss, or a value kept for its grace period only: another replica
+	// may have a fresh answer.
+	if d, has := ctx.Deadline(); has {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/3))
+		defer cancel()
+	}
+	if r, found := c.fromShared(ctx, key, token, now); found && (!ok || r.fresh.After(local.fresh)) {
+		c.local.Set(ctx, key, token, r)
 		return r, true
 	}
+	return local, ok
+}
+
+// Local answers from the in-process level only (a second look inside a
+// flight, where the shared level was just asked).
+func (c *sharedResults[V]) Local(key [32]byte, now time.Time) (*result[V], bool) {
+	return c.local.Local(key, now)
+}
+
+func (c *sharedResults[V]) fromShared(ctx context.Context, key [32]byte, token string, now time.Time) (*result[V], bool) {
 	b, ok, err := c.shared.Get(ctx, key, token)
 	if err != nil || !ok {
 		return nil, false
@@ -75,12 +110,18 @@ func (c *sharedResults[V]) Get(ctx context.Context, key [32]byte, token string, 
 	if !now.Before(r.expires()) {
 		return nil, false
 	}
-	c.local.Set(ctx, key, token, r)
+	c.local.name(token, r)
+	if r.err == nil && c.local.revs.refuses(r.fp, c.scope, r.user, r.fetched) {
+		return nil, false // revoked since it was fetched: put back, or stored late
+	}
 	return r, true
 }
 
 func (c *sharedResults[V]) Set(ctx context.Context, key [32]byte, token string, r *result[V]) {
 	c.local.Set(ctx, key, token, r)
+	if r.err == nil && c.local.revs.refuses(r.fp, c.scope, r.user, r.fetched) {
+		return
+	}
 	ttl := r.expires().Sub(c.now())
 	if ttl < time.Millisecond {
 		return
@@ -89,9 +130,18 @@ func (c *sharedResults[V]) Set(ctx context.Context, key [32]byte, token string, 
 	if err != nil {
 		return
 	}
-	// Errors are the shared cache's to count and log (its breaker opens);
-	// the answer is already in the local level.
-	_ = c.shared.Set(ctx, key, token, b, ttl, c.scope, r.user)
+	select {
+	case c.sets <- struct{}{}:
+	default:
+		return // Redis is slow and Sets pile up: this answer stays local
+	}
+	c.pending.Add(1)
+	go func() {
+		defer func() { <-c.sets; c.pending.Done() }()
+		// Errors are the shared cache's to count and log (its breaker
+		// opens); its own call timeout bounds this.
+		_ = c.shared.Set(context.WithoutCancel(ctx), key, token, b, ttl, c.scope, r.user)
+	}()
 }
 
 func (c *sharedResults[V]) Len() int { return c.local.Len() }
@@ -121,11 +171,12 @@ type valueCodec[V any] struct {
 
 // wireResult is a result as the shared cache stores it (sealed by it).
 type wireResult struct {
-	V     int             `json:"v"`
-	Fresh int64           `json:"f"`           // unix ms
-	Grace int64           `json:"g,omitempty"` // unix ms, values only
-	Err   *wireRefusal    `json:"e,omitempty"`
-	Val   json.RawMessage `json:"d,omitempty"`
+	V       int             `json:"v"`
+	Fetched int64           `json:"t,omitempty"` // unix ms
+	Fresh   int64           `json:"f"`           // unix ms
+	Grace   int64           `json:"g,omitempty"` // unix ms, values only
+	Err     *wireRefusal    `json:"e,omitempty"`
+	Val     json.RawMessage `json:"d,omitempty"`
 }
 
 // wireRefusal is a definitive refusal: its class, reason and text (error
@@ -140,6 +191,9 @@ const wireResultVersion = 1
 
 func encodeResult[V any](r *result[V], codec valueCodec[V]) ([]byte, error) {
 	w := wireResult{V: wireResultVersion, Fresh: r.fresh.UnixMilli()}
+	if !r.fetched.IsZero() {
+		w.Fetched = r.fetched.UnixMilli()
+	}
 	if r.err != nil {
 		ref := &wireRefusal{Msg: r.err.Error()}
 		if re, ok := r.err.(*authz.ReasonError); ok {
@@ -176,6 +230,9 @@ func decodeResult[V any](b []byte, codec valueCodec[V]) (*result[V], error) {
 		return nil, fmt.Errorf("version %d", w.V)
 	}
 	r := &result[V]{fresh: time.UnixMilli(w.Fresh)}
+	if w.Fetched != 0 {
+		r.fetched = time.UnixMilli(w.Fetched)
+	}
 	switch {
 	case w.Err != nil && w.Val == nil:
 		class := authz.ErrInvalidToken

@@ -18,6 +18,14 @@ import (
 	"github.com/restguard/restguard/sharedcache"
 )
 
+// flushShared waits until p's answers are in the shared cache (they are
+// stored after the answer is handed back).
+func flushShared(p *Introspection) {
+	if sr, ok := p.cache.results.(*sharedResults[*authz.Identity]); ok {
+		sr.pending.Wait()
+	}
+}
+
 // fleetCacheB is a shared cache on srv with a fresh fleet secret.
 func fleetCacheB(tb testing.TB, srv *redistest.Server) *sharedcache.Cache {
 	tb.Helper()
@@ -29,7 +37,9 @@ func fleetCache(t testing.TB, srv *redistest.Server, secret string) *sharedcache
 	t.Helper()
 	c, err := sharedcache.New(sharedcache.Config{
 		Address: "unix:" + srv.Socket, UsernameFile: srv.UserFile, PasswordFile: srv.PasswordFile,
-		FleetSecretFile: secret, Timeout: 500 * time.Millisecond,
+		// Generous: a loaded two-core machine must not turn Redis into a
+		// miss here (the outage tests set their own).
+		FleetSecretFile: secret, Timeout: 5 * time.Second,
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +87,7 @@ func TestSharedCacheSparesTheProviderAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	flushShared(a)
 	idB, err := b.Validate(ctx, "opaque-token-1")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +103,7 @@ func TestSharedCacheSparesTheProviderAcrossReplicas(t *testing.T) {
 	}
 	// A refusal is shared too, with its reason.
 	_, errA := a.Validate(ctx, "revoked-token")
+	flushShared(a)
 	_, errB := b.Validate(ctx, "revoked-token")
 	if !errors.Is(errB, authz.ErrInvalidToken) || reasonOf(errB) != reasonOf(errA) {
 		t.Fatalf("shared refusal: %v, want %v", errB, errA)
@@ -260,4 +272,147 @@ func sameIdentity(a, b *authz.Identity) bool {
 		return id
 	}
 	return reflect.DeepEqual(norm(*a), norm(*b))
+}
+
+// TestSlowRedisNeverCostsTheCheckItsAnswer: with Redis paused, a check
+// whose provider answers in time is answered in time: the shared lookup
+// gets a third of what the check has left, and storing happens after the
+// answer is handed back.
+func TestSlowRedisNeverCostsTheCheckItsAnswer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	clk := newClock()
+	f := newFakeAS(t, activeFor(clk))
+	c := fleetCache(t, srv, fleetSecret(t))
+	p := newIntrospection(t, f, clk, func(cfg *IntrospectionConfig) { cfg.Remote.Shared = c })
+	srv.Do(t, "CLIENT", "PAUSE", "3000", "ALL")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := p.Validate(ctx, "opaque-token-1"); err != nil {
+		t.Fatalf("with Redis paused, the check failed although the provider answered: %v", err)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d provider calls, want 1", n)
+	}
+}
+
+// TestGraceDoesNotHideTheSharedAnswer: with cache.grace, a replica whose
+// own answer is past its TTL (kept only for outages) first looks for a
+// fresher one in Redis: the fleet still asks the provider once per TTL.
+func TestGraceDoesNotHideTheSharedAnswer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	secret := fleetSecret(t)
+	clk := newClock()
+	f := newFakeAS(t, activeFor(clk))
+	replica := func() *Introspection {
+		c := fleetCache(t, srv, secret)
+		return newIntrospection(t, f, clk, func(cfg *IntrospectionConfig) {
+			cfg.Remote.Shared, cfg.Remote.CacheTTL, cfg.Remote.Grace = c, 10*time.Second, 10*time.Minute
+		})
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+	for _, p := range []*Introspection{a, b} {
+		if _, err := p.Validate(ctx, "opaque-token-1"); err != nil {
+			t.Fatal(err)
+		}
+		flushShared(p)
+	}
+	clk.Add(11 * time.Second) // past the TTL, within the grace
+	for _, p := range []*Introspection{a, b} {
+		if _, err := p.Validate(ctx, "opaque-token-1"); err != nil {
+			t.Fatal(err)
+		}
+		flushShared(p)
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d provider calls for two TTLs on two replicas, want 2", n)
+	}
+}
+
+// TestAnswerFetchedBeforeARevocationIsNeverCached: a check that was asking
+// the provider while the token was revoked gets its answer, but the cache
+// does not keep it: the next check asks again.
+func TestAnswerFetchedBeforeARevocationIsNeverCached(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	release := make(chan struct{})
+	asked := make(chan struct{}, 1)
+	f := newFakeAS(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+			<-release // the first call waits for the revocation
+		default:
+		}
+		activeFor(clk)(w, r)
+	})
+	revs := NewRevocations(nil)
+	p := newIntrospection(t, f, clk, func(cfg *IntrospectionConfig) { cfg.Remote.Revocations = revs })
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { _, err := p.Validate(ctx, "opaque-token-1"); done <- err }()
+	<-asked
+	revs.Token(authz.Fingerprint("opaque-token-1"))
+	p.Evict(Eviction{Fingerprint: authz.Fingerprint("opaque-token-1")})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Validate(ctx, "opaque-token-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d provider calls, want 2: the answer fetched during the revocation was cached", n)
+	}
+	// Answers fetched after the revocation (and its margin) are cached.
+	clk.Add(revocationMargin + time.Second)
+	revs.now = clk.Now
+	for range 2 {
+		if _, err := p.Validate(ctx, "opaque-token-2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("%d provider calls, want 3: another token's answer was not cached", n)
+	}
+}
+
+// TestRevokedValuePutBackIntoRedisIsRefused: someone who may write to Redis
+// (but lacks the fleet secret) saves a cached value, lets the revocation
+// delete it, and writes it back: the value still opens (it is genuine), but
+// the replicas know it was fetched before the revocation.
+func TestRevokedValuePutBackIntoRedisIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	secret := fleetSecret(t)
+	clk := newClock()
+	f := newFakeAS(t, activeFor(clk))
+	replica := func() (*Introspection, *Revocations) {
+		c := fleetCache(t, srv, secret)
+		revs := NewRevocations(func(p, u string) [32]byte { return c.UserID(p, u) })
+		return newIntrospection(t, f, clk, func(cfg *IntrospectionConfig) { cfg.Remote.Shared, cfg.Remote.Revocations = c, revs }), revs
+	}
+	a, _ := replica()
+	b, revsB := replica()
+	ctx := context.Background()
+	if _, err := a.Validate(ctx, "opaque-token-1"); err != nil {
+		t.Fatal(err)
+	}
+	flushShared(a)
+	keys, _ := srv.Do(t, "KEYS", "restguard:v:*").([]any)
+	if len(keys) != 1 {
+		t.Fatalf("keys %v", keys)
+	}
+	saved, _ := srv.Do(t, "GET", keys[0].(string)).(string)
+	// The revocation: recorded on b, the shared entry deleted.
+	revsB.Token(authz.Fingerprint("opaque-token-1"))
+	srv.Do(t, "DEL", keys[0].(string))
+	srv.Do(t, "SET", keys[0].(string), saved, "PX", "60000")
+	if _, err := b.Validate(ctx, "opaque-token-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d provider calls, want 2: replica b served the value put back after the revocation", n)
+	}
 }

@@ -79,8 +79,11 @@ type RemoteOptions struct {
 	// never serves from the shared cache what the old configuration
 	// accepted; replicas with the same configuration share entries.
 	CacheVersion string
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Revocations, if set, is the process's record of revocations: an
+	// answer fetched before one is never cached after it.
+	Revocations *Revocations
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // remoteDefaults are what differs between kinds of remote provider: how

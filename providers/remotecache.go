@@ -72,6 +72,18 @@ func (c *remoteCache) cached(ctx context.Context, k [32]byte, token string, now 
 	return hit(r.val), nil, true
 }
 
+// cachedLocal is cached on the in-process level only.
+func (c *remoteCache) cachedLocal(k [32]byte, now time.Time) (*authz.Identity, error, bool) {
+	r, ok := c.results.Local(k, now)
+	if !ok || !now.Before(r.fresh) {
+		return nil, nil, false
+	}
+	if r.err != nil {
+		return nil, r.err, true
+	}
+	return hit(r.val), nil, true
+}
+
 func hit(id *authz.Identity) *authz.Identity {
 	cp := *id
 	cp.CacheHit = true
@@ -98,14 +110,16 @@ func (c *remoteCache) lookup(ctx context.Context, token string, fetch fetchFunc)
 		}
 		ch := c.flight.DoChan(string(k[:]), func() (any, error) {
 			// A caller that missed the cache just before the previous
-			// flight stored its answer finds it here.
-			if id, err, ok := c.cached(ctx, k, token, c.now()); ok {
+			// flight stored its answer finds it here (in process: the
+			// shared level was asked a moment ago).
+			if id, err, ok := c.cachedLocal(k, c.now()); ok {
 				return &flightOut{id: id, deadline: deadline}, err
 			}
 			fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 			defer cancel()
+			started := c.now()
 			id, err := fetch(fctx, token)
-			id, err = c.store(context.WithoutCancel(ctx), k, token, id, err)
+			id, err = c.store(context.WithoutCancel(ctx), k, token, started, id, err)
 			return &flightOut{id: id, deadline: deadline}, err
 		})
 		var r singleflight.Result
@@ -134,7 +148,7 @@ type flightOut struct {
 }
 
 // store records the fetch result and returns what the callers get.
-func (c *remoteCache) store(ctx context.Context, k [32]byte, token string, id *authz.Identity, err error) (*authz.Identity, error) {
+func (c *remoteCache) store(ctx context.Context, k [32]byte, token string, started time.Time, id *authz.Identity, err error) (*authz.Identity, error) {
 	now := c.now()
 	switch {
 	case err == nil && id == nil:
@@ -146,12 +160,12 @@ func (c *remoteCache) store(ctx context.Context, k [32]byte, token string, id *a
 			end := id.Expiry.Add(c.leeway)
 			fresh, graceUntil = earliest(fresh, end), earliest(graceUntil, end)
 		}
-		c.results.Set(ctx, k, token, &result[*authz.Identity]{val: id, fresh: fresh, grace: graceUntil})
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{val: id, fresh: fresh, grace: graceUntil, fetched: started})
 		return id, nil
 	case errors.Is(err, authz.ErrInvalidToken) || errors.Is(err, authz.ErrForbidden):
 		// A definitive refusal: remember it briefly, and forget any
 		// positive answer (the token was revoked).
-		c.results.Set(ctx, k, token, &result[*authz.Identity]{err: err, fresh: now.Add(c.negTTL)})
+		c.results.Set(ctx, k, token, &result[*authz.Identity]{err: err, fresh: now.Add(c.negTTL), fetched: started})
 		return nil, err
 	default:
 		// An outage: never cached. Serve a positive answer within its

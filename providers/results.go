@@ -20,6 +20,9 @@ type result[V any] struct {
 	// grace (values only, never before fresh): served while the provider
 	// is unavailable until then.
 	grace time.Time
+	// fetched is when the provider was asked (before the call): an answer
+	// fetched before a revocation is never stored after it (Revocations).
+	fetched time.Time
 	// fp and user name the entry for eviction (restguard revoke): the
 	// token's fingerprint and the username of a value; set by the cache.
 	fp, user string
@@ -51,6 +54,9 @@ type resultCache[V any] interface {
 	// Set stores r under key. A value drops a refusal stored under key,
 	// and a refusal a value (the token was revoked).
 	Set(ctx context.Context, key [32]byte, token string, r *result[V])
+	// Local is Get on the in-process level only: the second look inside
+	// a flight, right after Get missed.
+	Local(key [32]byte, now time.Time) (*result[V], bool)
 	// Len is the number of values held in this process (metrics).
 	Len() int
 }
@@ -66,11 +72,16 @@ func newResultCache[V any](size, refusals int, scope string, codec valueCodec[V]
 		values:   newTTLLRU[[32]byte, *result[V]](size, nil),
 		refusals: newTTLLRU[[32]byte, *result[V]](refusals, nil),
 		userOf:   codec.user,
+		scope:    scope,
+	}
+	if o != nil {
+		local.revs = o.Revocations
 	}
 	if o == nil || o.Shared == nil || size <= 0 {
 		return local
 	}
-	return &sharedResults[V]{local: local, shared: o.Shared, scope: scope, codec: codec, now: o.Now, log: o.Logger}
+	return &sharedResults[V]{local: local, shared: o.Shared, scope: scope, codec: codec, now: o.Now, log: o.Logger,
+		sets: make(chan struct{}, maxSharedSets)}
 }
 
 // resultKey is the cache key of a token (or a username) at one provider:
@@ -93,6 +104,8 @@ type localResults[V any] struct {
 	refusals *ttlLRU[[32]byte, *result[V]] // until they are no longer fresh
 	// userOf names a value's user (the token is the directory's username).
 	userOf func(token string, v V) string
+	scope  string       // the provider's name, for Revocations
+	revs   *Revocations // nil: none
 }
 
 func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now time.Time) (*result[V], bool) {
@@ -102,18 +115,33 @@ func (c *localResults[V]) Get(_ context.Context, key [32]byte, _ string, now tim
 	return c.refusals.get(key, now)
 }
 
+func (c *localResults[V]) Local(key [32]byte, now time.Time) (*result[V], bool) {
+	return c.Get(context.Background(), key, "", now)
+}
+
 func (c *localResults[V]) Set(_ context.Context, key [32]byte, token string, r *result[V]) {
-	r.fp = authz.Fingerprint(token)
+	c.name(token, r)
 	if r.err != nil {
 		c.values.remove(key)
 		c.refusals.add(key, r)
 		return
 	}
-	if c.userOf != nil {
-		r.user = c.userOf(token, r.val)
+	if c.revs.refuses(r.fp, c.scope, r.user, r.fetched) {
+		// Fetched before a revocation that has happened since (a flight
+		// that was under way): its callers get it, the cache does not.
+		c.values.remove(key)
+		return
 	}
 	c.refusals.remove(key)
 	c.values.add(key, r)
+}
+
+// name sets the entry's fingerprint and user.
+func (c *localResults[V]) name(token string, r *result[V]) {
+	r.fp = authz.Fingerprint(token)
+	if r.err == nil && c.userOf != nil {
+		r.user = c.userOf(token, r.val)
+	}
 }
 
 func (c *localResults[V]) Len() int { return c.values.len() }

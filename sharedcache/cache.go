@@ -59,6 +59,7 @@ type Cache struct {
 	now     func() time.Time
 	channel string
 	st      counters
+	replica string // a random name of this process, for acknowledgements
 }
 
 type counters struct {
@@ -93,19 +94,21 @@ func New(cfg Config, logger *slog.Logger) (*Cache, error) {
 	// values or credentials. Send them to Debug: the breaker logs outages.
 	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
 	logger = logger.With("component", "sharedcache")
-	c := &Cache{s: s, log: logger, now: cfg.Now, channel: s.prefix + "revocations"}
+	c := &Cache{s: s, log: logger, now: cfg.Now, channel: s.prefix + "revocations", replica: newRevocationID()}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	c.br = newBreaker(s.threshold, s.interval, s.maxIntvl, c.now)
 	c.br.changed = c.breakerChanged
 	c.rdb = redis.NewClient(&redis.Options{
-		Network:   s.network,
-		Addr:      s.addr,
-		Username:  s.username,
-		Password:  s.password,
-		DB:        s.db,
-		TLSConfig: s.tls,
+		Network: s.network,
+		Addr:    s.addr,
+		// The ACL files are read again on every new connection, so that a
+		// rotated password (a Kubernetes Secret updated in place) is used
+		// without a restart; the last readable values stay otherwise.
+		CredentialsProvider: newCredentials(cfg.UsernameFile, cfg.PasswordFile, s.username, s.password, logger).get,
+		DB:                  s.db,
+		TLSConfig:           s.tls,
 		// RESP2: the widest server support (proxies, older servers); no
 		// push notifications are needed.
 		Protocol:        2,

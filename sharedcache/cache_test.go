@@ -657,3 +657,37 @@ func TestHungServerCostsOneTimeout(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestRotatedPasswordIsUsedWithoutARestart: the password file is read
+// again for each new connection, so that a Secret updated in place (and
+// the old password revoked in Redis) costs no restart.
+func TestRotatedPasswordIsUsedWithoutARestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t, srv)
+	pass := filepath.Join(t.TempDir(), "password")
+	b, err := os.ReadFile(srv.PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pass, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.PasswordFile = pass
+	c := newCache(t, cfg, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	key := keyOf("corp", tokenA)
+	if err := c.Set(ctx, key, tokenA, []byte(resultA), time.Minute, "corp", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	// The rotation: a new password in Redis and in the file, the old one
+	// revoked, existing connections closed.
+	srv.Do(t, "ACL", "SETUSER", redistest.User, "resetpass", ">rotated-password-0123456789")
+	if err := os.WriteFile(pass, []byte("rotated-password-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Do(t, "CLIENT", "KILL", "USER", redistest.User)
+	if _, ok, err := c.Get(ctx, key, tokenA); !ok || err != nil {
+		t.Fatalf("after the rotation: ok=%v err=%v", ok, err)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -245,7 +247,19 @@ func (t TLSConfig) config(addr string) (*tls.Config, error) {
 			// key material.
 			return nil, fmt.Errorf("client certificate: %w", err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		// Read again on every handshake (cert-manager renews the files
+		// in place); the last good pair is used if they cannot be read.
+		var mu sync.Mutex
+		last := &cert
+		certFile, keyFile := t.CertFile, t.KeyFile
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
+				last = &c
+			}
+			return last, nil
+		}
 	}
 	return cfg, nil
 }
@@ -270,4 +284,38 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// credentials reads the ACL user and password files for each new
+// connection, keeping the last values it could read.
+type credentials struct {
+	userFile, passFile string
+	log                *slog.Logger
+	mu                 sync.Mutex
+	user, pass         string
+}
+
+func newCredentials(userFile, passFile, user, pass string, log *slog.Logger) *credentials {
+	return &credentials{userFile: userFile, passFile: passFile, user: user, pass: pass, log: log}
+}
+
+func (c *credentials) get() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range []struct {
+		path string
+		v    *string
+	}{{c.userFile, &c.user}, {c.passFile, &c.pass}} {
+		if f.path == "" {
+			continue
+		}
+		v, err := readSecret(f.path)
+		if err != nil {
+			// The error names the file, never its content.
+			c.log.Warn("redis credentials not re-read; keeping the last ones", "error", err.Error())
+			continue
+		}
+		*f.v = v
+	}
+	return c.user, c.pass
 }

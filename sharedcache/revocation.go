@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -160,6 +161,7 @@ func (c *Cache) publish(ctx context.Context, r Revocation) (int, error) {
 func (c *Cache) awaitAcks(ctx context.Context, id string, want int) int {
 	key := c.ackKey(id)
 	got := 0
+	seen := map[string]bool{}
 	for got < want {
 		wait := time.Second
 		if d, ok := ctx.Deadline(); ok {
@@ -178,11 +180,14 @@ func (c *Cache) awaitAcks(ctx context.Context, id string, want int) int {
 			break
 		}
 		// Someone who may write to Redis but lacks the fleet secret must
-		// not be able to make a revocation look applied.
-		if len(kv) != 2 || !hmac.Equal([]byte(kv[1]), []byte(c.ackValue(id))) {
+		// not be able to make a revocation look applied, nor count one
+		// replica's acknowledgement twice by copying it.
+		replica, ok := c.checkAck(id, kv)
+		if !ok || seen[replica] {
 			c.st.ignored.Add(1)
 			continue
 		}
+		seen[replica] = true
 		got++
 	}
 	return got
@@ -206,13 +211,33 @@ func (c *Cache) ack(id string) {
 
 func (c *Cache) ackKey(id string) string { return c.s.prefix + "ack:" + id }
 
-// ackValue is an acknowledgement of revocation id: an HMAC under the fleet
-// secret, so that only a replica of the fleet can give one.
+// ackValue is this replica's acknowledgement of revocation id: its
+// process nonce and an HMAC under the fleet secret over both, so that only
+// a replica of the fleet can give one, and each counts once.
 func (c *Cache) ackValue(id string) string {
+	return c.replica + "." + c.ackMAC(id, c.replica)
+}
+
+func (c *Cache) ackMAC(id, replica string) string {
 	m := hmac.New(sha256.New, c.s.secret)
 	m.Write([]byte("restguard/sharedcache/v1/ack\x00"))
 	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write([]byte(replica))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// checkAck checks one BLPOP answer (key, value) and returns the replica
+// that gave it.
+func (c *Cache) checkAck(id string, kv []string) (string, bool) {
+	if len(kv) != 2 {
+		return "", false
+	}
+	replica, mac, ok := strings.Cut(kv[1], ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(c.ackMAC(id, replica))) {
+		return "", false
+	}
+	return replica, true
 }
 
 // newRevocationID returns 16 random bytes, hex.

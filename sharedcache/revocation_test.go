@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,5 +282,56 @@ func TestForgedAcknowledgementsDoNotCount(t *testing.T) {
 	res, err := admin.Revoke(rctx, TokenRevocation(authz.Fingerprint(tokenA)))
 	if err != nil || res.Replicas != 1 || res.Applied != 0 {
 		t.Fatalf("Revoke = %+v, %v; want 1 replica, 0 applied (forged acknowledgements ignored)", res, err)
+	}
+}
+
+// TestCopiedAcknowledgementCountsOnce: a valid acknowledgement copied by a
+// Redis writer does not stand in for a replica that never applied the
+// revocation.
+func TestCopiedAcknowledgementCountsOnce(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t, srv)
+	// One replica applies and acknowledges; the forger copies its
+	// acknowledgement; a second replica is stuck.
+	fast := newCache(t, cfg, nil)
+	stuck := newCache(t, cfg, nil)
+	release := make(chan struct{})
+	ready := make(chan struct{}, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, c := range []*Cache{fast, stuck} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Subscribe(ctx, func(rv Revocation) {
+				if rv.Kind == Resync {
+					ready <- struct{}{}
+					return
+				}
+				if c == stuck {
+					<-release
+					return
+				}
+				// After fast's own acknowledgement (pushed once this returns),
+				// the forger duplicates it.
+				go func() {
+					v := c.ackValue(rv.ID)
+					for range 3 {
+						srv.Do(t, "RPUSH", "restguard:ack:"+rv.ID, v)
+					}
+				}()
+			})
+		}()
+	}
+	t.Cleanup(func() { close(release); cancel(); wg.Wait() })
+	<-ready
+	<-ready
+	admin := newCache(t, cfg, nil)
+	rctx, rcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer rcancel()
+	res, err := admin.Revoke(rctx, TokenRevocation(authz.Fingerprint(tokenA)))
+	if err != nil || res.Replicas != 2 || res.Applied != 1 {
+		t.Fatalf("Revoke = %+v, %v; want 2 replicas, 1 applied", res, err)
 	}
 }

@@ -25,6 +25,9 @@ func (s *service) startFleet(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%s: redis: %w", s.path, err)
 	}
 	s.shared = c
+	// User revocations from other replicas name users by the shared
+	// cache's keyed hash: record them the same way.
+	s.revs = providers.NewRevocations(func(provider, username string) [32]byte { return c.UserID(provider, username) })
 	s.metrics.SetSharedCache(func() metrics.SharedCacheStats {
 		st := c.Stats()
 		return metrics.SharedCacheStats{

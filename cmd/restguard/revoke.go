@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/config"
@@ -77,20 +78,27 @@ func (s *service) revokeHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !adminAuthorized(r, rt.AdminSecret) {
-		s.log.Warn("revocation refused: wrong or missing admin secret", "remote", r.RemoteAddr)
+		// At most one line per interval: anyone who reaches the admin
+		// port could otherwise fill the log.
+		if last := s.refusedLog.Load(); time.Since(time.Unix(0, last)) > refusedLogEvery && s.refusedLog.CompareAndSwap(last, time.Now().UnixNano()) {
+			s.log.Warn("revocation refused: wrong or missing admin secret", "remote", r.RemoteAddr)
+		}
 		reply(http.StatusUnauthorized, revokeAnswer{Error: "needs Authorization: Bearer <the secret in admin.secret_file>"})
 		return
 	}
 	var req revokeRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&req); err != nil || dec.More() {
 		reply(http.StatusBadRequest, revokeAnswer{Error: "body: want JSON {\"token\"}, {\"fingerprint\"} or {\"provider\", \"user\"}"})
 		return
 	}
 	e, what, note, err := req.eviction()
 	if err == nil && req.Provider != "" && !slices.Contains(rt.CacheNames(), req.Provider) {
 		err = fmt.Errorf("unknown provider %q: a provider or Atlassian product of the configuration (%s)", req.Provider, strings.Join(rt.CacheNames(), ", "))
+	}
+	if err == nil && req.User != "" && providerKind(rt, req.Provider) == "jwt" {
+		note = jwtUserNote
 	}
 	if err != nil {
 		reply(http.StatusBadRequest, revokeAnswer{Error: err.Error()})
@@ -100,6 +108,9 @@ func (s *service) revokeHandler(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	a := s.revoke(ctx, rt, req.Provider, req.User, e)
 	a.Revoked, a.Note = what, joinNotes(note, a.Note)
+	if req.User != "" && a.Local == 0 && a.Shared == 0 && a.Error == "" {
+		a.Note = joinNotes(a.Note, unmatchedUserNote)
+	}
 	status := http.StatusOK
 	switch {
 	case a.Error != "":
@@ -115,6 +126,13 @@ func (s *service) revokeHandler(w http.ResponseWriter, r *http.Request) {
 // revoke drops e on this replica, then, with a shared cache, in Redis and
 // on every replica, waiting for their acknowledgements.
 func (s *service) revoke(ctx context.Context, rt *config.Runtime, provider, user string, e providers.Eviction) revokeAnswer {
+	// First the record, then the caches: an answer being fetched right
+	// now is then refused when it arrives.
+	if user != "" {
+		s.revs.User(s.revs.UserKey(provider, user))
+	} else {
+		s.revs.Token(e.Fingerprint)
+	}
 	a := revokeAnswer{Scope: "replica", Local: rt.Evict(provider, e)}
 	if s.shared == nil {
 		a.Note = "no redis section: this replica only; other replicas keep their entries until their TTL ends, so revoke on each of them"
@@ -128,6 +146,12 @@ func (s *service) revoke(ctx context.Context, rt *config.Runtime, provider, user
 	a.Shared, a.Replicas, a.Applied = res.Deleted, res.Replicas, res.Applied
 	if err != nil {
 		a.Error = "Redis: " + err.Error() + "; applied on this replica only, other replicas keep their entries until their TTL ends"
+		return a
+	}
+	if a.Replicas == 0 {
+		// Not even this replica's own subscription got it: it is being
+		// re-established, and so may the others'.
+		a.Error = "the revocation reached no replica (the subscriptions to Redis are being re-established); applied on this replica only: run it again"
 		return a
 	}
 	a.Scope = "fleet"
@@ -150,8 +174,10 @@ func (s *service) onRevocation(rv sharedcache.Revocation) {
 	}
 	switch rv.Kind {
 	case sharedcache.RevokeToken:
+		s.revs.Token(rv.Fingerprint)
 		evict("", providers.Eviction{Fingerprint: rv.Fingerprint})
 	case sharedcache.RevokeUser:
+		s.revs.User(rv.User)
 		evict(rv.Provider, providers.Eviction{User: func(username string) bool { return s.shared.UserID(rv.Provider, username) == rv.User }})
 	case sharedcache.Resync:
 		// Revocations published while this replica was not subscribed are
@@ -180,9 +206,12 @@ func (q revokeRequest) eviction() (providers.Eviction, string, string, error) {
 		if q.Provider != "" {
 			return providers.Eviction{}, "", "", errors.New("provider goes with user, not with a token")
 		}
-		fp := authz.Fingerprint(strings.TrimSpace(q.Token))
+		if strings.ContainsFunc(q.Token, unicode.IsSpace) || strings.ContainsAny(q.Token, "\x00") {
+			return providers.Eviction{}, "", "", errors.New("token: the token alone, without \"Bearer \" and without spaces or line breaks")
+		}
+		fp := authz.Fingerprint(q.Token)
 		note := ""
-		if strings.Count(strings.TrimSpace(q.Token), ".") == 2 {
+		if strings.Count(q.Token, ".") == 2 {
 			note = jwtNote
 		}
 		return providers.Eviction{Fingerprint: fp}, "token " + fp, note, nil
@@ -218,13 +247,30 @@ func validFingerprint(fp string) bool {
 		return false
 	}
 	for i := 0; i < len(fp); i++ {
-		c := fp[i] | 0x20
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		c := fp[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			return false
 		}
 	}
 	return true
 }
+
+// providerKind is the kind of the provider named, "" for a product.
+func providerKind(rt *config.Runtime, name string) string {
+	for _, bp := range rt.Providers {
+		if bp.Name == name {
+			return bp.Kind
+		}
+	}
+	return ""
+}
+
+// refusedLogEvery bounds the log lines of refused revocations.
+const refusedLogEvery = 10 * time.Second
+
+const jwtUserNote = "this provider checks JWTs locally: there is no cached answer to drop, and the user's tokens stay valid until they expire; deny the user (rules[].users.deny) to refuse them now"
+
+const unmatchedUserNote = "nothing cached under this user here or in Redis: -user is the name the provider reports (the decision log's user, unless a product's username transform changed it) and -provider the one that reported it"
 
 // adminAuthorized reports whether r carries the admin secret as a bearer
 // token, comparing in constant time.
@@ -343,6 +389,9 @@ func printRevoke(a revokeAnswer, status int, stdout, stderr io.Writer) int {
 	}
 	if a.Note != "" {
 		fmt.Fprintln(stdout, "note:", a.Note)
+	}
+	if strings.Contains(a.Note, unmatchedUserNote) {
+		code = 1 // most likely the wrong name
 	}
 	return code
 }

@@ -98,10 +98,23 @@ func TestRevokeWithoutRedisActsOnThisReplicaAndSaysSo(t *testing.T) {
 	if n := s.calls.Load(); n != 2 {
 		t.Fatalf("%d provider calls after the revoke, want 2 (asked again)", n)
 	}
+	// The answer fetched right after the revocation was not cached (it
+	// falls within the revocation's margin); another token of alice's is.
+	s.check(t, "opaque-token-of-alice-2")
 	// By user: every cached answer naming alice.
 	code, out, _ = s.revoke(t, "", "-secret-file", s.secretFile, "-provider", "as", "-user", "alice")
 	if code != 0 || !strings.Contains(out, `revoked user "alice" of as on this replica only: 1 entries dropped`) {
 		t.Fatalf("revoke by user: %d %s", code, out)
+	}
+	// A name nothing is cached under is most likely a mistake: exit 1.
+	code, out, _ = s.revoke(t, "", "-secret-file", s.secretFile, "-provider", "as", "-user", "Alice@corp.example")
+	if code != 1 || !strings.Contains(out, "nothing cached under this user") {
+		t.Fatalf("revoke of an unknown name: %d %s", code, out)
+	}
+	// A token pasted with its scheme matches nothing: refused.
+	code, _, errOut2 := s.revoke(t, "Bearer "+token, "-secret-file", s.secretFile, "-token-stdin")
+	if code != 2 || !strings.Contains(errOut2, "without \"Bearer \"") {
+		t.Fatalf("a token with its scheme: %d %s", code, errOut2)
 	}
 	for _, leak := range []string{token, "correct-horse"} {
 		if strings.Contains(out+errOut+s.logs.String(), leak) {
@@ -158,6 +171,8 @@ func TestRevokeEndpointRefusesWithoutTheSecret(t *testing.T) {
 		{"two names", []string{"Bearer correct-horse-battery-staple"}, `{"fingerprint":"0123456789abcdef","user":"alice","provider":"as"}`, 400},
 		{"unknown field", []string{"Bearer correct-horse-battery-staple"}, `{"fingerprint":"0123456789abcdef","all":true}`, 400},
 		{"bad fingerprint", []string{"Bearer correct-horse-battery-staple"}, `{"fingerprint":"../../etc"}`, 400},
+		{"control bytes that fold to hex", []string{"Bearer correct-horse-battery-staple"}, "{\"fingerprint\":\"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u0010\u0011\u0012\u0013\u0014\u0015\"}", 400},
+		{"trailing data", []string{"Bearer correct-horse-battery-staple"}, all + `{"user":"alice","provider":"as"}`, 400},
 	} {
 		if got := post(c.auth, c.body); got != c.want {
 			t.Errorf("%s: status %d, want %d", c.name, got, c.want)

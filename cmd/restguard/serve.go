@@ -22,6 +22,7 @@ import (
 	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
 	"github.com/restguard/restguard/metrics"
+	"github.com/restguard/restguard/providers"
 	"github.com/restguard/restguard/sharedcache"
 )
 
@@ -102,8 +103,13 @@ type service struct {
 	// redis is the section it was made from, which a reload may not change.
 	shared *sharedcache.Cache
 	redis  *config.Config
-	path   string        // the configuration file, for reloads
-	listen config.Listen // the addresses the listeners were opened with
+	// revs records revocations, so that no answer fetched before one is
+	// cached after it (providers.Revocations).
+	revs *providers.Revocations
+	// refusedLog is when a refused revocation was last logged (unix ns).
+	refusedLog atomic.Int64
+	path       string        // the configuration file, for reloads
+	listen     config.Listen // the addresses the listeners were opened with
 
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
@@ -117,7 +123,7 @@ type service struct {
 }
 
 func newService(logger *slog.Logger) *service {
-	s := &service{log: logger, metrics: metrics.New(version)}
+	s := &service{log: logger, metrics: metrics.New(version), revs: providers.NewRevocations(nil)}
 	s.keys = &keyRing{log: logger.With("component", "assertion"), now: time.Now}
 	s.authz = envoy.NewServer(s.engine.Load, logger.With("component", "envoy"))
 	return s
@@ -141,7 +147,8 @@ func (s *service) build(ctx context.Context, cfg *config.Config) (*config.Runtim
 	if s.pool == nil {
 		s.pool = config.NewPool(ctx)
 	}
-	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, CallLatency: s.metrics.CallLatency, Pool: s.pool, Shared: s.sharedResults()})
+	return config.Build(cfg, config.BuildOptions{Logger: s.log, OnDecision: s.metrics.Observe, CallLatency: s.metrics.CallLatency, Pool: s.pool,
+		Shared: s.sharedResults(), Revocations: s.revs})
 }
 
 // install starts rt's providers, warms them, and swaps its engine in. The
@@ -158,8 +165,8 @@ func (s *service) install(ctx context.Context, rt *config.Runtime) {
 	}
 	done()
 	s.keys.install(rt.Assertion) // before the first assertion it signs is sent
+	s.runtime.Store(rt)          // before the engine: a revocation reaches what will answer
 	s.engine.Store(rt.Engine)
-	s.runtime.Store(rt)
 	s.fwd.use(rt.Config, s.engine.Load, s.log)
 	for _, w := range rt.Warnings {
 		s.log.Warn("configuration warning", "warning", w.String())

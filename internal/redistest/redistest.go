@@ -397,3 +397,21 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// WaitKeys waits (at most within) until at least n keys match pattern,
+// for tests whose code under test writes to Redis after answering: there
+// is no event to wait on in another process, so it polls the server.
+func (s *Server) WaitKeys(t testing.TB, pattern string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		keys, _ := s.Do(t, "KEYS", pattern).([]any)
+		if len(keys) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %d keys match %q after %v, want %d", len(keys), pattern, within, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
