@@ -45,15 +45,29 @@ test-unit:
 
 lint: deps-check
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 
-## deps-check: authz imports only the standard library; each module has one home
+# Each direct module and the packages that may import it (its home).
+MODULE_HOMES := github.com/envoyproxy/go-control-plane/envoy:envoy|cmd/restguard-load/internal/nullauthz \
+	google.golang.org/grpc:envoy|cmd/restguard-load/internal/nullauthz \
+	google.golang.org/genproto/googleapis/rpc:envoy|cmd/restguard-load/internal/nullauthz \
+	google.golang.org/protobuf:envoy|cmd/restguard-load/internal/nullauthz \
+	github.com/lestrrat-go/jwx/v2:providers|internal/idptest \
+	github.com/hashicorp/golang-lru/v2:providers \
+	golang.org/x/sync:providers \
+	github.com/prometheus/client_golang:metrics \
+	gopkg.in/yaml.v3:config \
+	github.com/redis/go-redis/v9:sharedcache
+
+## deps-check: authz imports only the standard library; each direct module has one home
 deps-check:
 	@bad=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./authz | grep -v '^github.com/restguard/restguard/authz$$' || true); \
 	if [ -n "$$bad" ]; then echo "authz must import only the standard library, found:"; echo "$$bad"; exit 1; fi
-	@for pair in "github.com/envoyproxy/go-control-plane:envoy|cmd/restguard-load/internal/nullauthz" "google.golang.org/grpc:envoy|cmd/restguard-load/internal/nullauthz" \
-	             "github.com/lestrrat-go/jwx:providers|internal/idptest" "github.com/hashicorp/golang-lru:providers" \
-	             "gopkg.in/yaml.v3:config" "github.com/redis/go-redis:sharedcache"; do \
+	@for mod in $$($(GO) list -m -f '{{if and (not .Indirect) (not .Main)}}{{.Path}}{{end}}' all); do \
+		case " $(MODULE_HOMES) " in *" $$mod:"*) ;; *) echo "direct module $$mod has no home in MODULE_HOMES (deps-check)"; exit 1;; esac; \
+	done
+	@for pair in $(foreach h,$(MODULE_HOMES),'$(h)'); do \
 		mod=$${pair%%:*}; home=$${pair##*:}; \
 		users=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep " $$mod" | cut -d' ' -f1 | grep -v -E "^github.com/restguard/restguard/($$home)$$" || true); \
 		if [ -n "$$users" ]; then echo "$$mod may only be imported by $$home/, found in:"; echo "$$users"; exit 1; fi; \

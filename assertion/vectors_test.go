@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -313,7 +314,7 @@ func buildVectors(t *testing.T) vectorFile {
 	}, string(ReasonMalformed))
 	edit("nesting too deep in an unknown claim", func(m map[string]any) string { m["x"] = deep(20); return payloadJSON(t, m) }, string(ReasonMalformed))
 	edit("unknown claims ignored", func(m map[string]any) string {
-		m["x-unknown"] = map[string]any{"n": []any{1.5e300, -0.0, nil, false}, "s": "\u00e9"}
+		m["x-unknown"] = map[string]any{"n": []any{1.5e300, math.Copysign(0, -1), nil, false}, "s": "\u00e9"}
 		return payloadJSON(t, m)
 	}, ok)
 	edit("escaped characters in claims", func(m map[string]any) string {

@@ -44,8 +44,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 // Load reads and strictly decodes a configuration file. It reports every
 // error it finds, each with file and line, joined with errors.Join.
 func Load(path string) (*Config, error) {
@@ -258,15 +256,6 @@ func friendlyYAML(m string) string {
 		return fmt.Sprintf("unknown key %q%s%s", field, where, hint)
 	}
 	return m
-}
-
-// nodeAt returns the node at a path like providers[2], or nil.
-func nodeAt(root *yaml.Node, path string) *yaml.Node {
-	n, _, complete := walk(root, path)
-	if !complete {
-		return nil
-	}
-	return n
 }
 
 // snake turns a Go type name (NativeTokens) into the YAML spelling

@@ -34,12 +34,12 @@ func TestUserinfoFaults(t *testing.T) {
 		class  error
 		reason authz.Reason
 	}{
-		{"401", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 401) }, authz.ErrInvalidToken, authz.ReasonTokenInvalid},
+		{"401", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusUnauthorized) }, authz.ErrInvalidToken, authz.ReasonTokenInvalid},
 		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 500) }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
-		{"429", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 429) }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
+		{"429", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusTooManyRequests) }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
 		{"403 rate limit", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-RateLimit-Remaining", "0")
-			http.Error(w, "no", 403)
+			http.Error(w, "no", http.StatusForbidden)
 		}, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
 		{"html", func(w http.ResponseWriter, r *http.Request) { _, _ = writeBody(w, "<html></html>") }, authz.ErrUnavailable, authz.ReasonIdPUnavailable},
 		{"unusable username", jsonAnswer(`{"sub":"u-1","preferred_username":true}`), authz.ErrInvalidToken, authz.ReasonUsernameMissing},

@@ -47,13 +47,6 @@ func (e *env) table(t *testing.T, cases []cs) {
 	}
 }
 
-// skipFeature documents an entry (or part of one) that belongs to a
-// feature restguard does not have in this configuration.
-func skipFeature(t *testing.T, why string) {
-	t.Helper()
-	t.Skip(why)
-}
-
 func hdrs(lines ...string) []string { return lines }
 
 func repeat(s string, n int) string { return strings.Repeat(s, n) }

@@ -1,7 +1,6 @@
 package catalogue
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -235,8 +234,4 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(wait) // polling an external process, bounded by d
 	}
 	return cond()
-}
-
-func ctxTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }
