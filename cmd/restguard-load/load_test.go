@@ -105,7 +105,7 @@ func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
 		t.Fatal(err)
 	}
 	engine := func() *authz.Engine { return rt.Engine }
-	g := envoy.NewGRPCServer(envoy.NewServer(engine, nil))
+	g := envoy.NewGRPCServer(envoy.NewServer(engine, nil), envoy.Connections{})
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -153,6 +153,7 @@ func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float
 listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}%s
 realm: load
 log: {level: %s, allowed_sample: %g}
+shutdown: {drain_delay: 0s}   # nothing to drain: the tool stops sending first
 providers:
   - name: load
     issuer: %s

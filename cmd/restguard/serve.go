@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -49,9 +50,13 @@ func runServe(args []string, _, stderr io.Writer) int {
 	logger := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Once the first signal has started the shutdown, a second one has its
+	// default effect: it ends the process at once, drain or not.
+	go func() { <-ctx.Done(); stop() }()
 
 	svc := newService(logger)
 	svc.path = *path
+	svc.opts = cfg.ServerOptions()
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -79,6 +84,11 @@ type service struct {
 	metrics *metrics.Metrics
 	pool    *config.Pool
 	path    string // the configuration file, for reloads
+	// opts are the connection, drain and pprof settings, read once at
+	// start (the zero value: no maximum age, no drain, no pprof).
+	opts config.ServerOptions
+	// after is time.After; tests replace it to end the drain themselves.
+	after func(time.Duration) <-chan time.Time
 
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
@@ -253,7 +263,10 @@ func (s *service) run(ctx context.Context, grpcAddr, httpAddr, adminAddr string)
 // serve is run with listeners already open (tests pass 127.0.0.1:0 ones).
 // hl may be nil.
 func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
-	g := envoy.NewGRPCServer(s.authz)
+	g := envoy.NewGRPCServer(s.authz, envoy.Connections{
+		MaxAge:      s.opts.MaxConnectionAge,
+		MaxAgeGrace: s.opts.MaxConnectionAgeGrace,
+	})
 	admin := &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 	var fwd *http.Server
 	if hl != nil {
@@ -285,10 +298,22 @@ func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 	case runErr = <-errc:
 	}
 	// Shutdown: NOT_SERVING first so Envoy and Kubernetes stop sending,
-	// then drain in-flight checks, then force.
+	// keep answering for the drain delay while they move away, then
+	// finish in-flight checks, then force.
 	s.authz.Shutdown()
 	s.ready.Store(false)
 	s.metrics.SetReady(false)
+	if d := s.opts.DrainDelay; d > 0 && runErr == nil {
+		s.log.Info("restguard draining: NOT_SERVING, still answering", "drain_delay", d.String())
+		after := s.after
+		if after == nil {
+			after = time.After
+		}
+		select {
+		case <-after(d):
+		case runErr = <-errc:
+		}
+	}
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
@@ -324,6 +349,17 @@ func (s *service) adminMux() *http.ServeMux {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	if s.opts.Pprof {
+		// Opt-in (admin.pprof), and refused at load on a non-loopback
+		// admin listener unless admin.pprof_non_loopback says it is
+		// private: profiles show memory contents and code.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
