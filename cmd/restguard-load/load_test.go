@@ -91,7 +91,7 @@ func TestNullServerSubprocess(t *testing.T) {
 // generates and serves it over gRPC and forward-auth HTTP on loopback.
 func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
 	t.Helper()
-	c, err := config.Parse("load.yaml", []byte(restguardConfig(p, true, "info", 0, 0)))
+	c, err := config.Parse("load.yaml", []byte(restguardConfig(p, genOptions{http: true, logLevel: "info"})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,7 @@ type options struct {
 
 	label, jsonOut string
 	printConfig    bool
+	serverProfile  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -121,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.path, "path", "/rest/api/2/issue/PROJ-1", "request path (the generated configuration protects /rest/**)")
 	fs.StringVar(&o.label, "label", "", "name of this run in the report and the plot (default: the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this `file`")
+	fs.StringVar(&o.serverProfile, "server-profile", "", "with -restguard-bin: turn on admin.pprof and write the server's CPU profile of the measurement to `prefix`.cpu.pprof and its allocations to prefix.allocs.pprof (profiling costs the server a little CPU: not for ratio runs)")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the restguard configuration for the tool's IdP and exit (the IdP lives only while the tool runs)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -162,6 +164,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.logLevel != "info" && o.logLevel != "debug" {
 		errs = append(errs, errors.New("-restguard-log must be info or debug: the addresses come from restguard's \"restguard serving\" line"))
 	}
+	if o.serverProfile != "" && o.restguardBin == "" {
+		errs = append(errs, errors.New("-server-profile needs -restguard-bin (the profiles come from its admin listener)"))
+	}
 	if o.allowedSample < 0 || o.allowedSample > 1 {
 		errs = append(errs, errors.New("-allowed-sample must be within 0..1"))
 	}
@@ -190,7 +195,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	defer p.close()
 	if o.printConfig {
-		fmt.Fprint(stdout, restguardConfig(p, o.transport == "http", o.logLevel, o.allowedSample, o.cacheSize))
+		fmt.Fprint(stdout, restguardConfig(p, o.gen()))
 		return 0
 	}
 
@@ -200,7 +205,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	case o.null:
 		srv, err = startNull()
 	case o.restguardBin != "":
-		cfg := restguardConfig(p, o.transport == "http", o.logLevel, o.allowedSample, o.cacheSize)
+		cfg := restguardConfig(p, o.gen())
 		if o.configTmpl != "" {
 			var b []byte
 			if b, err = os.ReadFile(o.configTmpl); err == nil {

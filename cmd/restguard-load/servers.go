@@ -135,10 +135,24 @@ func runNullServer(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// genOptions shape the generated restguard configuration.
+type genOptions struct {
+	http          bool    // a forward-auth listener (style envoy)
+	logLevel      string  // log.level
+	allowedSample float64 // log.allowed_sample
+	cacheSize     int     // the provider's cache size (0: restguard's default)
+	pprof         bool    // admin.pprof, for -server-profile
+}
+
+func (o *options) gen() genOptions {
+	return genOptions{http: o.transport == "http", logLevel: o.logLevel, allowedSample: o.allowedSample, cacheSize: o.cacheSize, pprof: o.serverProfile != ""}
+}
+
 // restguardConfig is the configuration the load tool gives restguard: its
 // own IdP as the only provider, a public route, the REST API behind a
 // group rule and an IP rule, Basic blocked everywhere.
-func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float64, cacheSize int) string {
+func restguardConfig(p *idp, g genOptions) string {
+	withHTTP, logLevel, allowedSample, cacheSize := g.http, g.logLevel, g.allowedSample, g.cacheSize
 	httpListen, forwardAuth := "", ""
 	if withHTTP {
 		// The load tool calls the forward-auth listener as Envoy's
@@ -148,6 +162,9 @@ func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float
 	cache := ""
 	if cacheSize > 0 {
 		cache = fmt.Sprintf("\n    cache: {size: %d}", cacheSize)
+	}
+	if g.pprof {
+		forwardAuth += "\nadmin: {pprof: true}"
 	}
 	return fmt.Sprintf(`# written by restguard-load
 listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}%s
