@@ -18,6 +18,8 @@ FUZZ_TARGETS := \
 	./policy:FuzzPasswordChannels \
 	./envoy:FuzzToRequest \
 	./envoy:FuzzToResponse \
+	./envoy:FuzzWireDecode \
+	./envoy:FuzzWireResponse \
 	./envoy:FuzzHTTPHandler
 
 .PHONY: build run test test-unit lint deps-check fuzz fuzz-ci validate-examples image image-multiarch image-pin bench soak soak-hardening clean

@@ -196,9 +196,10 @@ type Connections struct {
 // interval with GOAWAY "too_many_pings".
 const keepaliveMinTime = 10 * time.Second
 
-// NewGRPCServer returns a gRPC server with s and health registered, with
-// limits fit for an authorization sidecar.
-func NewGRPCServer(s *Server, c Connections) *grpc.Server {
+// ServerOptions are the options of restguard's gRPC server that concern
+// the transport alone (limits, connection ages, keepalive), so that a
+// measurement's null server can share them.
+func ServerOptions(c Connections) []grpc.ServerOption {
 	kp := keepalive.ServerParameters{MaxConnectionAge: c.MaxAge, MaxConnectionAgeGrace: c.MaxAgeGrace}
 	if kp.MaxConnectionAge <= 0 {
 		kp.MaxConnectionAge = infinity
@@ -206,13 +207,22 @@ func NewGRPCServer(s *Server, c Connections) *grpc.Server {
 	if kp.MaxConnectionAgeGrace <= 0 {
 		kp.MaxConnectionAgeGrace = infinity
 	}
-	g := grpc.NewServer(
-		grpc.MaxRecvMsgSize(4<<20),
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(4 << 20),
 		grpc.MaxConcurrentStreams(1024),
 		grpc.KeepaliveParams(kp),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
-	)
-	s.Register(g)
+	}
+}
+
+// NewGRPCServer returns a gRPC server with s and health registered, with
+// limits fit for an authorization sidecar. Check is served from the wire
+// (see wire.go): the same answers as Server.Check without building
+// protobuf messages.
+func NewGRPCServer(s *Server, c Connections) *grpc.Server {
+	g := grpc.NewServer(append(ServerOptions(c), grpc.ForceServerCodecV2(newCodec()))...)
+	g.RegisterService(&authorizationService, s)
+	s.registerHealth(g)
 	return g
 }
 

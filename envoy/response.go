@@ -39,37 +39,82 @@ const maxHeaderValue = 16384
 // response never relies on Envoy reading an absent status as OK. requestID
 // goes into the denial body.
 func ToResponse(d *authz.Decision, requestID string) *authv3.CheckResponse {
+	var a reply
+	a.plan(d, requestID)
+	return a.proto()
+}
+
+// reply is a CheckResponse in plain values: what ToResponse builds as
+// protobuf messages and the gRPC server writes straight to the wire
+// (appendWire), from one plan.
+type reply struct {
+	allow bool
+	code  codes.Code // the CheckResponse status; OK only when allow
+	// message is the status message (a denial's reason).
+	message string
+	// httpStatus is a denial's HTTP status.
+	httpStatus typev3.StatusCode
+	// headers are the upstream headers of an allow (names lower-cased when
+	// written) or the client headers of a denial, each set with overwrite
+	// semantics.
+	headers []authz.Header
+	// remove are the upstream headers an allow removes (lower-case
+	// tokens; shared with the engine, read only).
+	remove []string
+	body   string // a denial's body
+	meta   []meta // dynamic metadata
+
+	// room holds headers and meta without an allocation for the usual
+	// sizes.
+	headerRoom [6]authz.Header
+	metaRoom   [7]meta
+}
+
+// meta is one dynamic metadata field: a string, or a bool when isBool.
+type meta struct {
+	key    string
+	str    string
+	isBool bool
+	b      bool
+}
+
+// plan fills a with the answer to d.
+func (a *reply) plan(d *authz.Decision, requestID string) {
+	a.headers, a.meta = a.headerRoom[:0], a.metaRoom[:0]
 	if d == nil {
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "no decision")
-		return deny(&fail, requestID)
+		a.deny(&fail, requestID)
+		return
 	}
 	if d.Allowed() {
-		if resp := allow(d); resp != nil {
-			return resp
+		if a.allowed(d) {
+			return
 		}
 		// An upstream header that cannot be sent as it is: fail closed
 		// rather than drop it (the upstream would trust its absence).
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "unsendable upstream header")
 		fail.ID, fail.Rule = d.ID, d.Rule
-		return deny(&fail, requestID)
+		a.headers, a.meta, a.remove = a.headerRoom[:0], a.metaRoom[:0], nil
+		a.deny(&fail, requestID)
+		return
 	}
 	if d.Reason == "" {
 		dd := *d
 		dd.Reason = authz.ReasonInternalError
 		d = &dd
 	}
-	return deny(d, requestID)
+	a.deny(d, requestID)
 }
 
-// allow builds the OK response, or nil if a header cannot be sent.
-func allow(d *authz.Decision) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.UpstreamHeaders))}
+// allowed plans the OK response; false if a header cannot be sent.
+func (a *reply) allowed(d *authz.Decision) bool {
 	for _, h := range d.UpstreamHeaders {
-		name := strings.ToLower(h.Name)
-		if !isToken(name) || !validValue(h.Value) {
-			return nil
+		// Names are sent lower-cased: a token is ASCII and stays one; any
+		// other name is judged once lower-cased, as it would be sent.
+		if !isToken(h.Name) && !isToken(strings.ToLower(h.Name)) || !validValue(h.Value) {
+			return false
 		}
-		ok.Headers = append(ok.Headers, overwrite(name, h.Value))
+		a.headers = append(a.headers, h)
 	}
 	// The engine's removal lists are lower-case tokens shared between
 	// decisions; they go into the response as they are (marshalling only
@@ -77,72 +122,93 @@ func allow(d *authz.Decision) *authv3.CheckResponse {
 	shared := true
 	for _, name := range d.RemoveHeaders {
 		if !isToken(name) {
-			return nil
+			return false
 		}
 		if strings.ToLower(name) != name {
 			shared = false
 		}
 	}
 	if shared {
-		ok.HeadersToRemove = d.RemoveHeaders
+		a.remove = d.RemoveHeaders
 	} else {
-		ok.HeadersToRemove = make([]string, len(d.RemoveHeaders))
+		a.remove = make([]string, len(d.RemoveHeaders))
 		for i, name := range d.RemoveHeaders {
-			ok.HeadersToRemove[i] = strings.ToLower(name)
+			a.remove[i] = strings.ToLower(name)
 		}
 	}
-	md := map[string]*structpb.Value{
-		MetaDecisionID: str(d.ID),
-		MetaReason:     str(string(d.Reason)),
-		MetaRule:       str(d.Rule),
-		MetaDryRun:     structpb.NewBoolValue(d.DryRun),
-	}
+	a.allow, a.code = true, codes.OK
+	a.meta = append(a.meta,
+		meta{key: MetaDecisionID, str: utf8Str(d.ID)},
+		meta{key: MetaReason, str: utf8Str(string(d.Reason))},
+		meta{key: MetaRule, str: utf8Str(d.Rule)},
+		meta{key: MetaDryRun, isBool: true, b: d.DryRun},
+	)
 	if d.Provider != "" {
-		md[MetaProvider] = str(d.Provider)
+		a.meta = append(a.meta, meta{key: MetaProvider, str: utf8Str(d.Provider)})
 	}
 	if d.Identity != nil {
-		md[MetaUser] = str(d.Identity.Username)
+		a.meta = append(a.meta, meta{key: MetaUser, str: utf8Str(d.Identity.Username)})
 		if d.Identity.ClientID != "" {
-			md[MetaClientID] = str(d.Identity.ClientID)
+			a.meta = append(a.meta, meta{key: MetaClientID, str: utf8Str(d.Identity.ClientID)})
 		}
 	}
-	return &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
-		DynamicMetadata: &structpb.Struct{Fields: md},
-	}
+	return true
 }
 
-// deny builds the denial: a non-OK gRPC code that agrees with the verdict
+// deny plans the denial: a non-OK gRPC code that agrees with the verdict
 // and a local reply with the HTTP status, headers and JSON body.
-func deny(d *authz.Decision, requestID string) *authv3.CheckResponse {
+func (a *reply) deny(d *authz.Decision, requestID string) {
 	reason := clean(string(d.Reason))
-	headers := []*corev3.HeaderValueOption{overwrite("content-type", "application/json")}
+	a.headers = append(a.headers, authz.Header{Name: "content-type", Value: "application/json"})
 	if d.Challenge != "" {
-		headers = append(headers, overwrite("www-authenticate", clean(d.Challenge)))
+		a.headers = append(a.headers, authz.Header{Name: "www-authenticate", Value: clean(d.Challenge)})
 	}
 	if d.Verdict == authz.Unavailable {
-		headers = append(headers, overwrite("retry-after", d.RetryAfterSeconds()))
+		a.headers = append(a.headers, authz.Header{Name: "retry-after", Value: d.RetryAfterSeconds()})
 	}
-	headers = append(headers, overwrite(ReasonHeader, reason))
+	a.headers = append(a.headers, authz.Header{Name: ReasonHeader, Value: reason})
 
-	httpStatus := typev3.StatusCode(d.HTTPStatus())
-	if _, known := typev3.StatusCode_name[int32(httpStatus)]; !known || httpStatus == typev3.StatusCode_OK {
-		httpStatus = typev3.StatusCode_Forbidden
+	a.httpStatus = typev3.StatusCode(d.HTTPStatus())
+	if _, known := typev3.StatusCode_name[int32(a.httpStatus)]; !known || a.httpStatus == typev3.StatusCode_OK {
+		a.httpStatus = typev3.StatusCode_Forbidden
 	}
-	return &authv3.CheckResponse{
-		Status: &rpcstatus.Status{Code: int32(grpcCode(d.Verdict)), Message: reason},
-		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: httpStatus},
+	a.allow, a.code, a.message = false, grpcCode(d.Verdict), reason
+	a.body = string(d.Body(requestID))
+	a.meta = append(a.meta,
+		meta{key: MetaDecisionID, str: utf8Str(d.ID)},
+		meta{key: MetaReason, str: utf8Str(reason)},
+		meta{key: MetaRule, str: utf8Str(d.Rule)},
+	)
+}
+
+// proto builds the CheckResponse.
+func (a *reply) proto() *authv3.CheckResponse {
+	headers := make([]*corev3.HeaderValueOption, len(a.headers))
+	for i, h := range a.headers {
+		headers[i] = overwrite(strings.ToLower(h.Name), h.Value)
+	}
+	md := make(map[string]*structpb.Value, len(a.meta))
+	for _, m := range a.meta {
+		if m.isBool {
+			md[m.key] = structpb.NewBoolValue(m.b)
+		} else {
+			md[m.key] = structpb.NewStringValue(m.str)
+		}
+	}
+	resp := &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(a.code), Message: a.message},
+		DynamicMetadata: &structpb.Struct{Fields: md},
+	}
+	if a.allow {
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{Headers: headers, HeadersToRemove: a.remove}}
+	} else {
+		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: a.httpStatus},
 			Headers: headers,
-			Body:    string(d.Body(requestID)),
-		}},
-		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			MetaDecisionID: str(d.ID),
-			MetaReason:     str(reason),
-			MetaRule:       str(d.Rule),
-		}},
+			Body:    a.body,
+		}}
 	}
+	return resp
 }
 
 // grpcCode is the CheckResponse status for a denial. It is never OK.
@@ -196,7 +262,7 @@ func clean(s string) string {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// str is a metadata string; protobuf strings must be valid UTF-8.
-func str(s string) *structpb.Value {
-	return structpb.NewStringValue(strings.ToValidUTF8(s, "\uFFFD"))
+// utf8Str makes s a metadata string: protobuf strings must be valid UTF-8.
+func utf8Str(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -82,10 +82,15 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	return ToResponse(&d, requestID), nil
 }
 
-// Register registers the Authorization service and grpc.health.v1 on g,
-// and marks LivenessService SERVING.
+// Register registers the Authorization service (the generated one, which
+// works with any codec) and grpc.health.v1 on g, and marks LivenessService
+// SERVING. NewGRPCServer serves Check from the wire instead.
 func (s *Server) Register(g *grpc.Server) {
 	authv3.RegisterAuthorizationServer(g, s)
+	s.registerHealth(g)
+}
+
+func (s *Server) registerHealth(g *grpc.Server) {
 	healthpb.RegisterHealthServer(g, s.health)
 	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 }
