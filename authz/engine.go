@@ -283,10 +283,13 @@ func (e *Engine) Realm() string { return e.realm }
 func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 	start := e.now()
 	if e.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.timeout)
-		defer cancel()
+		cc := withCheckTimeout(ctx, e.timeout)
+		defer cc.stop()
+		ctx = cc
 	}
+	// The token, for the log line's fingerprint: computed only for lines
+	// that are written (a second SHA-256 of the token otherwise).
+	var token string
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must never turn into an allow (security catalogue L3).
@@ -302,16 +305,21 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
 		}
 		if e.log != nil && e.shouldLog(&d) {
+			if d.TokenID == "" && token != "" {
+				d.TokenID = Fingerprint(token)
+			}
 			e.logDecision(ctx, req, &d)
 		}
 		if e.onDecision != nil {
 			e.onDecision(req, &d)
 		}
 	}()
-	return e.decide(ctx, req)
+	return e.decide(ctx, req, &token)
 }
 
-func (e *Engine) decide(ctx context.Context, req *Request) Decision {
+// decide runs the pipeline. A bearer token goes to *token (never into the
+// Decision: values get printed).
+func (e *Engine) decide(ctx context.Context, req *Request, token *string) Decision {
 	if req == nil {
 		return Deny(BadRequest, ReasonMalformedRequest, "no request")
 	}
@@ -352,9 +360,13 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	withFacts := func(d Decision) Decision {
 		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
 		d.Credential = in.Credential.Kind
-		// The fingerprint is for the decision log and explain only.
-		if in.Credential.Kind == CredentialBearer && (tr != nil || e.log != nil && e.log.Enabled(ctx, slog.LevelInfo)) {
-			d.TokenID = Fingerprint(in.Credential.Token)
+		// The fingerprint is for explain here; Check adds it to the lines
+		// it logs.
+		if in.Credential.Kind == CredentialBearer {
+			*token = in.Credential.Token
+			if tr != nil {
+				d.TokenID = Fingerprint(in.Credential.Token)
+			}
 		}
 		return d
 	}
