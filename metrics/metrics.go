@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Metrics struct {
 	ready       prometheus.Gauge
 	providers   *providerCollector
 	reloadClock func() time.Time
+	logDropped  atomic.Pointer[func() uint64]
 }
 
 // CheckBuckets span 50 µs to 1 s: a cached JWT check takes microseconds, a
@@ -71,7 +73,16 @@ func New(version string) *Metrics {
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers,
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "restguard_decision_log_dropped_total",
+		Help: "Allowed-decision log lines dropped because the log buffer was full (its reader is slower than the lines come or has stalled).",
+	}, func() float64 {
+		if f := m.logDropped.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
+	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers, dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Pre-create the reload series so that dashboards see zeros.
 	m.reloads.WithLabelValues("success")
@@ -98,6 +109,10 @@ func (m *Metrics) Reloaded(ok bool) {
 	}
 	m.reloads.WithLabelValues("failure").Inc()
 }
+
+// SetLogDropped sets the source of restguard_decision_log_dropped_total
+// (logbuf.Writer.Dropped).
+func (m *Metrics) SetLogDropped(f func() uint64) { m.logDropped.Store(&f) }
 
 // SetReady records readiness.
 func (m *Metrics) SetReady(ready bool) {

@@ -22,6 +22,7 @@ import (
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
+	"github.com/restguard/restguard/internal/logbuf"
 	"github.com/restguard/restguard/metrics"
 )
 
@@ -47,7 +48,12 @@ func runServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := newLogger(cfg.Log, stderr)
+	// The log, decision log included, goes through a bounded buffer that
+	// one goroutine writes out (internal/logbuf); Close writes the rest.
+	lw := logbuf.New(stderr)
+	defer lw.Close()
+	stderr = lw
+	logger := slog.New(lw.Handler(cfg.Log.Format == "text", &slog.HandlerOptions{Level: logLevel(cfg.Log)}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Once the first signal has started the shutdown, a second one has its
@@ -57,6 +63,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	svc := newService(logger)
 	svc.path = *path
 	svc.opts = cfg.ServerOptions()
+	svc.metrics.SetLogDropped(lw.Dropped)
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -364,20 +371,23 @@ func (s *service) adminMux() *http.ServeMux {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch c.Level {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: logLevel(c)}
 	if c.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func logLevel(c config.Log) slog.Level {
+	switch c.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 func or(s, def string) string {
