@@ -284,8 +284,11 @@ func sourceAddr(a string) netip.Addr {
 	return ip
 }
 
+// hasCRLFNUL reports whether s holds CR, LF or NUL. It runs over every
+// header value of every check: three vectorised byte searches beat one
+// search for a set.
 func hasCRLFNUL(s string) bool {
-	return strings.ContainsAny(s, "\r\n\x00")
+	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, 0) >= 0
 }
 
 // maxRequestIDBytes bounds the request id echoed in deny bodies and logs.

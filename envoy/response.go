@@ -56,19 +56,44 @@ type reply struct {
 	httpStatus typev3.StatusCode
 	// headers are the upstream headers of an allow (names lower-cased when
 	// written) or the client headers of a denial, each set with overwrite
-	// semantics.
-	headers []authz.Header
+	// semantics: the first nh in hs, any more in moreHeaders. (Arrays, not
+	// slices into the reply itself, keep a reply on its caller's stack.)
+	nh          int
+	hs          [6]authz.Header
+	moreHeaders []authz.Header
 	// remove are the upstream headers an allow removes (lower-case
 	// tokens; shared with the engine, read only).
 	remove []string
 	body   string // a denial's body
-	meta   []meta // dynamic metadata
-
-	// room holds headers and meta without an allocation for the usual
-	// sizes.
-	headerRoom [6]authz.Header
-	metaRoom   [7]meta
+	// meta is the dynamic metadata: the first nm fields.
+	nm int
+	ms [7]meta
 }
+
+func (a *reply) addHeader(name, value string) {
+	if a.nh < len(a.hs) {
+		a.hs[a.nh] = authz.Header{Name: name, Value: value}
+		a.nh++
+		return
+	}
+	a.moreHeaders = append(a.moreHeaders, authz.Header{Name: name, Value: value})
+}
+
+// headers returns the headers in order.
+func (a *reply) headers() []authz.Header {
+	if len(a.moreHeaders) == 0 {
+		return a.hs[:a.nh]
+	}
+	return append(a.hs[:a.nh:a.nh], a.moreHeaders...)
+}
+
+// addMeta adds a metadata field; a reply has at most len(ms) of them.
+func (a *reply) addMeta(m meta) {
+	a.ms[a.nm] = m
+	a.nm++
+}
+
+func (a *reply) meta() []meta { return a.ms[:a.nm] }
 
 // meta is one dynamic metadata field: a string, or a bool when isBool.
 type meta struct {
@@ -78,9 +103,8 @@ type meta struct {
 	b      bool
 }
 
-// plan fills a with the answer to d.
+// plan fills a (empty) with the answer to d.
 func (a *reply) plan(d *authz.Decision, requestID string) {
-	a.headers, a.meta = a.headerRoom[:0], a.metaRoom[:0]
 	if d == nil {
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "no decision")
 		a.deny(&fail, requestID)
@@ -94,7 +118,7 @@ func (a *reply) plan(d *authz.Decision, requestID string) {
 		// rather than drop it (the upstream would trust its absence).
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "unsendable upstream header")
 		fail.ID, fail.Rule = d.ID, d.Rule
-		a.headers, a.meta, a.remove = a.headerRoom[:0], a.metaRoom[:0], nil
+		*a = reply{}
 		a.deny(&fail, requestID)
 		return
 	}
@@ -114,7 +138,7 @@ func (a *reply) allowed(d *authz.Decision) bool {
 		if !isToken(h.Name) && !isToken(strings.ToLower(h.Name)) || !validValue(h.Value) {
 			return false
 		}
-		a.headers = append(a.headers, h)
+		a.addHeader(h.Name, h.Value)
 	}
 	// The engine's removal lists are lower-case tokens shared between
 	// decisions; they go into the response as they are (marshalling only
@@ -124,7 +148,8 @@ func (a *reply) allowed(d *authz.Decision) bool {
 		if !isToken(name) {
 			return false
 		}
-		if strings.ToLower(name) != name {
+		// A token is ASCII: lower-case exactly when it has no A-Z.
+		if shared && hasUpperASCII(name) {
 			shared = false
 		}
 	}
@@ -137,19 +162,17 @@ func (a *reply) allowed(d *authz.Decision) bool {
 		}
 	}
 	a.allow, a.code = true, codes.OK
-	a.meta = append(a.meta,
-		meta{key: MetaDecisionID, str: utf8Str(d.ID)},
-		meta{key: MetaReason, str: utf8Str(string(d.Reason))},
-		meta{key: MetaRule, str: utf8Str(d.Rule)},
-		meta{key: MetaDryRun, isBool: true, b: d.DryRun},
-	)
+	a.addMeta(meta{key: MetaDecisionID, str: utf8Str(d.ID)})
+	a.addMeta(meta{key: MetaReason, str: utf8Str(string(d.Reason))})
+	a.addMeta(meta{key: MetaRule, str: utf8Str(d.Rule)})
+	a.addMeta(meta{key: MetaDryRun, isBool: true, b: d.DryRun})
 	if d.Provider != "" {
-		a.meta = append(a.meta, meta{key: MetaProvider, str: utf8Str(d.Provider)})
+		a.addMeta(meta{key: MetaProvider, str: utf8Str(d.Provider)})
 	}
 	if d.Identity != nil {
-		a.meta = append(a.meta, meta{key: MetaUser, str: utf8Str(d.Identity.Username)})
+		a.addMeta(meta{key: MetaUser, str: utf8Str(d.Identity.Username)})
 		if d.Identity.ClientID != "" {
-			a.meta = append(a.meta, meta{key: MetaClientID, str: utf8Str(d.Identity.ClientID)})
+			a.addMeta(meta{key: MetaClientID, str: utf8Str(d.Identity.ClientID)})
 		}
 	}
 	return true
@@ -159,14 +182,14 @@ func (a *reply) allowed(d *authz.Decision) bool {
 // and a local reply with the HTTP status, headers and JSON body.
 func (a *reply) deny(d *authz.Decision, requestID string) {
 	reason := clean(string(d.Reason))
-	a.headers = append(a.headers, authz.Header{Name: "content-type", Value: "application/json"})
+	a.addHeader("content-type", "application/json")
 	if d.Challenge != "" {
-		a.headers = append(a.headers, authz.Header{Name: "www-authenticate", Value: clean(d.Challenge)})
+		a.addHeader("www-authenticate", clean(d.Challenge))
 	}
 	if d.Verdict == authz.Unavailable {
-		a.headers = append(a.headers, authz.Header{Name: "retry-after", Value: d.RetryAfterSeconds()})
+		a.addHeader("retry-after", d.RetryAfterSeconds())
 	}
-	a.headers = append(a.headers, authz.Header{Name: ReasonHeader, Value: reason})
+	a.addHeader(ReasonHeader, reason)
 
 	a.httpStatus = typev3.StatusCode(d.HTTPStatus())
 	if _, known := typev3.StatusCode_name[int32(a.httpStatus)]; !known || a.httpStatus == typev3.StatusCode_OK {
@@ -174,21 +197,20 @@ func (a *reply) deny(d *authz.Decision, requestID string) {
 	}
 	a.allow, a.code, a.message = false, grpcCode(d.Verdict), reason
 	a.body = string(d.Body(requestID))
-	a.meta = append(a.meta,
-		meta{key: MetaDecisionID, str: utf8Str(d.ID)},
-		meta{key: MetaReason, str: utf8Str(reason)},
-		meta{key: MetaRule, str: utf8Str(d.Rule)},
-	)
+	a.addMeta(meta{key: MetaDecisionID, str: utf8Str(d.ID)})
+	a.addMeta(meta{key: MetaReason, str: utf8Str(reason)})
+	a.addMeta(meta{key: MetaRule, str: utf8Str(d.Rule)})
 }
 
 // proto builds the CheckResponse.
 func (a *reply) proto() *authv3.CheckResponse {
-	headers := make([]*corev3.HeaderValueOption, len(a.headers))
-	for i, h := range a.headers {
+	hs := a.headers()
+	headers := make([]*corev3.HeaderValueOption, len(hs))
+	for i, h := range hs {
 		headers[i] = overwrite(strings.ToLower(h.Name), h.Value)
 	}
-	md := make(map[string]*structpb.Value, len(a.meta))
-	for _, m := range a.meta {
+	md := make(map[string]*structpb.Value, a.nm)
+	for _, m := range a.meta() {
 		if m.isBool {
 			md[m.key] = structpb.NewBoolValue(m.b)
 		} else {
@@ -261,6 +283,15 @@ func clean(s string) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func hasUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
 
 // utf8Str makes s a metadata string: protobuf strings must be valid UTF-8.
 func utf8Str(s string) string {

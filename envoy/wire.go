@@ -55,7 +55,7 @@ func parseCheck(s string) (checkFields, error) {
 func encodeResponse(d *authz.Decision, requestID string) ([]byte, error) {
 	var a reply
 	a.plan(d, requestID)
-	return a.appendWire(nil)
+	return a.appendWire(make([]byte, 0, answerBufSize))
 }
 
 // Field numbers of the messages written (envoy.service.auth.v3,
@@ -92,16 +92,12 @@ const (
 	fValueBool    = 4
 )
 
-// errInvalidUTF8 is what proto.Marshal would refuse: a string field that
-// is not valid UTF-8. plan never produces one; the check is the marshaller's.
-var errInvalidUTF8 = fmt.Errorf("envoy: string field contains invalid UTF-8")
-
 // appendWire appends the CheckResponse in wire form (fields in number
-// order, as proto.Marshal writes them).
+// order, as proto.Marshal writes them). Every string of a plan is valid
+// UTF-8 by construction (tokens, validValue, clean, utf8Str, JSON), as
+// proto.Marshal requires; FuzzWireResponse holds it to proto.Marshal's
+// success.
 func (a *reply) appendWire(b []byte) ([]byte, error) {
-	if !a.valid() {
-		return b, errInvalidUTF8
-	}
 	var e enc
 	e.b = b
 	st := e.begin(fCheckResponseStatus)
@@ -110,7 +106,7 @@ func (a *reply) appendWire(b []byte) ([]byte, error) {
 	e.end(st)
 	if a.allow {
 		ok := e.begin(fCheckResponseOK)
-		for _, h := range a.headers {
+		for _, h := range a.headers() {
 			e.option(fOKHeaders, h, true)
 		}
 		for _, name := range a.remove {
@@ -122,14 +118,14 @@ func (a *reply) appendWire(b []byte) ([]byte, error) {
 		hs := e.begin(fDeniedStatus)
 		e.varint(fHTTPStatusCode, uint64(int64(a.httpStatus)))
 		e.end(hs)
-		for _, h := range a.headers {
+		for _, h := range a.headers() {
 			e.option(fDeniedHeaders, h, false)
 		}
 		e.str(fDeniedBody, a.body)
 		e.end(dn)
 	}
 	md := e.begin(fCheckResponseMetadata)
-	for _, m := range a.meta {
+	for _, m := range a.meta() {
 		entry := e.begin(fStructFields)
 		e.always(fEntryKey, m.key)
 		v := e.begin(fEntryValue)
@@ -148,22 +144,6 @@ func (a *reply) appendWire(b []byte) ([]byte, error) {
 	}
 	e.end(md)
 	return e.b, nil
-}
-
-// valid reports whether every string is valid UTF-8, as proto.Marshal
-// requires of proto3 strings.
-func (a *reply) valid() bool {
-	ok := utf8.ValidString(a.message) && utf8.ValidString(a.body)
-	for _, h := range a.headers {
-		ok = ok && utf8.ValidString(h.Name) && utf8.ValidString(h.Value)
-	}
-	for _, n := range a.remove {
-		ok = ok && utf8.ValidString(n)
-	}
-	for _, m := range a.meta {
-		ok = ok && utf8.ValidString(m.key) && utf8.ValidString(m.str)
-	}
-	return ok
 }
 
 // enc appends protobuf wire data. Embedded messages are written in place
@@ -221,11 +201,11 @@ func (e *enc) always(num int, s string) {
 func (e *enc) option(num int, h authz.Header, lower bool) {
 	o := e.begin(num)
 	hv := e.begin(fOptionHeader)
-	name := h.Name
 	if lower {
-		name = lowerASCII(name)
+		e.lower(fHeaderKey, h.Name)
+	} else {
+		e.str(fHeaderKey, h.Name)
 	}
-	e.str(fHeaderKey, name)
 	e.str(fHeaderValue, h.Value)
 	e.end(hv)
 	e.b = appendTag(e.b, fOptionAppend, wireBytes)
@@ -234,16 +214,28 @@ func (e *enc) option(num int, h authz.Header, lower bool) {
 	e.end(o)
 }
 
-// lowerASCII is strings.ToLower without an allocation for names that are
-// lower-case already; other names are rare (configured header names are
-// written as configured, usually capitalised, and lowered once here).
-func lowerASCII(s string) string {
+// lower writes strings.ToLower(s) as a string field (omitted when
+// empty), lower-casing ASCII in place: configured header names arrive as
+// configured ("X-Forwarded-User") on every allow.
+func (e *enc) lower(num int, s string) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
-			return strings.ToLower(s)
+		if s[i] >= utf8.RuneSelf {
+			e.str(num, strings.ToLower(s))
+			return
 		}
 	}
-	return s
+	if s == "" {
+		return
+	}
+	e.b = appendTag(e.b, num, wireBytes)
+	e.b = appendVarint(e.b, uint64(len(s)))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		e.b = append(e.b, c)
+	}
 }
 
 func appendTag(b []byte, num, typ int) []byte {
@@ -263,7 +255,7 @@ func appendVarint(b []byte, v uint64) []byte {
 type wireRequest struct{ s string }
 
 // wireResponse is the answer's wire bytes.
-type wireResponse struct{ b []byte }
+type wireResponse struct{ buf mem.Buffer }
 
 // codec is the gRPC server's codec: wireRequest and wireResponse are
 // copied as they are; every other message (the health service's) goes to
@@ -276,7 +268,7 @@ func (c codec) Name() string { return "proto" }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if r, ok := v.(*wireResponse); ok {
-		return mem.BufferSlice{mem.SliceBuffer(r.b)}, nil
+		return mem.BufferSlice{r.buf}, nil
 	}
 	return c.proto.Marshal(v)
 }
@@ -357,12 +349,26 @@ func (s *Server) checkWire(ctx context.Context, in *wireRequest) (resp *wireResp
 func (s *Server) answerWire(d *authz.Decision, requestID string) (*wireResponse, error) {
 	var a reply
 	a.plan(d, requestID)
-	b, err := a.appendWire(make([]byte, 0, 1024))
+	// The answer goes into a buffer of gRPC's pool, which gRPC returns to
+	// it once written (as its own codec does).
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(answerBufSize)
+	b, err := a.appendWire((*buf)[:0])
 	if err != nil {
+		pool.Put(buf)
 		return nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
-	return &wireResponse{b: b}, nil
+	if cap(b) != cap(*buf) { // it outgrew the pooled buffer
+		pool.Put(buf)
+		return &wireResponse{buf: mem.SliceBuffer(b)}, nil
+	}
+	*buf = b
+	return &wireResponse{buf: mem.NewBuffer(buf, pool)}, nil
 }
+
+// answerBufSize holds an allow with the default removal list and metadata
+// (about 700 bytes) or a denial with its body.
+const answerBufSize = 2048
 
 // overwriteAction is how every header is set (see overwrite).
 const overwriteAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD

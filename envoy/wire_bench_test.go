@@ -136,7 +136,7 @@ func BenchmarkGRPCCheck(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var g *grpc.Server
 			if name == "null" {
-				g = grpc.NewServer(grpc.MaxRecvMsgSize(4<<20), grpc.MaxConcurrentStreams(1024))
+				g = grpc.NewServer(ServerOptions(Connections{})...) // restguard's transport, gRPC's codec
 				authv3.RegisterAuthorizationServer(g, nullServer{})
 			} else {
 				e := testEngine(b, nil)
