@@ -159,3 +159,33 @@ func BenchmarkIsB64Token(b *testing.B) {
 		}
 	}
 }
+
+func TestIsTokenEveryByte(t *testing.T) {
+	t.Parallel()
+	reference := func(s string) bool { // IsToken as first written
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				continue
+			}
+			if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for c := range 256 {
+		b := byte(c)
+		for _, s := range []string{string([]byte{b}), "x-" + string([]byte{b}), string([]byte{b}) + "y"} {
+			if got, want := authz.IsToken(s), reference(s); got != want {
+				t.Errorf("IsToken(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	if authz.IsToken("") {
+		t.Error(`IsToken("")`)
+	}
+}

@@ -34,6 +34,8 @@ type Input struct {
 	ClientIP   netip.Addr // zero when it could not be determined
 	Credential Credential
 	Identity   *Identity
+
+	trace *Trace // explain's, or nil; looked up once per check
 }
 
 // Policy checks one aspect of a request. It returns Pass() when it does
@@ -329,7 +331,8 @@ func (e *Engine) decide(ctx context.Context, req *Request, token *string) Decisi
 	if req.Method == "" || req.Path == "" {
 		return Deny(BadRequest, ReasonMalformedRequest, "missing method or path")
 	}
-	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query)}
+	tr := traceFrom(ctx)
+	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query), trace: tr}
 	var ipSource string
 	if e.clientIP != nil {
 		in.ClientIP, ipSource = e.clientIP.ClientIP(req)
@@ -339,71 +342,93 @@ func (e *Engine) decide(ctx context.Context, req *Request, token *string) Decisi
 	if !in.ClientIP.IsValid() && ipSource == "" {
 		ipSource = "unknown"
 	}
-	tr := traceFrom(ctx)
 	if tr != nil {
-		q := ""
-		if req.Query != "" {
-			q = " (query present, not shown)"
-		}
-		tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, RedactPath(req.Path), q)})
-		tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
-		c := in.Credential
-		detail := c.Scheme
-		switch {
-		case c.Kind == CredentialBearer:
-			detail = "token sha256:" + Fingerprint(c.Token)
-		case c.Detail != "":
-			detail = c.Detail
-		}
-		tr.add(Step{Phase: "credential", Outcome: c.Kind.String(), Detail: detail})
+		traceInput(tr, req, in, ipSource)
 	}
-	withFacts := func(d Decision) Decision {
-		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
-		d.Credential = in.Credential.Kind
-		// The fingerprint is for explain here; Check adds it to the lines
-		// it logs.
-		if in.Credential.Kind == CredentialBearer {
-			*token = in.Credential.Token
-			if tr != nil {
-				d.TokenID = Fingerprint(in.Credential.Token)
-			}
-		}
-		return d
+	if in.Credential.Kind == CredentialBearer {
+		*token = in.Credential.Token
 	}
+	d := e.route(ctx, req, in)
+	d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
+	d.Credential = in.Credential.Kind
+	// The fingerprint is for explain here; Check adds it to the lines it
+	// logs.
+	if tr != nil && in.Credential.Kind == CredentialBearer {
+		d.TokenID = Fingerprint(in.Credential.Token)
+	}
+	return d
+}
 
+// traceInput records the request, the client address and the credential
+// for explain.
+func traceInput(tr *Trace, req *Request, in *Input, ipSource string) {
+	q := ""
+	if req.Query != "" {
+		q = " (query present, not shown)"
+	}
+	tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, RedactPath(req.Path), q)})
+	tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
+	c := in.Credential
+	detail := c.Scheme
+	switch {
+	case c.Kind == CredentialBearer:
+		detail = "token sha256:" + Fingerprint(c.Token)
+	case c.Detail != "":
+		detail = c.Detail
+	}
+	tr.add(Step{Phase: "credential", Outcome: c.Kind.String(), Detail: detail})
+}
+
+// route matches the request to its rule and runs the rule.
+func (e *Engine) route(ctx context.Context, req *Request, in *Input) Decision {
+	tr := in.trace
 	rule, rd := e.router.Match(req)
 	switch {
 	case rd.Verdict == Continue && rule == nil:
-		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned no rule"))
+		return Deny(Forbidden, ReasonInternalError, "router returned no rule")
 	case rd.Verdict == Allow:
 		// A router only routes or refuses; an allow from it would skip the
 		// pre-authentication policies.
-		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned an allow"))
+		return Deny(Forbidden, ReasonInternalError, "router returned an allow")
 	case rd.Verdict != Continue:
 		if rule != nil {
 			rd.Rule = rule.Name
 		}
-		tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
-		return withFacts(rd)
+		if tr != nil {
+			tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
+		}
+		return rd
 	}
-	// A method-override header or _method parameter (honoured by servlet
-	// filters) must not reach a rule the request line does not (security
-	// catalogue G6, seams item 5). Every method asked for must route the
-	// same: which of several values a component reads is its own choice.
+	if m, ok := e.overridden(req, rule); ok {
+		d := Deny(BadRequest, ReasonMethodOverride, "method override "+m+" would be judged by another rule")
+		d.Rule = rule.Name
+		if tr != nil {
+			tr.add(Step{Phase: "route", Name: rule.Name, Outcome: "deny", Reason: d.Reason, Detail: d.Detail})
+		}
+		return d
+	}
+	if tr != nil {
+		tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String()})
+	}
+	d := e.run(ctx, rule, in)
+	d.Rule = rule.Name
+	return d
+}
+
+// overridden returns a method that a method-override header or _method
+// parameter (honoured by servlet filters) asks for and that would reach
+// another rule than the request line does (security catalogue G6, seams
+// item 5). Every method asked for must route the same: which of several
+// values a component reads is its own choice.
+func (e *Engine) overridden(req *Request, rule *Rule) (string, bool) {
 	for _, m := range overrideMethods(req) {
 		alt := *req
 		alt.Method = m
 		if altRule, altD := e.router.Match(&alt); altD.Verdict != Continue || altRule != rule {
-			d := Deny(BadRequest, ReasonMethodOverride, "method override "+m+" would be judged by another rule")
-			d.Rule = rule.Name
-			tr.add(Step{Phase: "route", Name: rule.Name, Outcome: "deny", Reason: d.Reason, Detail: d.Detail})
-			return withFacts(d)
+			return m, true
 		}
 	}
-	tr.add(Step{Phase: "route", Name: rule.Name, Outcome: rule.Action.String()})
-	d := e.run(ctx, rule, in)
-	d.Rule = rule.Name
-	return withFacts(d)
+	return "", false
 }
 
 // run executes the phases of one rule.
@@ -469,7 +494,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 	}
 
 	// Phase 4: authentication.
-	id, provider, d := e.authenticate(ctx, rule, cred.Token)
+	id, provider, d := e.authenticate(ctx, rule, cred.Token, in.trace)
 	if d.Verdict == Allow {
 		// A product-native token the product validates itself: pre-auth
 		// policies (IP rules) have run; identity policies cannot.
@@ -493,7 +518,7 @@ func (e *Engine) run(ctx context.Context, rule *Rule, in *Input) Decision {
 		}
 		id = mapped
 	}
-	if tr := traceFrom(ctx); tr != nil {
+	if tr := in.trace; tr != nil {
 		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
 	}
 	// Header values must be safe to hand upstream.
@@ -528,19 +553,10 @@ func withDry(d, dry Decision) Decision {
 // policies runs ps in order. It returns stop=true with the denial that ends
 // the check.
 func (e *Engine) policies(ctx context.Context, phase string, ps []Policy, in *Input, dry *Decision) (Decision, bool) {
-	tr := traceFrom(ctx)
 	for _, p := range ps {
 		d := p.Evaluate(ctx, in)
-		if tr != nil {
-			outcome := "pass"
-			switch {
-			case d.Verdict == Continue:
-			case d.DryRun:
-				outcome = "dry_run (would deny)"
-			default:
-				outcome = "deny"
-			}
-			tr.add(Step{Phase: phase, Name: policyName(p), Outcome: outcome, Reason: d.Reason, Detail: d.Detail})
+		if in.trace != nil {
+			tracePolicy(in.trace, phase, p, &d)
 		}
 		switch {
 		case d.Verdict == Continue:
@@ -562,12 +578,24 @@ func (e *Engine) policies(ctx context.Context, phase string, ps []Policy, in *In
 	return Decision{}, false
 }
 
-func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*Identity, string, Decision) {
+// tracePolicy records a policy's outcome for explain.
+func tracePolicy(tr *Trace, phase string, p Policy, d *Decision) {
+	outcome := "pass"
+	switch {
+	case d.Verdict == Continue:
+	case d.DryRun:
+		outcome = "dry_run (would deny)"
+	default:
+		outcome = "deny"
+	}
+	tr.add(Step{Phase: phase, Name: policyName(p), Outcome: outcome, Reason: d.Reason, Detail: d.Detail})
+}
+
+func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string, tr *Trace) (*Identity, string, Decision) {
 	if len(token) > MaxTokenBytes {
 		return nil, "", Deny(Unauthenticated, ReasonTokenMalformed, "token too long")
 	}
 	notMine := ReasonTokenMalformed
-	tr := traceFrom(ctx)
 	for _, a := range rule.Authenticators {
 		id, err := a.Validator.Validate(ctx, token)
 		if tr != nil {
@@ -649,7 +677,7 @@ func overrideMethods(r *Request) []string {
 		}
 	}
 	for _, h := range methodOverrideHeaders {
-		add(r.Header.Values(h))
+		add(r.Header[h]) // canonical names
 	}
 	if strings.Contains(r.Query, "method") || strings.Contains(r.Query, "%") {
 		add(QueryValues(r.Query, methodOverrideParam))
@@ -679,6 +707,14 @@ func (e *Engine) sessionInPath(raw string) bool {
 	return false
 }
 
+// firstValue is http.Header.Get on a value list.
+func firstValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
 func isPreflight(r *Request) bool {
-	return r.Method == "OPTIONS" && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+	return r.Method == "OPTIONS" && firstValue(r.Header["Origin"]) != "" && firstValue(r.Header["Access-Control-Request-Method"]) != ""
 }
