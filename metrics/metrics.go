@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,9 @@ type Metrics struct {
 	providers   *providerCollector
 	reloadClock func() time.Time
 	logDropped  atomic.Pointer[func() uint64]
+
+	decisionSeries sync.Map // decisionKey -> prometheus.Counter
+	durationSeries sync.Map // authz.Verdict -> prometheus.Observer
 }
 
 // CheckBuckets span 50 µs to 1 s: a cached JWT check takes microseconds, a
@@ -92,12 +96,30 @@ func New(version string) *Metrics {
 
 // Observe records one decision. It is the Engine's OnDecision hook.
 func (m *Metrics) Observe(_ *authz.Request, d *authz.Decision) {
-	verdict := d.Verdict.String()
-	m.decisions.WithLabelValues(verdict, string(d.Reason), d.Rule, d.Provider).Inc()
+	k := decisionKey{d.Verdict, d.Reason, d.Rule, d.Provider}
+	c, ok := m.decisionSeries.Load(k)
+	if !ok {
+		c, _ = m.decisionSeries.LoadOrStore(k, m.decisions.WithLabelValues(d.Verdict.String(), string(d.Reason), d.Rule, d.Provider))
+	}
+	c.(prometheus.Counter).Inc()
 	if d.DryRun {
 		m.dryRun.WithLabelValues(string(d.DryRunReason), d.Rule).Inc()
 	}
-	m.duration.WithLabelValues(verdict).Observe(d.Duration.Seconds())
+	o, ok := m.durationSeries.Load(d.Verdict)
+	if !ok {
+		o, _ = m.durationSeries.LoadOrStore(d.Verdict, m.duration.WithLabelValues(d.Verdict.String()))
+	}
+	o.(prometheus.Observer).Observe(d.Duration.Seconds())
+}
+
+// decisionKey names one restguard_decisions_total series. The series of
+// each key seen are kept (Observe runs on every check; WithLabelValues
+// hashes and validates its labels each time): their number is bounded by
+// the configuration, as the labels are.
+type decisionKey struct {
+	verdict        authz.Verdict
+	reason         authz.Reason
+	rule, provider string
 }
 
 // Reloaded records a configuration load.
