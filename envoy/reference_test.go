@@ -288,3 +288,39 @@ func refDeny(d *authz.Decision, requestID string) *authv3.CheckResponse {
 func refStr(s string) *structpb.Value {
 	return structpb.NewStringValue(strings.ToValidUTF8(s, "\uFFFD"))
 }
+
+// refWriteResponse is the forward-auth handler's writeResponse as it was:
+// a CheckResponse rendered the way the HTTP proxies read it.
+// Only an OK status with an OkHttpResponse answers 200; everything else is
+// a 4xx/5xx denial.
+func refWriteResponse(w http.ResponseWriter, resp *authv3.CheckResponse) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if ok := resp.GetOkResponse(); ok != nil && resp.GetStatus() != nil && resp.GetStatus().GetCode() == int32(codes.OK) {
+		for _, o := range ok.GetHeaders() {
+			h.Set(o.GetHeader().GetKey(), o.GetHeader().GetValue())
+		}
+		if rm := ok.GetHeadersToRemove(); len(rm) > 0 {
+			h.Set(HeadersToRemoveHeader, strings.Join(rm, ", "))
+		}
+		if reason := resp.GetDynamicMetadata().GetFields()[MetaReason].GetStringValue(); reason != "" {
+			h.Set(ReasonHeader, reason)
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	den := resp.GetDeniedResponse()
+	status := int(den.GetStatus().GetCode())
+	if status < 400 || status > 599 {
+		status = http.StatusForbidden
+	}
+	for _, o := range den.GetHeaders() {
+		h.Set(o.GetHeader().GetKey(), o.GetHeader().GetValue())
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(den.GetBody()))
+}

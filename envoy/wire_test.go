@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -193,6 +194,14 @@ func checkWireResponse(t *testing.T, d *authz.Decision, requestID string) {
 	}
 	if !proto.Equal(got, want) {
 		t.Fatalf("wire answer:\n got %v\nwant %v", got, want)
+	}
+	// The forward-auth rendering: writeDecision as the old writeResponse
+	// rendered the reference message.
+	ref, now := httptest.NewRecorder(), httptest.NewRecorder()
+	refWriteResponse(ref, want)
+	writeDecision(now, d, requestID)
+	if ref.Code != now.Code || !reflect.DeepEqual(ref.Header(), now.Header()) || ref.Body.String() != now.Body.String() {
+		t.Fatalf("forward-auth answer:\n got %d %v %q\nwant %d %v %q", now.Code, now.Header(), now.Body, ref.Code, ref.Header(), ref.Body)
 	}
 }
 
