@@ -45,7 +45,7 @@ func execute(ctx context.Context, o *options, p *idp, tgt target, log io.Writer)
 	rep := &report{
 		Label: o.label, Server: tgt.name, PID: tgt.pid, Transport: o.transport, Target: addr,
 		Concurrency: o.concurrency, Conns: o.conns, Rate: o.rate, Mix: m.String(),
-		Tokens: len(ts.valid), RS256: ts.rs, ES256: ts.es, Slots: len(slots),
+		Tokens: len(ts.valid), RS256: ts.rs, ES256: ts.es, Opaque: len(ts.opaque), Slots: len(slots), CacheTTL: o.cacheTTL.Seconds(),
 	}
 	if rep.Label == "" {
 		rep.Label = tgt.name
@@ -87,7 +87,17 @@ func execute(ctx context.Context, o *options, p *idp, tgt target, log io.Writer)
 	rep.IdPDuring = p.calls().minus(idp0)
 
 	if o.sweep != "" {
-		rates, err := parseSweep(o.sweep, pt.RPS)
+		maxRate := pt.RPS
+		if o.sweepBase != "" {
+			other, err := readReport(o.sweepBase)
+			if err != nil {
+				return nil, err
+			}
+			maxRate = other.RPS
+			rep.SweepBase = other.Label
+		}
+		rep.SweepBaseRPS = maxRate
+		rates, err := parseSweep(o.sweep, maxRate)
 		if err != nil {
 			return nil, err
 		}

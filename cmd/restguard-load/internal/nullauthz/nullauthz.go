@@ -1,6 +1,6 @@
 // Package nullauthz is the floor of restguard's performance measurements:
 // an Envoy ext_authz v3 gRPC server that answers OK to every check without
-// looking at the request. It uses the same gRPC transport options as
+// looking at the request, and its HTTP forward-auth counterpart. It uses the same gRPC transport options as
 // restguard (envoy.ServerOptions), so the difference between the two is
 // restguard's own work: translation, the engine and the response.
 //
@@ -10,6 +10,8 @@ package nullauthz
 
 import (
 	"context"
+	"net/http"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
@@ -39,4 +41,16 @@ func New() *grpc.Server {
 	g := grpc.NewServer(envoy.ServerOptions(envoy.Connections{})...)
 	authv3.RegisterAuthorizationServer(g, server{})
 	return g
+}
+
+// NewHTTP returns the forward-auth floor: a net/http server with the
+// limits of restguard's forward-auth listener whose handler answers 200
+// with no body and reads nothing, as a do-nothing auth_request,
+// forward_auth or http_service endpoint would.
+func NewHTTP() *http.Server {
+	return &http.Server{
+		Handler:           http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
