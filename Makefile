@@ -13,6 +13,7 @@ FUZZ_TARGETS := \
 	./policy:FuzzClientIP \
 	./providers:FuzzJWTValidate \
 	./providers:FuzzStrictJSON \
+	./providers:FuzzStrictJSONFast \
 	./providers:FuzzClaimPath \
 	./providers:FuzzIntrospectionAnswer \
 	./policy:FuzzPasswordChannels \

@@ -307,10 +307,7 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
 		}
 		if e.log != nil && e.shouldLog(&d) {
-			if d.TokenID == "" && token != "" {
-				d.TokenID = Fingerprint(token)
-			}
-			e.logDecision(ctx, req, &d)
+			e.logDecision(ctx, req, &d, token)
 		}
 		if e.onDecision != nil {
 			e.onDecision(req, &d)
