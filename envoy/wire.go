@@ -30,7 +30,7 @@ import (
 // decodeCheck reads CheckRequest wire bytes into an authz.Request; the
 // error is proto.Unmarshal's.
 func decodeCheck(b []byte) (*authz.Request, error) {
-	f, err := parseCheck(string(b))
+	f, err := parseCheck(string(b), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +40,8 @@ func decodeCheck(b []byte) (*authz.Request, error) {
 // parseCheck reads the fields ToRequest uses from CheckRequest wire bytes:
 // straight from the wire when decodeCheckFields understands them, through
 // proto.Unmarshal otherwise (whose error it returns).
-func parseCheck(s string) (checkFields, error) {
-	if f, ok := decodeCheckFields(s); ok {
+func parseCheck(s string, spare []field) (checkFields, error) {
+	if f, ok := decodeCheckFields(s, spare); ok {
 		return f, nil
 	}
 	req := &authv3.CheckRequest{}
@@ -327,7 +327,15 @@ func (s *Server) checkWire(ctx context.Context, in *wireRequest) (resp *wireResp
 			resp, err = s.answerWire(&d, requestID)
 		}
 	}()
-	f, err := parseCheck(in.s)
+	// The header lines are read into a pooled slice: translate copies
+	// what it keeps (the strings, into the header map), so the slice goes
+	// back, cleared, when the check is answered.
+	lines := s.lines.Get().(*[]field)
+	defer func() {
+		clear((*lines)[:cap(*lines)])
+		s.lines.Put(lines)
+	}()
+	f, err := parseCheck(in.s, *lines)
 	if err != nil {
 		// What gRPC's codec answers to bytes it cannot unmarshal, before
 		// any handler runs.

@@ -106,7 +106,7 @@ func checkWireDecode(t *testing.T, data []byte) {
 	if (gerr == nil) != (werr == nil) {
 		t.Fatalf("wire path error %v, proto.Unmarshal error %v", gerr, werr)
 	}
-	fields, fast := decodeCheckFields(string(data))
+	fields, fast := decodeCheckFields(string(data), nil)
 	if werr != nil {
 		if fast {
 			t.Fatalf("the wire reader accepted bytes proto.Unmarshal refuses (%v)", werr)
@@ -131,7 +131,7 @@ func TestWireDecodeAgreesWithProto(t *testing.T) {
 	for name, data := range fixtureWires(t) {
 		t.Run(name, func(t *testing.T) {
 			checkWireDecode(t, data)
-			if _, ok := decodeCheckFields(string(data)); !ok {
+			if _, ok := decodeCheckFields(string(data), nil); !ok {
 				t.Error("a fixture, as Envoy sends it, went to proto.Unmarshal")
 			}
 		})
@@ -154,7 +154,7 @@ func TestWireDecodeEnvoyShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWireDecode(t, data)
-	if _, ok := decodeCheckFields(string(data)); !ok {
+	if _, ok := decodeCheckFields(string(data), nil); !ok {
 		t.Error("went to proto.Unmarshal")
 	}
 }

@@ -35,6 +35,18 @@ type checkFields struct {
 	// its lines in order, each with headerValue's choice of value.
 	hasHeaderMap bool
 	headerMap    []field
+	// spare is room for the first of headers and headerMap to be filled
+	// (the gRPC server reuses it between checks).
+	spare []field
+}
+
+// lines returns room for header lines: spare the first time.
+func (f *checkFields) lines() []field {
+	if s := f.spare; s != nil {
+		f.spare = nil
+		return s[:0]
+	}
+	return make([]field, 0, 16)
 }
 
 // field is one header line or map entry.
@@ -182,8 +194,10 @@ func (o *once) first(num int) bool {
 }
 
 // decodeCheckFields reads a CheckRequest. ok is false when the bytes are
-// anything but a well-formed request it fully understands.
-func decodeCheckFields(s string) (f checkFields, ok bool) {
+// anything but a well-formed request it fully understands. The header
+// lines go into spare (empty) while it has room.
+func decodeCheckFields(s string, spare []field) (f checkFields, ok bool) {
+	f.spare = spare
 	w := wire{s: s}
 	var seen once
 	for w.i < len(w.s) {
@@ -440,7 +454,7 @@ func (f *checkFields) addHeader(k, v string) {
 		}
 	}
 	if f.headers == nil {
-		f.headers = make([]field, 0, 16)
+		f.headers = f.lines()
 	}
 	f.headers = append(f.headers, field{k, v})
 }
@@ -485,7 +499,7 @@ func (f *checkFields) headerMapLines(w wire) bool {
 			value = raw // headerValue's choice
 		}
 		if f.headerMap == nil {
-			f.headerMap = make([]field, 0, 16)
+			f.headerMap = f.lines()
 		}
 		f.headerMap = append(f.headerMap, field{key, value})
 	}
