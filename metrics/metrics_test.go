@@ -162,12 +162,3 @@ func TestDecisionLogDropped(t *testing.T) {
 		t.Errorf("got %v, want 7", v)
 	}
 }
-
-func BenchmarkObserve(b *testing.B) {
-	m := metrics.New("bench")
-	d := authz.Decision{Verdict: authz.Allow, Reason: authz.ReasonAuthenticated, Rule: "rest-api", Provider: "corp", Duration: 3 * time.Microsecond}
-	b.ReportAllocs()
-	for b.Loop() {
-		m.Observe(nil, &d)
-	}
-}
