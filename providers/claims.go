@@ -90,7 +90,12 @@ func (p *strictParser) object(level int) (map[string]any, error) {
 	if level > maxJSONDepth {
 		return nil, errTooDeep
 	}
-	obj := map[string]any{}
+	var obj map[string]any
+	if level == 1 {
+		obj = make(map[string]any, 16) // a claims set: a dozen members, grown once less
+	} else {
+		obj = map[string]any{}
+	}
 	p.i = skipSpace(p.data, p.i+1)
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
