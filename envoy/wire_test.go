@@ -307,3 +307,39 @@ func TestWirePathAnswersLikeCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOutcome: the load tool's reading of an answer agrees with the
+// whole message, for allows and every kind of denial.
+func TestReadOutcome(t *testing.T) {
+	e := testEngine(t, nil)
+	var ds []authz.Decision
+	for name := range fixtureWires(t) {
+		for _, token := range []string{goodToken, "bad-token"} {
+			r := ToRequest(withToken(loadRequest(t, name), token))
+			ds = append(ds, e.Check(context.Background(), r))
+		}
+	}
+	ds = append(ds, authz.Decision{Verdict: authz.Unavailable, Reason: authz.ReasonIdPUnavailable, RetryAfter: time.Second})
+	for _, d := range ds {
+		b, err := encodeResponse(&d, "rid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp authv3.CheckResponse
+		if err := proto.Unmarshal(b, &resp); err != nil {
+			t.Fatal(err)
+		}
+		want := Outcome{Code: resp.GetStatus().GetCode(), HTTPStatus: int32(resp.GetDeniedResponse().GetStatus().GetCode()), Reason: resp.GetStatus().GetMessage()}
+		if want.Code == 0 {
+			want.Reason = resp.GetDynamicMetadata().GetFields()[MetaReason].GetStringValue()
+		}
+		var got Outcome
+		if !readOutcome(b, &got) || got != want {
+			t.Errorf("%s/%s: read %+v, want %+v", d.Verdict, d.Reason, got, want)
+		}
+	}
+	var got Outcome
+	if readOutcome([]byte{0x0a, 0x05, 0x08}, &got) {
+		t.Error("a truncated answer was read")
+	}
+}

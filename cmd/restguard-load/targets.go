@@ -54,6 +54,8 @@ func (v verdict) result() string {
 	switch {
 	case !v.known:
 		return "NOT MEASURED"
+	case v.limit == "reported":
+		return "REPORTED"
 	case v.met:
 		return "MET"
 	default:
