@@ -7,16 +7,18 @@
 # the cold path, and at the end every target with its ratio, MET or
 # MISSED (restguard-load targets).
 # Not part of CI. Everything binds to 127.0.0.1:0 and stops by itself;
-# about four minutes with the defaults.
+# about six minutes with the defaults.
 #
-# Env: BENCH_DURATION (5s per measurement), BENCH_WARMUP (2s), BENCH_OUT
+# Env: BENCH_DURATION (3s per measurement), BENCH_WARMUP (1s), BENCH_ROUNDS
+#      (3 rounds of every comparison; the median ratio counts), BENCH_OUT
 #      (bin/bench), BENCH_GO (1: also go test -bench), BENCH_COUNT (3 runs
 #      of each Go benchmark, the fastest counts), BENCH_PLOT
 #      (docs/perf/latency.svg), BENCH_MEMORY (1: the 100,000-token run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=${BENCH_DURATION:-5s}
-W=${BENCH_WARMUP:-2s}
+D=${BENCH_DURATION:-3s}
+W=${BENCH_WARMUP:-1s}
+ROUNDS=${BENCH_ROUNDS:-3}
 OUT=${BENCH_OUT:-bin/bench}
 PLOT=${BENCH_PLOT:-docs/perf/latency.svg}
 mkdir -p "$OUT" "$(dirname "$PLOT")"
@@ -45,21 +47,26 @@ run() { # run NAME ARGS...: one measurement, its report in $OUT/NAME.json
 echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(go version | cut -d' ' -f3)"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure; compare ratios, run twice when loaded)"
 
-for c in 16 64; do
-	echo "== concurrency $c"
-	run grpc-c$c-null -null -c "$c" "${JWT[@]}"
-	run grpc-c$c-restguard "${RG[@]}" -c "$c" "${JWT[@]}" -allowed-sample 0.1
-	run grpc-c$c-restguard-logall "${RG[@]}" -c "$c" "${JWT[@]}" -allowed-sample 1
-	run introspection-c$c-null -null -c "$c" "${OPAQUE[@]}"
-	run introspection-c$c-restguard "${RG[@]}" -c "$c" "${OPAQUE[@]}" -allowed-sample 0.1
-	run http-c$c-null -null -transport http -c "$c" "${JWT[@]}"
-	run http-c$c-restguard "${RG[@]}" -transport http -c "$c" "${JWT[@]}" -allowed-sample 0.1
-	# Issue 14: the "allow with a signed identity assertion" mix goes here,
-	# as run assertion-c$c-restguard ..., judged in cmd/restguard-load/targets.go.
+# Each comparison runs ROUNDS times, the floor right before restguard each
+# time; targets takes the median of the per-round ratios (a shared machine
+# moves single runs by tens of percent).
+for r in $(seq "$ROUNDS"); do
+	for c in 16 64; do
+		echo "== round $r, concurrency $c"
+		run grpc-c$c-null-r$r -null -c "$c" "${JWT[@]}"
+		run grpc-c$c-restguard-r$r "${RG[@]}" -c "$c" "${JWT[@]}" -allowed-sample 0.1
+		run grpc-c$c-restguard-logall-r$r "${RG[@]}" -c "$c" "${JWT[@]}" -allowed-sample 1
+		run introspection-c$c-null-r$r -null -c "$c" "${OPAQUE[@]}"
+		run introspection-c$c-restguard-r$r "${RG[@]}" -c "$c" "${OPAQUE[@]}" -allowed-sample 0.1
+		run http-c$c-null-r$r -null -transport http -c "$c" "${JWT[@]}"
+		run http-c$c-restguard-r$r "${RG[@]}" -transport http -c "$c" "${JWT[@]}" -allowed-sample 0.1
+		# Issue 14: the "allow with a signed identity assertion" mix goes here,
+		# as run assertion-c$c-restguard-r$r ..., judged in cmd/restguard-load/targets.go.
+	done
 done
 
 echo "== latency at the same rates: 25%, 50%, 75% of restguard's closed-loop maximum (c=64)"
-SWEEP=(-c 64 "${JWT[@]}" -sweep 25%,50%,75% -sweep-base "$OUT/grpc-c64-restguard.json")
+SWEEP=(-c 64 "${JWT[@]}" -sweep 25%,50%,75% -sweep-base "$OUT/grpc-c64-restguard-r1.json")
 run sweep-null -null "${SWEEP[@]}"
 run sweep-restguard "${RG[@]}" "${SWEEP[@]}" -allowed-sample 0.1
 grep -h '^sweep' "$OUT/sweep-null.txt" "$OUT/sweep-restguard.txt" | sed 's/^/   /'
