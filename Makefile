@@ -13,12 +13,15 @@ FUZZ_TARGETS := \
 	./policy:FuzzClientIP \
 	./providers:FuzzJWTValidate \
 	./providers:FuzzStrictJSON \
+	./providers:FuzzStrictJSONFast \
 	./providers:FuzzClaimPath \
 	./providers:FuzzIntrospectionAnswer \
 	./providers:FuzzDecodeResult \
 	./policy:FuzzPasswordChannels \
 	./envoy:FuzzToRequest \
 	./envoy:FuzzToResponse \
+	./envoy:FuzzWireDecode \
+	./envoy:FuzzWireResponse \
 	./envoy:FuzzHTTPHandler \
 	./assertion:FuzzVerify \
 	./assertion:FuzzStrictJSON \

@@ -53,8 +53,10 @@ type Credential struct {
 // parameter (RFC 6750 §2.3). It never decodes a bearer token and never
 // fails open: anything it does not understand is Malformed or Multiple.
 func ParseCredential(h http.Header, rawQuery string) Credential {
-	authz := h.Values("Authorization")
-	proxy := h.Values("Proxy-Authorization")
+	// Canonical keys indexed directly: Values() canonicalises its
+	// argument again on every check.
+	authz := h["Authorization"]
+	proxy := h["Proxy-Authorization"]
 	queryToken := hasQueryToken(rawQuery)
 
 	switch {
@@ -165,18 +167,11 @@ func mergedCredentials(scheme, rest string) bool {
 
 // IsB64Token reports whether s matches RFC 6750 §2.1 b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// It runs on every bearer check over the whole token, hence the table.
 func IsB64Token(s string) bool {
-	if s == "" {
-		return false
-	}
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
+	for i < len(s) && b64Chars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -189,6 +184,18 @@ func IsB64Token(s string) bool {
 	return true
 }
 
+// b64Chars marks the bytes of a b64token before its "=" padding.
+var b64Chars = [256]bool{
+	'-': true, '.': true, '_': true, '~': true, '+': true, '/': true,
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true, 'G': true, 'H': true, 'I': true, 'J': true,
+	'K': true, 'L': true, 'M': true, 'N': true, 'O': true, 'P': true, 'Q': true, 'R': true, 'S': true, 'T': true,
+	'U': true, 'V': true, 'W': true, 'X': true, 'Y': true, 'Z': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true, 'g': true, 'h': true, 'i': true, 'j': true,
+	'k': true, 'l': true, 'm': true, 'n': true, 'o': true, 'p': true, 'q': true, 'r': true, 's': true, 't': true,
+	'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true,
+}
+
 // IsToken reports whether s is an RFC 9110 token: the grammar of header
 // field names and auth schemes.
 func IsToken(s string) bool {
@@ -196,15 +203,25 @@ func IsToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+		if !tokenChars[s[i]] {
 			return false
 		}
 	}
 	return true
+}
+
+// tokenChars marks RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~. Every
+// header name of every check is tested against it.
+var tokenChars = [256]bool{
+	'!': true, '#': true, '$': true, '%': true, '&': true, '\'': true, '*': true, '+': true,
+	'-': true, '.': true, '^': true, '_': true, '`': true, '|': true, '~': true,
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true, 'G': true, 'H': true, 'I': true, 'J': true,
+	'K': true, 'L': true, 'M': true, 'N': true, 'O': true, 'P': true, 'Q': true, 'R': true, 'S': true, 'T': true,
+	'U': true, 'V': true, 'W': true, 'X': true, 'Y': true, 'Z': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true, 'g': true, 'h': true, 'i': true, 'j': true,
+	'k': true, 'l': true, 'm': true, 'n': true, 'o': true, 'p': true, 'q': true, 'r': true, 's': true, 't': true,
+	'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true,
 }
 
 func basicUser(b64 string) string {

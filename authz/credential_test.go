@@ -108,3 +108,93 @@ func FuzzParseCredential(f *testing.F) {
 		}
 	})
 }
+
+// isB64TokenReference is IsB64Token as first written, character classes
+// spelt out; the table-driven version must agree with it on every byte.
+func isB64TokenReference(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+func TestIsB64TokenEveryByte(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for _, s := range []string{string(rune(c)), "a" + string([]byte{byte(c)}), "ab" + string([]byte{byte(c)}) + "=", string([]byte{byte(c)}) + "==", "x=" + string([]byte{byte(c)})} {
+			if got, want := authz.IsB64Token(s), isB64TokenReference(s); got != want {
+				t.Errorf("IsB64Token(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"", "=", "a==", "a=b", "eyJ.eyJ.sig", "a b"} {
+		if got, want := authz.IsB64Token(s), isB64TokenReference(s); got != want {
+			t.Errorf("IsB64Token(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// BenchmarkIsB64Token: a 900-byte token through the table (impl=table)
+// and through the character classes it replaced (impl=classes).
+func BenchmarkIsB64Token(b *testing.B) {
+	tok := strings.Repeat("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.", 24) + "sig_-~+/=="
+	for _, impl := range []struct {
+		name string
+		f    func(string) bool
+	}{{"classes", isB64TokenReference}, {"table", authz.IsB64Token}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			for b.Loop() {
+				if !impl.f(tok) {
+					b.Fatal("not a b64token")
+				}
+			}
+		})
+	}
+}
+
+func TestIsTokenEveryByte(t *testing.T) {
+	t.Parallel()
+	reference := func(s string) bool { // IsToken as first written
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				continue
+			}
+			if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for c := range 256 {
+		b := byte(c)
+		for _, s := range []string{string([]byte{b}), "x-" + string([]byte{b}), string([]byte{b}) + "y"} {
+			if got, want := authz.IsToken(s), reference(s); got != want {
+				t.Errorf("IsToken(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	if authz.IsToken("") {
+		t.Error(`IsToken("")`)
+	}
+}

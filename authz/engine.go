@@ -34,6 +34,8 @@ type Input struct {
 	ClientIP   netip.Addr // zero when it could not be determined
 	Credential Credential
 	Identity   *Identity
+
+	trace *Trace // explain's, or nil; looked up once per check
 }
 
 // Policy checks one aspect of a request. It returns Pass() when it does
@@ -323,10 +325,13 @@ func (e *Engine) Realm() string { return e.realm }
 func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 	start := e.now()
 	if e.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.timeout)
-		defer cancel()
+		cc := withCheckTimeout(ctx, e.timeout)
+		defer cc.stop()
+		ctx = cc
 	}
+	// The token, for the log line's fingerprint: computed only for lines
+	// that are written (a second SHA-256 of the token otherwise).
+	var token string
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must never turn into an allow (security catalogue L3).
@@ -342,16 +347,18 @@ func (e *Engine) Check(ctx context.Context, req *Request) (d Decision) {
 			tr.add(Step{Phase: "decision", Name: d.Rule, Outcome: fmt.Sprintf("%s %d", d.Verdict, d.HTTPStatus()), Reason: d.Reason, Detail: d.Detail})
 		}
 		if e.log != nil && e.shouldLog(&d) {
-			e.logDecision(ctx, req, &d)
+			e.logDecision(ctx, req, &d, token)
 		}
 		if e.onDecision != nil {
 			e.onDecision(req, &d)
 		}
 	}()
-	return e.decide(ctx, req)
+	return e.decide(ctx, req, &token)
 }
 
-func (e *Engine) decide(ctx context.Context, req *Request) Decision {
+// decide runs the pipeline. A bearer token goes to *token (never into the
+// Decision: values get printed).
+func (e *Engine) decide(ctx context.Context, req *Request, token *string) Decision {
 	if req == nil {
 		return Deny(BadRequest, ReasonMalformedRequest, "no request")
 	}
@@ -361,7 +368,8 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	if req.Method == "" || req.Path == "" {
 		return Deny(BadRequest, ReasonMalformedRequest, "missing method or path")
 	}
-	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query)}
+	tr := traceFrom(ctx)
+	in := &Input{Request: req, Credential: ParseCredential(req.Header, req.Query), trace: tr}
 	var ipSource string
 	if e.clientIP != nil {
 		in.ClientIP, ipSource = e.clientIP.ClientIP(req)
@@ -371,62 +379,70 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	if !in.ClientIP.IsValid() && ipSource == "" {
 		ipSource = "unknown"
 	}
-	tr := traceFrom(ctx)
 	if tr != nil {
-		q := ""
-		if req.Query != "" {
-			q = " (query present, not shown)"
-		}
-		tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, RedactPath(req.Path), q)})
-		tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
-		c := in.Credential
-		detail := c.Scheme
-		switch {
-		case c.Kind == CredentialBearer:
-			detail = "token sha256:" + Fingerprint(c.Token)
-		case c.Detail != "":
-			detail = c.Detail
-		}
-		tr.add(Step{Phase: "credential", Outcome: c.Kind.String(), Detail: detail})
+		traceInput(tr, req, in, ipSource)
 	}
-	withFacts := func(d Decision) Decision {
-		d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
-		d.Credential = in.Credential.Kind
-		// The fingerprint is for the decision log and explain only.
-		if in.Credential.Kind == CredentialBearer && (tr != nil || e.log != nil && e.log.Enabled(ctx, slog.LevelInfo)) {
-			d.TokenID = Fingerprint(in.Credential.Token)
-		}
-		return d
+	if in.Credential.Kind == CredentialBearer {
+		*token = in.Credential.Token
 	}
+	d := e.route(ctx, req, in)
+	d.ClientIP, d.ClientIPSource = in.ClientIP, ipSource
+	d.Credential = in.Credential.Kind
+	// The fingerprint is for explain here; Check adds it to the lines it
+	// logs.
+	if tr != nil && in.Credential.Kind == CredentialBearer {
+		d.TokenID = Fingerprint(in.Credential.Token)
+	}
+	return d
+}
 
+// traceInput records the request, the client address and the credential
+// for explain.
+func traceInput(tr *Trace, req *Request, in *Input, ipSource string) {
+	q := ""
+	if req.Query != "" {
+		q = " (query present, not shown)"
+	}
+	tr.add(Step{Phase: "request", Outcome: "received", Detail: fmt.Sprintf("id %s, %s %s %s%s", req.ID, req.Method, req.Host, RedactPath(req.Path), q)})
+	tr.add(Step{Phase: "client_ip", Outcome: ipSource, Detail: addrString(in.ClientIP)})
+	c := in.Credential
+	detail := c.Scheme
+	switch {
+	case c.Kind == CredentialBearer:
+		detail = "token sha256:" + Fingerprint(c.Token)
+	case c.Detail != "":
+		detail = c.Detail
+	}
+	tr.add(Step{Phase: "credential", Outcome: c.Kind.String(), Detail: detail})
+}
+
+// route matches the request to its rule and runs the rule.
+func (e *Engine) route(ctx context.Context, req *Request, in *Input) Decision {
+	tr := in.trace
 	rule, rd := e.router.Match(req)
 	switch {
 	case rd.Verdict == Continue && rule == nil:
-		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned no rule"))
+		return Deny(Forbidden, ReasonInternalError, "router returned no rule")
 	case rd.Verdict == Allow:
 		// A router only routes or refuses; an allow from it would skip the
 		// pre-authentication policies.
-		return withFacts(Deny(Forbidden, ReasonInternalError, "router returned an allow"))
+		return Deny(Forbidden, ReasonInternalError, "router returned an allow")
 	case rd.Verdict != Continue:
 		if rule != nil {
 			rd.Rule = rule.Name
 		}
-		tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
-		return withFacts(rd)
-	}
-	// A method-override header or _method parameter (honoured by servlet
-	// filters) must not reach a rule the request line does not (security
-	// catalogue G6, seams item 5). Every method asked for must route the
-	// same: which of several values a component reads is its own choice.
-	for _, m := range overrideMethods(req) {
-		alt := *req
-		alt.Method = m
-		if altRule, altD := e.router.Match(&alt); altD.Verdict != Continue || altRule != rule {
-			d := Deny(BadRequest, ReasonMethodOverride, "method override "+m+" would be judged by another rule")
-			d.Rule = rule.Name
-			tr.add(Step{Phase: "route", Name: rule.Name, Outcome: "deny", Reason: d.Reason, Detail: d.Detail})
-			return withFacts(d)
+		if tr != nil {
+			tr.add(Step{Phase: "route", Outcome: "deny", Reason: rd.Reason, Detail: rd.Detail})
 		}
+		return rd
+	}
+	if m, ok := e.overridden(req, rule); ok {
+		d := Deny(BadRequest, ReasonMethodOverride, "method override "+m+" would be judged by another rule")
+		d.Rule = rule.Name
+		if tr != nil {
+			tr.add(Step{Phase: "route", Name: rule.Name, Outcome: "deny", Reason: d.Reason, Detail: d.Detail})
+		}
+		return d
 	}
 	if tr != nil {
 		detail := ""
@@ -437,7 +453,23 @@ func (e *Engine) decide(ctx context.Context, req *Request) Decision {
 	}
 	d := e.run(ctx, rule, in)
 	d.Rule = rule.Name
-	return withFacts(d)
+	return d
+}
+
+// overridden returns a method that a method-override header or _method
+// parameter (honoured by servlet filters) asks for and that would reach
+// another rule than the request line does (security catalogue G6, seams
+// item 5). Every method asked for must route the same: which of several
+// values a component reads is its own choice.
+func (e *Engine) overridden(req *Request, rule *Rule) (string, bool) {
+	for _, m := range overrideMethods(req) {
+		alt := *req
+		alt.Method = m
+		if altRule, altD := e.router.Match(&alt); altD.Verdict != Continue || altRule != rule {
+			return m, true
+		}
+	}
+	return "", false
 }
 
 // run executes the phases of one rule: refuse a second credential,
@@ -533,7 +565,7 @@ func unauthenticated(rule *Rule, in *Input, dry *Decision) Decision {
 // then the allow.
 func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry *Decision) Decision {
 	// Phase 4: authentication.
-	id, provider, d := e.authenticate(ctx, rule, in.Credential.Token)
+	id, provider, d := e.authenticate(ctx, rule, in.Credential.Token, in.trace)
 	if d.Verdict == Allow {
 		// A product-native token the product validates itself: pre-auth
 		// policies (IP rules) have run; identity policies cannot.
@@ -545,7 +577,7 @@ func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry *Decisio
 		return d
 	}
 	// Phase 5: identity.
-	if id = e.mapIdentity(ctx, rule, id, provider, &d); id == nil {
+	if id = e.mapIdentity(ctx, in.trace, rule, id, provider, &d); id == nil {
 		return d
 	}
 	in.Identity = id
@@ -578,7 +610,7 @@ func (e *Engine) bearer(ctx context.Context, rule *Rule, in *Input, dry *Decisio
 // mapIdentity runs the rule's identity mappers (username transforms,
 // directory groups) on id and checks that the result has a username fit
 // for a header. It returns the identity, or nil with the denial in deny.
-func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, provider string, deny *Decision) *Identity {
+func (e *Engine) mapIdentity(ctx context.Context, tr *Trace, rule *Rule, id *Identity, provider string, deny *Decision) *Identity {
 	for _, m := range rule.Mappers {
 		mapped, err := m.Map(ctx, id)
 		if err != nil {
@@ -592,7 +624,7 @@ func (e *Engine) mapIdentity(ctx context.Context, rule *Rule, id *Identity, prov
 		}
 		id = mapped
 	}
-	if tr := traceFrom(ctx); tr != nil {
+	if tr != nil {
 		tr.add(Step{Phase: "identity", Name: provider, Outcome: id.Via, Detail: describeIdentity(id, e.now())})
 	}
 	// Header values must be safe to hand upstream.
@@ -616,19 +648,10 @@ func withDry(d, dry Decision) Decision {
 // policies runs ps in order. It returns stop=true with the denial that ends
 // the check.
 func (e *Engine) policies(ctx context.Context, phase string, ps []Policy, in *Input, dry *Decision) (Decision, bool) {
-	tr := traceFrom(ctx)
 	for _, p := range ps {
 		d := p.Evaluate(ctx, in)
-		if tr != nil {
-			outcome := "pass"
-			switch {
-			case d.Verdict == Continue:
-			case d.DryRun:
-				outcome = "dry_run (would deny)"
-			default:
-				outcome = "deny"
-			}
-			tr.add(Step{Phase: phase, Name: policyName(p), Outcome: outcome, Reason: d.Reason, Detail: d.Detail})
+		if in.trace != nil {
+			tracePolicy(in.trace, phase, p, &d)
 		}
 		switch {
 		case d.Verdict == Continue:
@@ -650,12 +673,24 @@ func (e *Engine) policies(ctx context.Context, phase string, ps []Policy, in *In
 	return Decision{}, false
 }
 
-func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string) (*Identity, string, Decision) {
+// tracePolicy records a policy's outcome for explain.
+func tracePolicy(tr *Trace, phase string, p Policy, d *Decision) {
+	outcome := "pass"
+	switch {
+	case d.Verdict == Continue:
+	case d.DryRun:
+		outcome = "dry_run (would deny)"
+	default:
+		outcome = "deny"
+	}
+	tr.add(Step{Phase: phase, Name: policyName(p), Outcome: outcome, Reason: d.Reason, Detail: d.Detail})
+}
+
+func (e *Engine) authenticate(ctx context.Context, rule *Rule, token string, tr *Trace) (*Identity, string, Decision) {
 	if len(token) > MaxTokenBytes {
 		return nil, "", Deny(Unauthenticated, ReasonTokenMalformed, "token too long")
 	}
 	notMine := ReasonTokenMalformed
-	tr := traceFrom(ctx)
 	for _, a := range rule.Authenticators {
 		id, err := a.Validator.Validate(ctx, token)
 		if tr != nil {
@@ -737,7 +772,7 @@ func overrideMethods(r *Request) []string {
 		}
 	}
 	for _, h := range methodOverrideHeaders {
-		add(r.Header.Values(h))
+		add(r.Header[h]) // canonical names
 	}
 	if strings.Contains(r.Query, "method") || strings.Contains(r.Query, "%") {
 		add(QueryValues(r.Query, methodOverrideParam))
@@ -767,6 +802,14 @@ func (e *Engine) sessionInPath(raw string) bool {
 	return false
 }
 
+// firstValue is http.Header.Get on a value list.
+func firstValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
 func isPreflight(r *Request) bool {
-	return r.Method == "OPTIONS" && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+	return r.Method == "OPTIONS" && firstValue(r.Header["Origin"]) != "" && firstValue(r.Header["Access-Control-Request-Method"]) != ""
 }

@@ -186,7 +186,7 @@ func safeHeaderValue(s string) bool {
 // RemoveAllCookies) to an allowed request: the Cookie header is removed or
 // replaced by what is left of it.
 func (e *Engine) dropCookies(req *Request, d *Decision) {
-	values := req.Header.Values("Cookie")
+	values := req.Header["Cookie"] // a canonical key: no Values(), which canonicalises it again
 	if len(values) == 0 || len(e.removeCookies) == 0 && !e.removeAllCookies {
 		return
 	}

@@ -15,6 +15,12 @@ const (
 	DefaultRuleDefault  = "deny"
 	MaxTrustedHops      = 16
 
+	// The gRPC connection age and the drain (docs/operations.md says why
+	// these values).
+	DefaultMaxConnectionAge      = 5 * time.Minute
+	DefaultMaxConnectionAgeGrace = time.Minute
+	DefaultDrainDelay            = 5 * time.Second
+
 	DefaultForwardAuthPathPrefix = "/ext-authz" // envoy.DefaultPathPrefix
 )
 

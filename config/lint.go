@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -270,19 +268,6 @@ func productOf(c *Config, hosts []string) int {
 }
 
 func basicBlocked(pc Product) bool { return pc.BlockBasic == nil || pc.BlockBasic.Enabled }
-
-// loopbackListen reports whether a listen address binds loopback only.
-func loopbackListen(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
 
 // preferred orders witnesses for messages, so that the example an
 // administrator reads looks like a real request: GET first, then paths that

@@ -48,14 +48,6 @@ type RedisTLS struct {
 	KeyFile    string `yaml:"key_file"`
 }
 
-// Admin configures the admin listener's endpoints that change state.
-type Admin struct {
-	// SecretFile holds the bearer secret that POST /revoke requires
-	// (`restguard revoke -secret-file`). Without it the endpoint refuses
-	// every request. Re-read on every load.
-	SecretFile string `yaml:"secret_file"`
-}
-
 // MinAdminSecret is the shortest admin secret accepted, in bytes.
 const MinAdminSecret = 16
 

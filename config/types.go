@@ -22,9 +22,16 @@ type Config struct {
 	Atlassian    Atlassian  `yaml:"atlassian"` // see atlassian.go
 	Assertion    *Assertion `yaml:"assertion"` // see assertion.go
 	Redis        *Redis     `yaml:"redis"`     // see redis.go
-	Admin        Admin      `yaml:"admin"`     // see redis.go
 	Log          Log        `yaml:"log"`
 	Reload       Reload     `yaml:"reload"`
+
+	// GRPC, Shutdown and Admin configure the listeners' connections, the
+	// drain on shutdown and the admin listener's debugging endpoints (read
+	// once at start, like Listen) and revocation (admin.secret_file, read
+	// at every load).
+	GRPC     GRPCServer `yaml:"grpc"`
+	Shutdown Shutdown   `yaml:"shutdown"`
+	Admin    Admin      `yaml:"admin"`
 
 	// ForwardAuth names the proxy in front of listen.http.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
@@ -161,6 +168,65 @@ type Reload struct {
 	// reloads when its content changed (this also follows Kubernetes
 	// ConfigMap symlink swaps). SIGHUP always reloads.
 	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// GRPCServer configures the gRPC listener's connections. Envoy keeps its
+// HTTP/2 connections to the ext_authz cluster for as long as they live; a
+// maximum age makes it reconnect, so replicas added by an autoscaler get
+// their share of the checks (docs/operations.md).
+type GRPCServer struct {
+	// MaxConnectionAge sends GOAWAY to a connection this old (±10%
+	// jitter); nil: DefaultMaxConnectionAge; 0s: never.
+	MaxConnectionAge *Duration `yaml:"max_connection_age"`
+	// MaxConnectionAgeGrace is how long checks in flight on such a
+	// connection may still take before it is closed; nil:
+	// DefaultMaxConnectionAgeGrace.
+	MaxConnectionAgeGrace *Duration `yaml:"max_connection_age_grace"`
+}
+
+// Shutdown configures the drain on SIGTERM.
+type Shutdown struct {
+	// DrainDelay is how long restguard keeps answering after it reports
+	// NOT_SERVING and before it stops accepting (GracefulStop); nil:
+	// DefaultDrainDelay.
+	DrainDelay *Duration `yaml:"drain_delay"`
+}
+
+// Admin configures the admin listener beyond its address.
+type Admin struct {
+	// Pprof serves Go's /debug/pprof/ profiles on listen.admin.
+	Pprof bool `yaml:"pprof"`
+	// PprofNonLoopback allows Pprof on an admin listener that is not a
+	// loopback address (profiles reveal memory contents and code).
+	PprofNonLoopback bool `yaml:"pprof_non_loopback"`
+	// SecretFile holds the bearer secret that POST /revoke requires
+	// (`restguard revoke -secret-file`). Without it the endpoint refuses
+	// every request. Re-read on every load.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// ServerOptions are the resolved connection and shutdown settings.
+type ServerOptions struct {
+	MaxConnectionAge      time.Duration // 0: never
+	MaxConnectionAgeGrace time.Duration
+	DrainDelay            time.Duration
+	Pprof                 bool
+}
+
+// ServerOptions resolves GRPC, Shutdown and Admin with their defaults.
+func (c *Config) ServerOptions() ServerOptions {
+	pick := func(d *Duration, def time.Duration) time.Duration {
+		if d == nil {
+			return def
+		}
+		return d.D()
+	}
+	return ServerOptions{
+		MaxConnectionAge:      pick(c.GRPC.MaxConnectionAge, DefaultMaxConnectionAge),
+		MaxConnectionAgeGrace: pick(c.GRPC.MaxConnectionAgeGrace, DefaultMaxConnectionAgeGrace),
+		DrainDelay:            pick(c.Shutdown.DrainDelay, DefaultDrainDelay),
+		Pprof:                 c.Admin.Pprof,
+	}
 }
 
 // Duration is a time.Duration written as a Go duration string ("250ms").

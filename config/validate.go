@@ -51,6 +51,36 @@ func validateForwardAuth(p *problems, c *Config) {
 	}
 }
 
+// validateServer checks the connection, drain and pprof settings.
+func validateServer(p *problems, c *Config) {
+	if d := c.GRPC.MaxConnectionAge; d != nil && d.D() != 0 && d.D() < time.Second {
+		p.add("grpc.max_connection_age", "must be at least 1s, or 0s to keep connections open (default %s)", DefaultMaxConnectionAge)
+	}
+	if d := c.GRPC.MaxConnectionAgeGrace; d != nil && d.D() < time.Second {
+		p.add("grpc.max_connection_age_grace", "must be at least 1s: checks in flight on an old connection need the time to finish (default %s)", DefaultMaxConnectionAgeGrace)
+	}
+	if c.Admin.Pprof && !c.Admin.PprofNonLoopback && !loopbackListen(or(c.Listen.Admin, DefaultAdminListen)) {
+		p.add("admin.pprof", "listen.admin %q is not a loopback address, and profiles show memory and code: set admin.pprof_non_loopback: true if the admin port is private (a NetworkPolicy), or listen on 127.0.0.1", c.Listen.Admin)
+	}
+	if c.Admin.PprofNonLoopback && !c.Admin.Pprof {
+		p.add("admin.pprof_non_loopback", "has no effect without admin.pprof: true")
+	}
+}
+
+// loopbackListen reports whether a listen address binds only loopback:
+// "localhost" or a loopback IP. An empty host binds every interface.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // validate checks what strict decoding cannot: values, references and
 // combinations. Compile-level checks (globs, provider settings) happen in
 // Build, which reports positions the same way. The checks run section by
@@ -59,6 +89,7 @@ func validate(file string, c *Config, root *yaml.Node) []error {
 	p := &problems{file: file, root: root}
 	validateListen(p, c)
 	validateForwardAuth(p, c)
+	validateServer(p, c)
 	if strings.ContainsAny(c.Realm, "\"\\\r\n\x00") {
 		p.add("realm", "realm must not contain quotes, backslashes or control characters")
 	}

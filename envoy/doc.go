@@ -8,6 +8,13 @@
 // status, so that a forgotten field can never become an allow: Envoy
 // treats a CheckResponse without a status as OK.
 //
+// NewGRPCServer serves Check from the wire: it reads the CheckRequest's
+// bytes straight into the fields ToRequest uses (leaving anything it does
+// not fully understand to proto.Unmarshal) and writes the answer's bytes
+// from the same plan ToResponse builds messages from, so that a check
+// builds no protobuf message tree. Differential fuzz tests hold it to
+// ToRequest and ToResponse.
+//
 // Server wires both to the Engine and to gRPC health checking. Every
 // decision, Unavailable included, is returned as a CheckResponse with a nil
 // gRPC error, so behaviour never depends on Envoy's failure_mode_allow. The

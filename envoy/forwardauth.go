@@ -3,6 +3,7 @@ package envoy
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -10,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 
 	"github.com/restguard/restguard/authz"
@@ -19,8 +19,8 @@ import (
 // This file is the HTTP transport, next to the gRPC one: one endpoint that
 // answers Envoy's ext_authz http_service, nginx auth_request, ingress-nginx
 // auth-url, Caddy forward_auth or Traefik ForwardAuth, with the same Engine
-// and the same answers as Server.Check (it renders ToResponse's
-// CheckResponse as HTTP). See docs/deploy.md for the proxy configurations.
+// and the same answers as Server.Check (it renders ToResponse's plan as
+// HTTP). See docs/deploy.md for the proxy configurations.
 //
 // Which request is being authorized depends on the proxy, and the proxy is
 // configuration (HTTPOptions.Style, forward_auth.style), never inferred
@@ -223,14 +223,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("stack", string(debug.Stack())))
 		if !wrote {
 			clear(w.Header())
-			writeResponse(w, ToResponse(&d, requestID))
+			writeDecision(w, &d, requestID)
 		}
 	}()
 
 	if h.bad != nil {
 		d := authz.Deny(authz.Unavailable, authz.ReasonInternalError, h.bad.Error())
 		wrote = true
-		writeResponse(w, ToResponse(&d, ""))
+		writeDecision(w, &d, "")
 		return
 	}
 	line, ok := h.split(r.RequestURI)
@@ -260,9 +260,8 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d = eng.Check(r.Context(), req)
 	}
-	resp := ToResponse(&d, requestID)
 	wrote = true
-	writeResponse(w, resp)
+	writeDecision(w, &d, requestID)
 }
 
 // split returns the original request target carried by the request line
@@ -288,9 +287,21 @@ func (h *httpHandler) split(uri string) (line string, ok bool) {
 // Like ToRequest it makes no decision: contradictions are marked
 // Malformed (the first one found is kept).
 func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
-	req := &authz.Request{Header: make(http.Header, len(r.Header))}
+	// net/http has canonicalised every key it could (and merged the lines
+	// of one name), which is all a copy under http.CanonicalHeaderKey
+	// would do: the request's own map is used as it is, read only.
+	req := &authz.Request{Header: r.Header}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
 	t := translator{r: req}
-	t.copyHeaders(r)
+	for _, vs := range r.Header {
+		for _, v := range vs {
+			if hasCRLFNUL(v) {
+				t.malformed("header value contains CR, LF or NUL")
+			}
+		}
+	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Zone() == "" {
 		req.Source = ap.Addr().Unmap()
 	}
@@ -310,20 +321,6 @@ func toHTTPRequest(r *http.Request, style Style, line string) *authz.Request {
 	req.Method, req.Host = method, host
 	t.setTarget(target)
 	return req
-}
-
-// copyHeaders copies the call's headers under canonical keys, marking a
-// value with CR, LF or NUL malformed.
-func (t *translator) copyHeaders(r *http.Request) {
-	for k, vs := range r.Header {
-		ck := http.CanonicalHeaderKey(k)
-		for _, v := range vs {
-			if hasCRLFNUL(v) {
-				t.malformed("header value contains CR, LF or NUL")
-			}
-		}
-		t.r.Header[ck] = append(t.r.Header[ck], vs...)
-	}
 }
 
 // styleOriginal reads the original method, target and host where style
@@ -487,37 +484,44 @@ func splitAbsoluteURL(u string) (host, target string, ok bool) {
 	return host, target, true
 }
 
-// writeResponse renders a CheckResponse the way the HTTP proxies read it.
-// Only an OK status with an OkHttpResponse answers 200; everything else is
-// a 4xx/5xx denial.
-func writeResponse(w http.ResponseWriter, resp *authv3.CheckResponse) {
+// writeDecision renders the answer to d (ToResponse's plan, without the
+// protobuf messages) the way the HTTP proxies read it. Only an allow
+// answers 200; everything else is a 4xx/5xx denial.
+func writeDecision(w http.ResponseWriter, d *authz.Decision, requestID string) {
+	var a reply
+	a.plan(d, requestID)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	if ok := resp.GetOkResponse(); ok != nil && resp.GetStatus() != nil && resp.GetStatus().GetCode() == int32(codes.OK) {
-		for _, o := range ok.GetHeaders() {
-			h.Set(o.GetHeader().GetKey(), o.GetHeader().GetValue())
+	if a.allow && a.code == codes.OK {
+		for _, hv := range a.headers() {
+			name := hv.Name // a token: Set canonicalises its case
+			if !isToken(name) {
+				name = strings.ToLower(name) // as the gRPC answer sends it
+			}
+			h.Set(name, hv.Value)
 		}
-		if rm := ok.GetHeadersToRemove(); len(rm) > 0 {
-			h.Set(HeadersToRemoveHeader, strings.Join(rm, ", "))
+		if len(a.remove) > 0 {
+			h.Set(HeadersToRemoveHeader, strings.Join(a.remove, ", "))
 		}
-		if reason := resp.GetDynamicMetadata().GetFields()[MetaReason].GetStringValue(); reason != "" {
-			h.Set(ReasonHeader, reason)
+		for _, m := range a.meta() {
+			if m.key == MetaReason && !m.isBool && m.str != "" {
+				h.Set(ReasonHeader, m.str)
+			}
 		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	den := resp.GetDeniedResponse()
-	status := int(den.GetStatus().GetCode())
+	status := int(a.httpStatus)
 	if status < 400 || status > 599 {
 		status = http.StatusForbidden
 	}
-	for _, o := range den.GetHeaders() {
-		h.Set(o.GetHeader().GetKey(), o.GetHeader().GetValue())
+	for _, hv := range a.headers() {
+		h.Set(hv.Name, hv.Value)
 	}
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(den.GetBody()))
+	_, _ = io.WriteString(w, a.body)
 }

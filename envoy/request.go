@@ -19,35 +19,48 @@ import (
 // never panics and never returns nil; fields are read only through the
 // generated nil-safe getters.
 func ToRequest(req *authv3.CheckRequest) *authz.Request {
-	r := &authz.Request{Header: make(http.Header)}
-	r.Source = sourceAddr(req.GetAttributes().GetSource().GetAddress())
-	hr := req.GetAttributes().GetRequest().GetHttp()
-	if hr == nil {
+	f := fieldsFromProto(req)
+	return f.translate()
+}
+
+// translate builds the authz.Request from the fields of a CheckRequest,
+// however they were read (fieldsFromProto, or decodeCheckFields from the
+// wire).
+func (f *checkFields) translate() *authz.Request {
+	r := &authz.Request{Source: sourceAddr(f.source)}
+	if !f.hasHTTP {
+		r.Header = make(http.Header)
 		r.Malformed = "no http request attributes"
 		return r
 	}
 	t := translator{r: r}
-	fields := t.collect(hr)
-	t.fill(fields)
-
-	pseudo := func(name string) string {
-		vs := fields[name]
-		if len(vs) > 1 {
-			t.malformed("duplicate " + name)
+	p, ok := t.clean(f)
+	if !ok {
+		// Something is off: the general path, whose first complaint (in
+		// sorted header order) is the Malformed message.
+		r.Header = make(http.Header)
+		fields := t.collect(f)
+		t.fill(fields)
+		pseudo := func(name string) string {
+			vs := fields[name]
+			if len(vs) > 1 {
+				t.malformed("duplicate " + name)
+			}
+			if len(vs) == 0 {
+				return ""
+			}
+			return vs[0]
 		}
-		if len(vs) == 0 {
-			return ""
-		}
-		return vs[0]
+		p.method, p.authority, p.path = pseudo(":method"), pseudo(":authority"), pseudo(":path")
 	}
-	r.Method = t.pick("method", hr.GetMethod(), pseudo(":method"))
-	r.Host = t.pick("host", hr.GetHost(), pseudo(":authority"))
-	target := t.pick("path", hr.GetPath(), pseudo(":path"))
+	r.Method = t.pick("method", f.method, p.method)
+	r.Host = t.pick("host", f.host, p.authority)
+	target := t.pick("path", f.path, p.path)
 	t.setTarget(target)
 
 	if id := r.Header.Get("X-Request-Id"); usableRequestID(id) {
 		r.ID = id
-	} else if sid := hr.GetId(); usableRequestID(sid) {
+	} else if sid := f.id; usableRequestID(sid) {
 		r.ID = "envoy-" + sid
 	}
 	return r
@@ -64,28 +77,111 @@ func (t *translator) malformed(msg string) {
 	}
 }
 
+// pseudoHeaders are the values of the pseudo-headers ToRequest reads.
+type pseudoHeaders struct{ method, authority, path string }
+
+// clean is the path of every request Envoy sends: when the header lines
+// give collect and fill nothing to complain about (one of the two header
+// forms, lower-case token names, no CR, LF or NUL in values, each of
+// :method, :authority and :path at most once), it builds r.Header in one
+// pass and returns the pseudo-headers. Otherwise it returns !ok and leaves
+// r.Header nil.
+func (t *translator) clean(f *checkFields) (pseudoHeaders, bool) {
+	var p pseudoHeaders
+	lines := f.headers
+	if f.hasHeaderMap {
+		if len(f.headers) > 0 {
+			return p, false // both forms: collect compares them
+		}
+		lines = f.headerMap
+	}
+	var seen [3]bool
+	n := 0
+	for _, l := range lines {
+		k := l.key
+		if k == "" || hasCRLFNUL(l.value) {
+			return p, false
+		}
+		if k[0] == ':' {
+			if !lowerToken(k[1:]) {
+				return p, false
+			}
+			i := -1
+			switch k {
+			case ":method":
+				i, p.method = 0, l.value
+			case ":authority":
+				i, p.authority = 1, l.value
+			case ":path":
+				i, p.path = 2, l.value
+			}
+			if i >= 0 {
+				if seen[i] {
+					return p, false
+				}
+				seen[i] = true
+			}
+			continue
+		}
+		if !lowerToken(k) {
+			return p, false
+		}
+		if k != "host" {
+			n++
+		}
+	}
+	h := make(http.Header, n)
+	values := make([]string, n)
+	i := 0
+	for _, l := range lines {
+		if l.key[0] == ':' || l.key == "host" {
+			continue
+		}
+		ck := canonicalKey(l.key)
+		if vs, dup := h[ck]; dup {
+			h[ck] = append(vs, l.value) // a repeated header_map line
+		} else {
+			values[i] = l.value
+			h[ck] = values[i : i+1 : i+1]
+		}
+		i++
+	}
+	t.r.Header = h
+	return p, true
+}
+
+// lowerToken reports whether s is a non-empty RFC 9110 token without
+// upper-case letters (so strings.ToLower(s) == s).
+func lowerToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return isToken(s)
+}
+
 // collect returns the header lines by their key as sent. With
 // encode_raw_headers Envoy sends header_map, whose duplicates stay
 // separate; otherwise the headers map, where Envoy joined duplicate lines
 // with ",". When a caller sends both, they must say the same thing.
-func (t *translator) collect(hr *authv3.AttributeContext_HttpRequest) map[string][]string {
-	flat := hr.GetHeaders()
-	hm := hr.GetHeaderMap()
-	if hm == nil {
+func (t *translator) collect(f *checkFields) map[string][]string {
+	flat := f.headers
+	if !f.hasHeaderMap {
 		out := make(map[string][]string, len(flat))
-		for k, v := range flat {
-			out[k] = []string{v}
+		for _, kv := range flat {
+			out[kv.key] = []string{kv.value}
 		}
 		return out
 	}
-	out := make(map[string][]string, len(hm.GetHeaders()))
-	for _, hv := range hm.GetHeaders() {
-		out[hv.GetKey()] = append(out[hv.GetKey()], headerValue(hv))
+	out := make(map[string][]string, len(f.headerMap))
+	for _, hv := range f.headerMap {
+		out[hv.key] = append(out[hv.key], hv.value)
 	}
 	if len(flat) > 0 {
 		agree := len(flat) == len(out)
-		for k, v := range flat {
-			if vs, ok := out[k]; !ok || strings.Join(vs, ",") != v {
+		for _, kv := range flat {
+			if vs, ok := out[kv.key]; !ok || strings.Join(vs, ",") != kv.value {
 				agree = false
 				break
 			}
@@ -177,18 +273,22 @@ func (t *translator) setTarget(target string) {
 	t.r.Path, t.r.Query, _ = strings.Cut(target, "?")
 }
 
-// sourceAddr is the downstream peer's IP. Pipes, names, zoned and
-// unparsable addresses give the zero Addr (unknown).
-func sourceAddr(a *corev3.Address) netip.Addr {
-	ip, err := netip.ParseAddr(a.GetSocketAddress().GetAddress())
+// sourceAddr is the downstream peer's IP (the socket address's address).
+// Pipes, names, zoned and unparsable addresses give the zero Addr
+// (unknown).
+func sourceAddr(a string) netip.Addr {
+	ip, err := netip.ParseAddr(a)
 	if err != nil || ip.Zone() != "" {
 		return netip.Addr{}
 	}
 	return ip
 }
 
+// hasCRLFNUL reports whether s holds CR, LF or NUL. It runs over every
+// header value of every check: three vectorised byte searches beat one
+// search for a set.
 func hasCRLFNUL(s string) bool {
-	return strings.ContainsAny(s, "\r\n\x00")
+	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, 0) >= 0
 }
 
 // maxRequestIDBytes bounds the request id echoed in deny bodies and logs.
@@ -210,3 +310,61 @@ func usableRequestID(id string) bool {
 
 // isToken reports whether s is an RFC 9110 token (a header field name).
 func isToken(s string) bool { return authz.IsToken(s) }
+
+// canonicalKey is http.CanonicalHeaderKey for a lower-case token, without
+// an allocation for the headers Envoy usually sends.
+func canonicalKey(k string) string {
+	if ck, ok := commonHeaders[k]; ok {
+		return ck
+	}
+	return http.CanonicalHeaderKey(k)
+}
+
+// commonHeaders maps lower-case header names to their canonical form
+// (TestCommonHeadersCanonical keeps each equal to http.CanonicalHeaderKey).
+var commonHeaders = map[string]string{
+	"accept":                         "Accept",
+	"accept-encoding":                "Accept-Encoding",
+	"accept-language":                "Accept-Language",
+	"access-control-request-headers": "Access-Control-Request-Headers",
+	"access-control-request-method":  "Access-Control-Request-Method",
+	"authorization":                  "Authorization",
+	"cache-control":                  "Cache-Control",
+	"connection":                     "Connection",
+	"content-length":                 "Content-Length",
+	"content-type":                   "Content-Type",
+	"cookie":                         "Cookie",
+	"forwarded":                      "Forwarded",
+	"if-modified-since":              "If-Modified-Since",
+	"if-none-match":                  "If-None-Match",
+	"origin":                         "Origin",
+	"pragma":                         "Pragma",
+	"proxy-authorization":            "Proxy-Authorization",
+	"referer":                        "Referer",
+	"sec-fetch-dest":                 "Sec-Fetch-Dest",
+	"sec-fetch-mode":                 "Sec-Fetch-Mode",
+	"sec-fetch-site":                 "Sec-Fetch-Site",
+	"te":                             "Te",
+	"traceparent":                    "Traceparent",
+	"tracestate":                     "Tracestate",
+	"user-agent":                     "User-Agent",
+	"x-atlassian-token":              "X-Atlassian-Token",
+	"x-b3-parentspanid":              "X-B3-Parentspanid",
+	"x-b3-sampled":                   "X-B3-Sampled",
+	"x-b3-spanid":                    "X-B3-Spanid",
+	"x-b3-traceid":                   "X-B3-Traceid",
+	"x-envoy-expected-rq-timeout-ms": "X-Envoy-Expected-Rq-Timeout-Ms",
+	"x-envoy-external-address":       "X-Envoy-External-Address",
+	"x-envoy-internal":               "X-Envoy-Internal",
+	"x-envoy-peer-metadata":          "X-Envoy-Peer-Metadata",
+	"x-envoy-peer-metadata-id":       "X-Envoy-Peer-Metadata-Id",
+	"x-forwarded-client-cert":        "X-Forwarded-Client-Cert",
+	"x-forwarded-for":                "X-Forwarded-For",
+	"x-forwarded-host":               "X-Forwarded-Host",
+	"x-forwarded-port":               "X-Forwarded-Port",
+	"x-forwarded-proto":              "X-Forwarded-Proto",
+	"x-http-method-override":         "X-Http-Method-Override",
+	"x-real-ip":                      "X-Real-Ip",
+	"x-request-id":                   "X-Request-Id",
+	"x-requested-with":               "X-Requested-With",
+}

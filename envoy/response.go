@@ -39,37 +39,106 @@ const maxHeaderValue = 16384
 // response never relies on Envoy reading an absent status as OK. requestID
 // goes into the denial body.
 func ToResponse(d *authz.Decision, requestID string) *authv3.CheckResponse {
+	var a reply
+	a.plan(d, requestID)
+	return a.proto()
+}
+
+// reply is a CheckResponse in plain values: what ToResponse builds as
+// protobuf messages and the gRPC server writes straight to the wire
+// (appendWire), from one plan.
+type reply struct {
+	allow bool
+	code  codes.Code // the CheckResponse status; OK only when allow
+	// message is the status message (a denial's reason).
+	message string
+	// httpStatus is a denial's HTTP status.
+	httpStatus typev3.StatusCode
+	// headers are the upstream headers of an allow (names lower-cased when
+	// written) or the client headers of a denial, each set with overwrite
+	// semantics: the first nh in hs, any more in moreHeaders. (Arrays, not
+	// slices into the reply itself, keep a reply on its caller's stack.)
+	nh          int
+	hs          [6]authz.Header
+	moreHeaders []authz.Header
+	// remove are the upstream headers an allow removes (lower-case
+	// tokens; shared with the engine, read only).
+	remove []string
+	body   string // a denial's body
+	// meta is the dynamic metadata: the first nm fields.
+	nm int
+	ms [7]meta
+}
+
+func (a *reply) addHeader(name, value string) {
+	if a.nh < len(a.hs) {
+		a.hs[a.nh] = authz.Header{Name: name, Value: value}
+		a.nh++
+		return
+	}
+	a.moreHeaders = append(a.moreHeaders, authz.Header{Name: name, Value: value})
+}
+
+// headers returns the headers in order.
+func (a *reply) headers() []authz.Header {
+	if len(a.moreHeaders) == 0 {
+		return a.hs[:a.nh]
+	}
+	return append(a.hs[:a.nh:a.nh], a.moreHeaders...)
+}
+
+// addMeta adds a metadata field; a reply has at most len(ms) of them.
+func (a *reply) addMeta(m meta) {
+	a.ms[a.nm] = m
+	a.nm++
+}
+
+func (a *reply) meta() []meta { return a.ms[:a.nm] }
+
+// meta is one dynamic metadata field: a string, or a bool when isBool.
+type meta struct {
+	key    string
+	str    string
+	isBool bool
+	b      bool
+}
+
+// plan fills a (empty) with the answer to d.
+func (a *reply) plan(d *authz.Decision, requestID string) {
 	if d == nil {
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "no decision")
-		return deny(&fail, requestID)
+		a.deny(&fail, requestID)
+		return
 	}
 	if d.Allowed() {
-		if resp := allow(d); resp != nil {
-			return resp
+		if a.allowed(d) {
+			return
 		}
 		// An upstream header that cannot be sent as it is: fail closed
 		// rather than drop it (the upstream would trust its absence).
 		fail := authz.Deny(authz.Forbidden, authz.ReasonInternalError, "unsendable upstream header")
 		fail.ID, fail.Rule = d.ID, d.Rule
-		return deny(&fail, requestID)
+		*a = reply{}
+		a.deny(&fail, requestID)
+		return
 	}
 	if d.Reason == "" {
 		dd := *d
 		dd.Reason = authz.ReasonInternalError
 		d = &dd
 	}
-	return deny(d, requestID)
+	a.deny(d, requestID)
 }
 
-// allow builds the OK response, or nil if a header cannot be sent.
-func allow(d *authz.Decision) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.UpstreamHeaders))}
+// allowed plans the OK response; false if a header cannot be sent.
+func (a *reply) allowed(d *authz.Decision) bool {
 	for _, h := range d.UpstreamHeaders {
-		name := strings.ToLower(h.Name)
-		if !isToken(name) || !validValue(h.Value) {
-			return nil
+		// Names are sent lower-cased: a token is ASCII and stays one; any
+		// other name is judged once lower-cased, as it would be sent.
+		if !isToken(h.Name) && !isToken(strings.ToLower(h.Name)) || !validValue(h.Value) {
+			return false
 		}
-		ok.Headers = append(ok.Headers, overwrite(name, h.Value))
+		a.addHeader(h.Name, h.Value)
 	}
 	// The engine's removal lists are lower-case tokens shared between
 	// decisions; they go into the response as they are (marshalling only
@@ -77,72 +146,91 @@ func allow(d *authz.Decision) *authv3.CheckResponse {
 	shared := true
 	for _, name := range d.RemoveHeaders {
 		if !isToken(name) {
-			return nil
+			return false
 		}
-		if strings.ToLower(name) != name {
+		// A token is ASCII: lower-case exactly when it has no A-Z.
+		if shared && hasUpperASCII(name) {
 			shared = false
 		}
 	}
 	if shared {
-		ok.HeadersToRemove = d.RemoveHeaders
+		a.remove = d.RemoveHeaders
 	} else {
-		ok.HeadersToRemove = make([]string, len(d.RemoveHeaders))
+		a.remove = make([]string, len(d.RemoveHeaders))
 		for i, name := range d.RemoveHeaders {
-			ok.HeadersToRemove[i] = strings.ToLower(name)
+			a.remove[i] = strings.ToLower(name)
 		}
 	}
-	md := map[string]*structpb.Value{
-		MetaDecisionID: str(d.ID),
-		MetaReason:     str(string(d.Reason)),
-		MetaRule:       str(d.Rule),
-		MetaDryRun:     structpb.NewBoolValue(d.DryRun),
-	}
+	a.allow, a.code = true, codes.OK
+	a.addMeta(meta{key: MetaDecisionID, str: utf8Str(d.ID)})
+	a.addMeta(meta{key: MetaReason, str: utf8Str(string(d.Reason))})
+	a.addMeta(meta{key: MetaRule, str: utf8Str(d.Rule)})
+	a.addMeta(meta{key: MetaDryRun, isBool: true, b: d.DryRun})
 	if d.Provider != "" {
-		md[MetaProvider] = str(d.Provider)
+		a.addMeta(meta{key: MetaProvider, str: utf8Str(d.Provider)})
 	}
 	if d.Identity != nil {
-		md[MetaUser] = str(d.Identity.Username)
+		a.addMeta(meta{key: MetaUser, str: utf8Str(d.Identity.Username)})
 		if d.Identity.ClientID != "" {
-			md[MetaClientID] = str(d.Identity.ClientID)
+			a.addMeta(meta{key: MetaClientID, str: utf8Str(d.Identity.ClientID)})
 		}
 	}
-	return &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
-		DynamicMetadata: &structpb.Struct{Fields: md},
-	}
+	return true
 }
 
-// deny builds the denial: a non-OK gRPC code that agrees with the verdict
+// deny plans the denial: a non-OK gRPC code that agrees with the verdict
 // and a local reply with the HTTP status, headers and JSON body.
-func deny(d *authz.Decision, requestID string) *authv3.CheckResponse {
+func (a *reply) deny(d *authz.Decision, requestID string) {
 	reason := clean(string(d.Reason))
-	headers := []*corev3.HeaderValueOption{overwrite("content-type", "application/json")}
+	a.addHeader("content-type", "application/json")
 	if d.Challenge != "" {
-		headers = append(headers, overwrite("www-authenticate", clean(d.Challenge)))
+		a.addHeader("www-authenticate", clean(d.Challenge))
 	}
 	if d.Verdict == authz.Unavailable {
-		headers = append(headers, overwrite("retry-after", d.RetryAfterSeconds()))
+		a.addHeader("retry-after", d.RetryAfterSeconds())
 	}
-	headers = append(headers, overwrite(ReasonHeader, reason))
+	a.addHeader(ReasonHeader, reason)
 
-	httpStatus := typev3.StatusCode(d.HTTPStatus())
-	if _, known := typev3.StatusCode_name[int32(httpStatus)]; !known || httpStatus == typev3.StatusCode_OK {
-		httpStatus = typev3.StatusCode_Forbidden
+	a.httpStatus = typev3.StatusCode(d.HTTPStatus())
+	if _, known := typev3.StatusCode_name[int32(a.httpStatus)]; !known || a.httpStatus == typev3.StatusCode_OK {
+		a.httpStatus = typev3.StatusCode_Forbidden
 	}
-	return &authv3.CheckResponse{
-		Status: &rpcstatus.Status{Code: int32(grpcCode(d.Verdict)), Message: reason},
-		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: httpStatus},
+	a.allow, a.code, a.message = false, grpcCode(d.Verdict), reason
+	a.body = string(d.Body(requestID))
+	a.addMeta(meta{key: MetaDecisionID, str: utf8Str(d.ID)})
+	a.addMeta(meta{key: MetaReason, str: utf8Str(reason)})
+	a.addMeta(meta{key: MetaRule, str: utf8Str(d.Rule)})
+}
+
+// proto builds the CheckResponse.
+func (a *reply) proto() *authv3.CheckResponse {
+	hs := a.headers()
+	headers := make([]*corev3.HeaderValueOption, len(hs))
+	for i, h := range hs {
+		headers[i] = overwrite(strings.ToLower(h.Name), h.Value)
+	}
+	md := make(map[string]*structpb.Value, a.nm)
+	for _, m := range a.meta() {
+		if m.isBool {
+			md[m.key] = structpb.NewBoolValue(m.b)
+		} else {
+			md[m.key] = structpb.NewStringValue(m.str)
+		}
+	}
+	resp := &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(a.code), Message: a.message},
+		DynamicMetadata: &structpb.Struct{Fields: md},
+	}
+	if a.allow {
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{Headers: headers, HeadersToRemove: a.remove}}
+	} else {
+		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: a.httpStatus},
 			Headers: headers,
-			Body:    string(d.Body(requestID)),
-		}},
-		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			MetaDecisionID: str(d.ID),
-			MetaReason:     str(reason),
-			MetaRule:       str(d.Rule),
-		}},
+			Body:    a.body,
+		}}
 	}
+	return resp
 }
 
 // grpcCode is the CheckResponse status for a denial. It is never OK.
@@ -196,7 +284,16 @@ func clean(s string) string {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// str is a metadata string; protobuf strings must be valid UTF-8.
-func str(s string) *structpb.Value {
-	return structpb.NewStringValue(strings.ToValidUTF8(s, "\uFFFD"))
+func hasUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// utf8Str makes s a metadata string: protobuf strings must be valid UTF-8.
+func utf8Str(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
@@ -34,6 +35,7 @@ type Server struct {
 	engine func() *authz.Engine
 	log    *slog.Logger
 	health *health.Server
+	lines  sync.Pool // *[]field: room for a request's header lines (checkWire)
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -48,7 +50,12 @@ func NewServer(engine func() *authz.Engine, logger *slog.Logger) *Server {
 	hs := health.NewServer() // "" starts SERVING there
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(AuthorizationService, healthpb.HealthCheckResponse_NOT_SERVING)
-	return &Server{engine: engine, log: logger, health: hs}
+	s := &Server{engine: engine, log: logger, health: hs}
+	s.lines.New = func() any {
+		l := make([]field, 0, 32)
+		return &l
+	}
+	return s
 }
 
 // Check answers one ext_authz request. Every decision is a CheckResponse
@@ -82,10 +89,15 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	return ToResponse(&d, requestID), nil
 }
 
-// Register registers the Authorization service and grpc.health.v1 on g,
-// and marks LivenessService SERVING.
+// Register registers the Authorization service (the generated one, which
+// works with any codec) and grpc.health.v1 on g, and marks LivenessService
+// SERVING. NewGRPCServer serves Check from the wire instead.
 func (s *Server) Register(g *grpc.Server) {
 	authv3.RegisterAuthorizationServer(g, s)
+	s.registerHealth(g)
+}
+
+func (s *Server) registerHealth(g *grpc.Server) {
 	healthpb.RegisterHealthServer(g, s.health)
 	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,10 @@ type Metrics struct {
 	callLatency *callLatency
 	reloadClock func() time.Time
 	sharedOnce  sync.Once // SetSharedCache registers once
+	logDropped  atomic.Pointer[func() uint64]
+
+	decisionSeries sync.Map // decisionKey -> prometheus.Counter
+	durationSeries sync.Map // authz.Verdict -> prometheus.Observer
 }
 
 // CheckBuckets span 50 µs to 1 s: a cached JWT check takes microseconds, a
@@ -79,7 +84,16 @@ func New(version string) *Metrics {
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers, m.callLatency,
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "restguard_decision_log_dropped_total",
+		Help: "Allowed-decision log lines dropped because the log buffer was full (its reader is slower than the lines come or has stalled).",
+	}, func() float64 {
+		if f := m.logDropped.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
+	m.reg.MustRegister(m.decisions, m.dryRun, m.duration, m.reloads, m.lastReload, m.ready, build, m.providers, m.callLatency, dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Pre-create the reload series so that dashboards see zeros.
 	m.reloads.WithLabelValues("success")
@@ -89,12 +103,30 @@ func New(version string) *Metrics {
 
 // Observe records one decision. It is the Engine's OnDecision hook.
 func (m *Metrics) Observe(_ *authz.Request, d *authz.Decision) {
-	verdict := d.Verdict.String()
-	m.decisions.WithLabelValues(verdict, string(d.Reason), d.Rule, d.Provider).Inc()
+	k := decisionKey{d.Verdict, d.Reason, d.Rule, d.Provider}
+	c, ok := m.decisionSeries.Load(k)
+	if !ok {
+		c, _ = m.decisionSeries.LoadOrStore(k, m.decisions.WithLabelValues(d.Verdict.String(), string(d.Reason), d.Rule, d.Provider))
+	}
+	c.(prometheus.Counter).Inc()
 	if d.DryRun {
 		m.dryRun.WithLabelValues(string(d.DryRunReason), d.Rule).Inc()
 	}
-	m.duration.WithLabelValues(verdict).Observe(d.Duration.Seconds())
+	o, ok := m.durationSeries.Load(d.Verdict)
+	if !ok {
+		o, _ = m.durationSeries.LoadOrStore(d.Verdict, m.duration.WithLabelValues(d.Verdict.String()))
+	}
+	o.(prometheus.Observer).Observe(d.Duration.Seconds())
+}
+
+// decisionKey names one restguard_decisions_total series. The series of
+// each key seen are kept (Observe runs on every check; WithLabelValues
+// hashes and validates its labels each time): their number is bounded by
+// the configuration, as the labels are.
+type decisionKey struct {
+	verdict        authz.Verdict
+	reason         authz.Reason
+	rule, provider string
 }
 
 // Reloaded records a configuration load.
@@ -106,6 +138,10 @@ func (m *Metrics) Reloaded(ok bool) {
 	}
 	m.reloads.WithLabelValues("failure").Inc()
 }
+
+// SetLogDropped sets the source of restguard_decision_log_dropped_total
+// (logbuf.Writer.Dropped).
+func (m *Metrics) SetLogDropped(f func() uint64) { m.logDropped.Store(&f) }
 
 // SetReady records readiness.
 func (m *Metrics) SetReady(ready bool) {

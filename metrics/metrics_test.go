@@ -185,3 +185,29 @@ func callLatency(t *testing.T, m *metrics.Metrics) (histogram, bool) {
 	}
 	return histogram{}, false
 }
+
+func TestDecisionLogDropped(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	value := func() float64 {
+		fams, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "restguard_decision_log_dropped_total" {
+				return f.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("restguard_decision_log_dropped_total not exported")
+		return 0
+	}
+	if v := value(); v != 0 {
+		t.Errorf("before a source: %v", v)
+	}
+	var n uint64 = 7
+	m.SetLogDropped(func() uint64 { return n })
+	if v := value(); v != 7 {
+		t.Errorf("got %v, want 7", v)
+	}
+}

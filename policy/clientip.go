@@ -94,7 +94,7 @@ func (c *ClientIP) ClientIP(req *authz.Request) (netip.Addr, string) {
 		return peer, SourcePeer
 	}
 
-	values := req.Header.Values(headerForwardedFor)
+	values := req.Header[headerForwardedFor] // canonical: no need for Values()
 	n := 0
 	for _, v := range values {
 		n += strings.Count(v, ",") + 1

@@ -60,7 +60,7 @@ func (p *PasswordChannels) Evaluate(_ context.Context, in *authz.Input) authz.De
 	if ch := passwordParameter(in.Request.Query); ch != "" {
 		return p.deny(ch + " parameter")
 	}
-	if in.Credential.Kind == authz.CredentialBearer && formBody(in.Request.Header.Values("Content-Type")) {
+	if in.Credential.Kind == authz.CredentialBearer && formBody(in.Request.Header["Content-Type"]) {
 		return p.deny("form-encoded body with a bearer token")
 	}
 	if loginEndpoint(in.Request.Path) {
@@ -236,7 +236,7 @@ func (p *SCMBasic) Evaluate(_ context.Context, in *authz.Input) authz.Decision {
 		return authz.Pass()
 	}
 	if p.o.AllowAccessTokens {
-		if pw, ok := basicPassword(in.Request.Header.Values("Authorization")); ok && p.o.IsAccessToken(pw) {
+		if pw, ok := basicPassword(in.Request.Header["Authorization"]); ok && p.o.IsAccessToken(pw) {
 			return authz.Pass()
 		}
 	}

@@ -5,12 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/big"
+	"unsafe"
 
 	// Register the hash functions the algorithms use.
-	_ "crypto/sha256"
 	_ "crypto/sha512"
 )
 
@@ -39,9 +40,16 @@ func verifySignature(alg string, pub crypto.PublicKey, signingInput string, sig 
 	default:
 		return fmt.Errorf("algorithm %q not supported", alg)
 	}
-	hw := h.New()
-	hw.Write([]byte(signingInput))
-	digest := hw.Sum(nil)
+	var digest []byte
+	if h == crypto.SHA256 {
+		// The common case, without a hash object or a copy of the input.
+		sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(signingInput), len(signingInput)))
+		digest = sum[:]
+	} else {
+		hw := h.New()
+		hw.Write([]byte(signingInput))
+		digest = hw.Sum(nil)
+	}
 
 	switch alg[:2] {
 	case "RS":

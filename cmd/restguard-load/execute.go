@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +45,7 @@ func execute(ctx context.Context, o *options, p *idp, tgt target, log io.Writer)
 	rep := &report{
 		Label: o.label, Server: tgt.name, PID: tgt.pid, Transport: o.transport, Target: addr,
 		Concurrency: o.concurrency, Conns: o.conns, Rate: o.rate, Mix: m.String(),
-		Tokens: len(ts.valid), RS256: ts.rs, ES256: ts.es, Slots: len(slots),
+		Tokens: len(ts.valid), RS256: ts.rs, ES256: ts.es, Opaque: len(ts.opaque), Slots: len(slots), CacheTTL: o.cacheTTL.Seconds(),
 	}
 	if rep.Label == "" {
 		rep.Label = tgt.name
@@ -71,13 +74,30 @@ func execute(ctx context.Context, o *options, p *idp, tgt target, log io.Writer)
 		stopSampling = startSampler(ctx, tgt, o.sample)
 	}
 	idp0 := p.calls()
+	stopProfile := func() error { return nil }
+	if o.serverProfile != "" && tgt.admin != "" {
+		stopProfile = startProfile(ctx, tgt.admin, o.serverProfile, o.duration)
+	}
 	pt := measure(ctx, t, len(slots), main, &next, tgt.pid)
+	if err := stopProfile(); err != nil {
+		fmt.Fprintln(log, "restguard-load: server profile:", err)
+	}
 	rep.Samples = stopSampling()
 	rep.point = pt
 	rep.IdPDuring = p.calls().minus(idp0)
 
 	if o.sweep != "" {
-		rates, err := parseSweep(o.sweep, pt.RPS)
+		maxRate := pt.RPS
+		if o.sweepBase != "" {
+			other, err := readReport(o.sweepBase)
+			if err != nil {
+				return nil, err
+			}
+			maxRate = other.RPS
+			rep.SweepBase = other.Label
+		}
+		rep.SweepBaseRPS = maxRate
+		rates, err := parseSweep(o.sweep, maxRate)
 		if err != nil {
 			return nil, err
 		}
@@ -178,4 +198,41 @@ func startSampler(ctx context.Context, tgt target, every time.Duration) func() [
 		defer mu.Unlock()
 		return out
 	}
+}
+
+// startProfile fetches the server's CPU profile over the measurement (from
+// its admin listener's /debug/pprof/) into prefix.cpu.pprof; the returned
+// function waits for it and then fetches the allocation profile into
+// prefix.allocs.pprof.
+func startProfile(ctx context.Context, admin, prefix string, d time.Duration) func() error {
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	cpu := make(chan error, 1)
+	go func() {
+		cpu <- fetchTo(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), prefix+".cpu.pprof")
+	}()
+	return func() error {
+		err := <-cpu
+		return errors.Join(err, fetchTo(ctx, "http://"+admin+"/debug/pprof/allocs", prefix+".allocs.pprof"))
+	}
+}
+
+func fetchTo(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
 }

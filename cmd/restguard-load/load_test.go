@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +64,7 @@ func checkCounts(t *testing.T, rep *report, want int64) {
 // TestNullServerSubprocess runs the floor as a child process and measures
 // its CPU time.
 func TestNullServerSubprocess(t *testing.T) {
-	srv, err := startNull()
+	srv, err := startNull(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +89,61 @@ func TestNullServerSubprocess(t *testing.T) {
 	}
 }
 
+// TestNullHTTPServerSubprocess runs the forward-auth floor as a child
+// process: every request is answered 200.
+func TestNullHTTPServerSubprocess(t *testing.T) {
+	srv, err := startNull(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	if srv.http == "" || srv.grpc != "" {
+		t.Fatalf("addresses: grpc %q http %q", srv.grpc, srv.http)
+	}
+	p := startTestIdP(t)
+	o := testOptions(t, "-null", "-transport", "http")
+	rep, err := execute(context.Background(), o, p, target{name: srv.name, http: srv.http, pid: srv.pid()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, rep, 300)
+	if rep.Results["200"] != 300 || rep.ServerCPU < 0 {
+		t.Errorf("results %v, cpu %v", rep.Results, rep.ServerCPU)
+	}
+}
+
+// TestIntrospectionMixInProcess: the generated introspection configuration
+// loads, and opaque tokens are allowed through the tool's RFC 7662
+// endpoint, each asked about once within the cache TTL.
+func TestIntrospectionMixInProcess(t *testing.T) {
+	p := startTestIdP(t)
+	grpcAddr, _ := inProcessRestguardWith(t, p, genOptions{logLevel: "info", introspection: true, cacheTTL: time.Hour})
+	o := testOptions(t, "-addr", grpcAddr, "-mix", "opaque=100", "-provider", "introspection")
+	rep, err := execute(context.Background(), o, p, target{name: "in-process", grpc: grpcAddr}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, rep, 300)
+	if rep.Results["200 authenticated"] != 300 {
+		t.Fatalf("results %v", rep.Results)
+	}
+	// 8 distinct tokens, each introspected at most once (the prewarm
+	// pass) and then answered from the cache.
+	if rep.Opaque != 8 || rep.IdP.Introspect > int64(rep.Opaque) || rep.IdPDuring.Introspect != 0 {
+		t.Errorf("introspection calls: %d in all, %d during the measurement, for %d tokens", rep.IdP.Introspect, rep.IdPDuring.Introspect, rep.Opaque)
+	}
+}
+
 // inProcessRestguard builds restguard from the configuration the tool
 // generates and serves it over gRPC and forward-auth HTTP on loopback.
 func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
 	t.Helper()
-	c, err := config.Parse("load.yaml", []byte(restguardConfig(p, true, "info", 0, 0)))
+	return inProcessRestguardWith(t, p, genOptions{http: true, logLevel: "info"})
+}
+
+func inProcessRestguardWith(t *testing.T, p *idp, gen genOptions) (grpcAddr, httpAddr string) {
+	t.Helper()
+	c, err := config.Parse("load.yaml", []byte(restguardConfig(p, gen)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +157,7 @@ func inProcessRestguard(t *testing.T, p *idp) (grpcAddr, httpAddr string) {
 		t.Fatal(err)
 	}
 	engine := func() *authz.Engine { return rt.Engine }
-	g := envoy.NewGRPCServer(envoy.NewServer(engine, nil))
+	g := envoy.NewGRPCServer(envoy.NewServer(engine, nil), envoy.Connections{})
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -233,5 +285,68 @@ func TestPlotWritesSVG(t *testing.T) {
 		if !strings.Contains(svg, s) {
 			t.Errorf("SVG lacks %q", s)
 		}
+	}
+}
+
+// TestTargetsJudgesABenchDirectory writes the reports `make bench` would
+// and checks the verdicts: met, missed and not measured.
+func TestTargetsJudgesABenchDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, r report) {
+		if err := r.writeJSON(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pt := func(rps, cpu float64) point { return point{RPS: rps, ServerCPUPer1k: cpu, Seconds: 5} }
+	write("grpc-c16-null.json", report{Label: "null", point: pt(10000, 0.040)})
+	write("grpc-c16-restguard.json", report{Label: "restguard", point: pt(8500, 0.048)})        // 1.20x, 0.85x: met
+	write("grpc-c16-restguard-logall.json", report{Label: "restguard", point: pt(8000, 0.060)}) // 1.50x: missed
+	r := report{Label: "restguard", point: pt(8200, 0.049), Opaque: 1000, CacheTTL: 60}
+	r.IdPDuring.Introspect, r.IdP.Introspect = 3, 1003
+	write("introspection-c16-restguard.json", r)
+	write("introspection-c16-null.json", report{Label: "null", point: pt(10000, 0.040)})
+	for i, cpu := range []float64{0.044, 0.060, 0.048} { // ratios 1.1, 1.5, 1.2: the median 1.2 is met
+		write(fmt.Sprintf("grpc-c64-null-r%d.json", i+1), report{Label: "null", point: pt(10000, 0.040)})
+		write(fmt.Sprintf("grpc-c64-restguard-r%d.json", i+1), report{Label: "restguard", point: pt(9000, cpu)})
+	}
+	write("sweep-null.json", report{SweepBaseRPS: 8000, Sweep: []point{{TargetRate: 2000, Latency: latencies{P99: 1}}, {TargetRate: 4000, Latency: latencies{P99: 2}}}})
+	write("sweep-restguard.json", report{SweepBaseRPS: 8000, Sweep: []point{{TargetRate: 2000, Latency: latencies{P99: 9}}, {TargetRate: 4000, Latency: latencies{P99: 3.5}}}})
+	write("memory-restguard.json", report{Tokens: 100000, Samples: []sample{{RSSBytes: 90 << 20}, {RSSBytes: 80 << 20}}})
+	gb := "BenchmarkEngineCheckColdRS256-2  100  52000 ns/op  11000 B/op  230 allocs/op\n" +
+		"BenchmarkEngineCheckColdRS256-2  100  45000 ns/op  11000 B/op  230 allocs/op\n" +
+		"BenchmarkVerifyCryptoRS256-2  100  30000 ns/op\n" +
+		"BenchmarkCacheMemory100k-2  1  7 ns/op  599.0 bytes/token\n"
+	if err := os.WriteFile(filepath.Join(dir, "go-bench.txt"), []byte(gb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := judge(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range vs {
+		got[v.target] = v.result()
+	}
+	for target, want := range map[string]string{
+		"cached JWT, gRPC, c=16, sampled allows: CPU per check":                         "MET",
+		"cached JWT, gRPC, c=16, sampled allows: throughput":                            "MET",
+		"cached JWT, gRPC, c=16, every allow logged: CPU per check":                     "MISSED",
+		"cached JWT, gRPC, c=64, sampled allows: CPU per check":                         "MET",
+		"cached JWT, gRPC, c=64, every allow logged: CPU per check":                     "NOT MEASURED",
+		"introspection (20 ms IdP, warm), gRPC, c=16: IdP calls during the measurement": "MET",
+		"p99 at half of restguard's maximum rate (c=64)":                                "MET",
+		"cold RS256 check vs bare RSA verification":                                     "MET",
+		"bytes per cached token (100,000 tokens)":                                       "MET",
+		"RSS with 100,000 distinct cached tokens":                                       "REPORTED",
+	} {
+		if got[target] != want {
+			t.Errorf("%s: %q, want %q", target, got[target], want)
+		}
+	}
+	var out strings.Builder
+	writeVerdicts(&out, vs)
+	if !strings.Contains(out.String(), "80.0 MiB at the end (peak 90.0 MiB)") || !strings.Contains(out.String(), "MISSED") ||
+		!strings.Contains(out.String(), "median of 3 rounds (1.10-1.50)") {
+		t.Errorf("table:\n%s", out.String())
 	}
 }

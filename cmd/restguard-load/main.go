@@ -5,11 +5,13 @@
 // result counts and the server's CPU time per 1,000 checks.
 //
 //	restguard-load -null -c 16 -d 10s                       the floor: a server that answers OK and reads nothing
+//	restguard-load -null -transport http -c 16 -d 10s       the forward-auth floor: a net/http endpoint that answers 200
 //	restguard-load -restguard-bin bin/restguard -c 16 -d 10s restguard, started with a configuration for the tool's IdP
 //	restguard-load -addr 127.0.0.1:9001 -pid 1234           a server started elsewhere (its IdP must trust ours: see -print-config)
 //	restguard-load -null -sweep 10%,50%,90% -json null.json  a fixed-rate sweep after a closed-loop maximum
 //	restguard-load plot -o latency.svg null.json restguard.json
 //	restguard-load compare null.json restguard.json         ratios against the floor
+//	restguard-load targets bin/bench                         issue 13's targets from a `make bench` directory, MET or MISSED
 //
 // It serves its own OpenID discovery, JWKS and RFC 7662 introspection on
 // 127.0.0.1, refuses targets that are not loopback addresses, and stops by
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runPlot(args[1:], stdout, stderr)
 		case "compare":
 			return runCompare(args[1:], stdout, stderr)
+		case "targets":
+			return runTargets(args[1:], stdout, stderr)
 		}
 	}
 	return runLoad(args, stdout, stderr)
@@ -82,6 +86,10 @@ type options struct {
 
 	label, jsonOut string
 	printConfig    bool
+	serverProfile  string
+	provider       string        // jwt or introspection, in the generated configuration
+	cacheTTL       time.Duration // the introspection provider's cache.ttl
+	sweepBase      string        // a report whose maximum the -sweep percentages refer to
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -121,6 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.path, "path", "/rest/api/2/issue/PROJ-1", "request path (the generated configuration protects /rest/**)")
 	fs.StringVar(&o.label, "label", "", "name of this run in the report and the plot (default: the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this `file`")
+	fs.StringVar(&o.provider, "provider", "jwt", "provider of the generated configuration: jwt (the tool's JWKS) or introspection (its RFC 7662 endpoint; send -mix opaque=N)")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 0, "with -provider introspection: cache.ttl of the started restguard (0: its default)")
+	fs.StringVar(&o.sweepBase, "sweep-base", "", "take the -sweep percentages of this report's closed-loop maximum (another server's), so that two servers sweep the same rates")
+	fs.StringVar(&o.serverProfile, "server-profile", "", "with -restguard-bin: turn on admin.pprof and write the server's CPU profile of the measurement to `prefix`.cpu.pprof and its allocations to prefix.allocs.pprof (profiling costs the server a little CPU: not for ratio runs)")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the restguard configuration for the tool's IdP and exit (the IdP lives only while the tool runs)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -137,6 +149,12 @@ func (o *options) check() error {
 	errs := o.checkTarget()
 	if o.logLevel != "info" && o.logLevel != "debug" {
 		errs = append(errs, errors.New("-restguard-log must be info or debug: the addresses come from restguard's \"restguard serving\" line"))
+	}
+	if o.provider != "jwt" && o.provider != "introspection" {
+		errs = append(errs, fmt.Errorf("-provider %q: want jwt or introspection", o.provider))
+	}
+	if o.serverProfile != "" && o.restguardBin == "" {
+		errs = append(errs, errors.New("-server-profile needs -restguard-bin (the profiles come from its admin listener)"))
 	}
 	if o.allowedSample < 0 || o.allowedSample > 1 {
 		errs = append(errs, errors.New("-allowed-sample must be within 0..1"))
@@ -176,8 +194,6 @@ func (o *options) checkTarget() []error {
 	switch {
 	case o.transport != "grpc" && o.transport != "http":
 		errs = append(errs, fmt.Errorf("-transport %q: want grpc or http", o.transport))
-	case o.transport == "http" && o.null:
-		errs = append(errs, errors.New("the null server speaks gRPC only"))
 	case o.transport == "grpc" && o.addr == "" && o.httpAddr != "":
 		errs = append(errs, errors.New("-transport grpc needs -addr"))
 	}
@@ -203,7 +219,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	defer p.close()
 	if o.printConfig {
-		fmt.Fprint(stdout, restguardConfig(p, o.transport == "http", o.logLevel, o.allowedSample, o.cacheSize))
+		fmt.Fprint(stdout, restguardConfig(p, o.gen()))
 		return 0
 	}
 
@@ -211,9 +227,9 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	var srv *server
 	switch {
 	case o.null:
-		srv, err = startNull()
+		srv, err = startNull(o.transport == "http")
 	case o.restguardBin != "":
-		cfg := restguardConfig(p, o.transport == "http", o.logLevel, o.allowedSample, o.cacheSize)
+		cfg := restguardConfig(p, o.gen())
 		if o.configTmpl != "" {
 			var b []byte
 			if b, err = os.ReadFile(o.configTmpl); err == nil {

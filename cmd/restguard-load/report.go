@@ -53,12 +53,16 @@ type report struct {
 	Tokens      int     `json:"tokens"`
 	RS256       int     `json:"rs256"`
 	ES256       int     `json:"es256"`
+	Opaque      int     `json:"opaque_tokens"` // distinct opaque tokens (introspection)
+	CacheTTL    float64 `json:"cache_ttl_s"`   // the introspection cache's TTL given to restguard (0: its default)
 	Slots       int     `json:"slots"`
 	point
-	IdPDuring idpCalls `json:"idp_calls_during_measurement"`
-	IdP       idpCalls `json:"idp_calls_total"`
-	Sweep     []point  `json:"sweep,omitempty"`
-	Samples   []sample `json:"samples,omitempty"`
+	IdPDuring    idpCalls `json:"idp_calls_during_measurement"`
+	IdP          idpCalls `json:"idp_calls_total"`
+	Sweep        []point  `json:"sweep,omitempty"`
+	SweepBase    string   `json:"sweep_base,omitempty"` // whose maximum the sweep's percentages took; "" its own
+	SweepBaseRPS float64  `json:"sweep_base_rps"`       // that maximum
+	Samples      []sample `json:"samples,omitempty"`
 }
 
 func (r *report) writeJSON(path string) error {
@@ -91,7 +95,7 @@ func (r *report) writeText(w io.Writer) {
 		pid = fmt.Sprintf(" (pid %d)", r.PID)
 	}
 	fmt.Fprintf(w, "target      %s%s %s %s, %d conns, concurrency %d, %s\n", r.Server, pid, r.Transport, r.Target, r.Conns, r.Concurrency, mode)
-	fmt.Fprintf(w, "mix         %s; %d distinct valid tokens (%d RS256, %d ES256), a cycle of %d requests\n", r.Mix, r.Tokens, r.RS256, r.ES256, r.Slots)
+	fmt.Fprintf(w, "mix         %s; %d distinct valid tokens (%d RS256, %d ES256), %d opaque tokens, a cycle of %d requests\n", r.Mix, r.Tokens, r.RS256, r.ES256, r.Opaque, r.Slots)
 	writePoint(w, r.point)
 	fmt.Fprintf(w, "idp calls   during the measurement: discovery %d, jwks %d, introspect %d (whole run: %d, %d, %d)\n",
 		r.IdPDuring.Discovery, r.IdPDuring.JWKS, r.IdPDuring.Introspect, r.IdP.Discovery, r.IdP.JWKS, r.IdP.Introspect)

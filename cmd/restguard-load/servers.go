@@ -60,13 +60,18 @@ func command(bin string, args ...string) *exec.Cmd {
 }
 
 // startNull runs `restguard-load null-server` as a child process, so that
-// its CPU time can be read apart from the load tool's.
-func startNull() (*server, error) {
+// its CPU time can be read apart from the load tool's: the gRPC floor, or
+// with http the forward-auth floor (a net/http endpoint that answers 200).
+func startNull(http bool) (*server, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := command(exe, "null-server", "-addr", "127.0.0.1:0")
+	args := []string{"null-server", "-addr", "127.0.0.1:0"}
+	if http {
+		args = append(args, "-http")
+	}
+	cmd := command(exe, args...)
 	cmd.Env = append(os.Environ(), roleEnv+"=null-server")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -94,7 +99,11 @@ func startNull() (*server, error) {
 			s.stop()
 			return nil, fmt.Errorf("null server: unexpected first line %q", line)
 		}
-		s.grpc = addr
+		if http {
+			s.http = addr
+		} else {
+			s.grpc = addr
+		}
 		return s, nil
 	case <-time.After(startTimeout):
 		s.stop()
@@ -108,6 +117,7 @@ func runNullServer(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("null-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	useHTTP := fs.Bool("http", false, "serve HTTP forward-auth instead of gRPC: a net/http endpoint that answers 200 to everything")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -122,6 +132,19 @@ func runNullServer(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *useHTTP {
+		hs := nullauthz.NewHTTP()
+		go func() {
+			<-ctx.Done()
+			_ = hs.Close()
+		}()
+		fmt.Fprintln(stdout, "listening", ln.Addr().String())
+		if err := hs.Serve(ln); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(stderr, "restguard-load null-server:", err)
+			return 1
+		}
+		return 0
+	}
 	g := nullauthz.New()
 	go func() {
 		<-ctx.Done()
@@ -135,10 +158,27 @@ func runNullServer(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// genOptions shape the generated restguard configuration.
+type genOptions struct {
+	http          bool          // a forward-auth listener (style envoy)
+	logLevel      string        // log.level
+	allowedSample float64       // log.allowed_sample
+	cacheSize     int           // the provider's cache size (0: restguard's default)
+	pprof         bool          // admin.pprof, for -server-profile
+	introspection bool          // the provider introspects (RFC 7662) instead of checking JWTs
+	cacheTTL      time.Duration // with introspection: cache.ttl (0: restguard's default)
+}
+
+func (o *options) gen() genOptions {
+	return genOptions{http: o.transport == "http", logLevel: o.logLevel, allowedSample: o.allowedSample, cacheSize: o.cacheSize,
+		pprof: o.serverProfile != "", introspection: o.provider == "introspection", cacheTTL: o.cacheTTL}
+}
+
 // restguardConfig is the configuration the load tool gives restguard: its
 // own IdP as the only provider, a public route, the REST API behind a
 // group rule and an IP rule, Basic blocked everywhere.
-func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float64, cacheSize int) string {
+func restguardConfig(p *idp, g genOptions) string {
+	withHTTP, logLevel, allowedSample, cacheSize := g.http, g.logLevel, g.allowedSample, g.cacheSize
 	httpListen, forwardAuth := "", ""
 	if withHTTP {
 		// The load tool calls the forward-auth listener as Envoy's
@@ -149,15 +189,33 @@ func restguardConfig(p *idp, withHTTP bool, logLevel string, allowedSample float
 	if cacheSize > 0 {
 		cache = fmt.Sprintf("\n    cache: {size: %d}", cacheSize)
 	}
+	if g.pprof {
+		forwardAuth += "\nadmin: {pprof: true}"
+	}
+	provider := fmt.Sprintf(`issuer: %s
+    audiences: [%s]
+    algorithms: [RS256, ES256]`, p.Issuer, Audience)
+	if g.introspection {
+		// The tool's IdP answers introspection without client
+		// authentication (it protects nothing) after -introspect-latency.
+		provider = fmt.Sprintf(`kind: introspection
+    introspection: {endpoint: %s, auth_method: none}
+    audiences: [%s]`, p.IntrospectionURL(), Audience)
+		if g.cacheTTL > 0 {
+			cache += fmt.Sprintf("\n    cache: {ttl: %s}", g.cacheTTL)
+			if cacheSize > 0 {
+				cache = fmt.Sprintf("\n    cache: {size: %d, ttl: %s}", cacheSize, g.cacheTTL)
+			}
+		}
+	}
 	return fmt.Sprintf(`# written by restguard-load
 listen: {grpc: "127.0.0.1:0", admin: "127.0.0.1:0"%s}%s
 realm: load
 log: {level: %s, allowed_sample: %g}
+shutdown: {drain_delay: 0s}   # nothing to drain: the tool stops sending first
 providers:
   - name: load
-    issuer: %s
-    audiences: [%s]
-    algorithms: [RS256, ES256]
+    %s
     username: {claims: [preferred_username, sub]}
     groups: {claim: groups}%s
 rules:
@@ -176,7 +234,7 @@ default:
   block_basic: {enabled: true}
 upstream:
   groups_header: X-Forwarded-Groups
-`, httpListen, forwardAuth, logLevel, allowedSample, p.Issuer, Audience, cache)
+`, httpListen, forwardAuth, logLevel, allowedSample, provider, cache)
 }
 
 // expandTemplate fills a user-supplied configuration template.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/restguard/restguard/authz"
 	"github.com/restguard/restguard/config"
 	"github.com/restguard/restguard/envoy"
+	"github.com/restguard/restguard/internal/logbuf"
 	"github.com/restguard/restguard/metrics"
 	"github.com/restguard/restguard/providers"
 	"github.com/restguard/restguard/sharedcache"
@@ -58,13 +60,23 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := newLogger(cfg.Log, stderr)
+	// The log, decision log included, goes through a bounded buffer that
+	// one goroutine writes out (internal/logbuf); Close writes the rest.
+	lw := logbuf.New(stderr)
+	defer lw.Close()
+	stderr = lw
+	logger := slog.New(lw.Handler(cfg.Log.Format == "text", &slog.HandlerOptions{Level: logLevel(cfg.Log)}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Once the first signal has started the shutdown, a second one has its
+	// default effect: it ends the process at once, drain or not.
+	go func() { <-ctx.Done(); stop() }()
 
 	svc := newService(logger)
 	svc.path = file
 	svc.listen = cfg.Listen
+	svc.opts = cfg.ServerOptions()
+	svc.metrics.SetLogDropped(lw.Dropped)
 	if err := svc.startFleet(ctx, cfg); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -110,6 +122,11 @@ type service struct {
 	refusedLog atomic.Int64
 	path       string        // the configuration file, for reloads
 	listen     config.Listen // the addresses the listeners were opened with
+	// opts are the connection, drain and pprof settings, read once at
+	// start (the zero value: no maximum age, no drain, no pprof).
+	opts config.ServerOptions
+	// after is time.After; tests replace it to end the drain themselves.
+	after func(time.Duration) <-chan time.Time
 
 	reloadMu sync.Mutex // one reload at a time
 	lastHash [32]byte   // content hash of the last file loaded
@@ -319,7 +336,10 @@ func (s *service) run(ctx context.Context, grpcAddr, httpAddr, adminAddr string)
 // serve is run with listeners already open (tests pass 127.0.0.1:0 ones).
 // hl may be nil.
 func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
-	g := envoy.NewGRPCServer(s.authz)
+	g := envoy.NewGRPCServer(s.authz, envoy.Connections{
+		MaxAge:      s.opts.MaxConnectionAge,
+		MaxAgeGrace: s.opts.MaxConnectionAgeGrace,
+	})
 	admin := &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 	var fwd *http.Server
 	if hl != nil {
@@ -351,13 +371,26 @@ func (s *service) serve(ctx context.Context, gl, hl, al net.Listener) error {
 	case runErr = <-errc:
 	}
 	// Shutdown: NOT_SERVING first so Envoy and Kubernetes stop sending,
-	// then drain in-flight checks, then force.
+	// keep answering for the drain delay while they move away, then
+	// finish in-flight checks, then force. Under s.mu, so that "ready" is
+	// never reported again once shutdown has begun.
 	s.mu.Lock()
 	s.stopping = true
 	s.authz.Shutdown()
 	s.ready.Store(false)
 	s.metrics.SetReady(false)
 	s.mu.Unlock()
+	if d := s.opts.DrainDelay; d > 0 && runErr == nil {
+		s.log.Info("restguard draining: NOT_SERVING, still answering", "drain_delay", d.String())
+		after := s.after
+		if after == nil {
+			after = time.After
+		}
+		select {
+		case <-after(d):
+		case runErr = <-errc:
+		}
+	}
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
@@ -396,24 +429,38 @@ func (s *service) adminMux() *http.ServeMux {
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("GET "+AssertionKeysPath, s.keys)
 	mux.HandleFunc("POST "+RevokePath, s.revokeHandler)
+	if s.opts.Pprof {
+		// Opt-in (admin.pprof), and refused at load on a non-loopback
+		// admin listener unless admin.pprof_non_loopback says it is
+		// private: profiles show memory contents and code.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch c.Level {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: logLevel(c)}
 	if c.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func logLevel(c config.Log) slog.Level {
+	switch c.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 func or(s, def string) string {

@@ -70,6 +70,23 @@ func startService(t *testing.T, cfgText string, logs *bytes.Buffer) *envoy.Clien
 // startServiceFull also returns the service and its admin address.
 func startServiceFull(t *testing.T, cfgText string, logs io.Writer) (*envoy.Client, *service, string) {
 	t.Helper()
+	r := startServiceWith(t, cfgText, logs, nil)
+	return r.client, r.svc, r.admin
+}
+
+// running is a service started by startServiceWith.
+type running struct {
+	client *envoy.Client
+	svc    *service
+	admin  string
+	stop   context.CancelFunc // starts the shutdown, as SIGTERM does
+	done   <-chan struct{}    // closed when serve has returned
+}
+
+// startServiceWith is startServiceFull with a hook that adjusts the
+// service before it serves (options, the drain clock).
+func startServiceWith(t *testing.T, cfgText string, logs io.Writer, configure func(*service)) running {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +94,9 @@ func startServiceFull(t *testing.T, cfgText string, logs io.Writer) (*envoy.Clie
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := newService(logger)
+	if configure != nil {
+		configure(svc)
+	}
 	rt, err := svc.build(ctx, cfg)
 	if err != nil {
 		cancel()
@@ -92,12 +112,14 @@ func startServiceFull(t *testing.T, cfgText string, logs io.Writer) (*envoy.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- svc.serve(ctx, gl, nil, al) }()
+	finished := make(chan struct{})
+	var serveErr error
+	go func() { serveErr = svc.serve(ctx, gl, nil, al); close(finished) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		<-finished
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
 	})
 	select {
@@ -115,7 +137,7 @@ func startServiceFull(t *testing.T, cfgText string, logs io.Writer) (*envoy.Clie
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, svc, al.Addr().String()
+	return running{client: c, svc: svc, admin: al.Addr().String(), stop: cancel, done: finished}
 }
 
 // loadFixture reads a recorded CheckRequest and puts token in place of
