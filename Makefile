@@ -50,6 +50,10 @@ lint: deps-check
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) ./...
+
+# staticcheck, run through the module proxy at this version (2026.1).
+STATICCHECK := v0.8.2
 
 # Each direct module and the packages that may import it (its home).
 MODULE_HOMES := github.com/envoyproxy/go-control-plane/envoy:envoy|cmd/restguard-load/internal/nullauthz \

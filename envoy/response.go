@@ -252,7 +252,8 @@ func grpcCode(v authz.Verdict) codes.Code {
 // the former, newer ones default an unset action to append (protocol §2.2).
 func overwrite(name, value string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{
-		Header:       &corev3.HeaderValue{Key: name, Value: value},
+		Header: &corev3.HeaderValue{Key: name, Value: value},
+		//lint:ignore SA1019 older Envoys read only the deprecated flag (see above)
 		Append:       wrapperspb.Bool(false),
 		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 	}

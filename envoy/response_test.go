@@ -44,7 +44,9 @@ func headerMap(t testing.TB, opts []*corev3.HeaderValueOption) map[string]string
 	t.Helper()
 	m := map[string]string{}
 	for _, o := range opts {
+		//lint:ignore SA1019 the deprecated flag is what older Envoys read: it must be set
 		if o.GetAppend() == nil || o.GetAppend().GetValue() {
+			//lint:ignore SA1019 as above
 			t.Errorf("%s: append = %v, want explicit false", o.GetHeader().GetKey(), o.GetAppend())
 		}
 		if o.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {

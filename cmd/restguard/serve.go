@@ -443,14 +443,6 @@ func (s *service) adminMux() *http.ServeMux {
 	return mux
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: logLevel(c)}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 func logLevel(c config.Log) slog.Level {
 	switch c.Level {
 	case "debug":

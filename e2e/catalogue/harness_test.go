@@ -148,6 +148,7 @@ func (e *env) checkGRPC(t testing.TB, req *authv3.CheckRequest) outcome {
 	if r.Allowed {
 		o.overwrite = true
 		for _, h := range resp.GetOkResponse().GetHeaders() {
+			//lint:ignore SA1019 the deprecated flag is what older Envoys read: it must be set
 			if h.GetAppend() == nil || h.GetAppend().GetValue() || h.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
 				o.overwrite = false
 			}
