@@ -60,8 +60,8 @@ for r in $(seq "$ROUNDS"); do
 		run introspection-c$c-restguard-r$r "${RG[@]}" -c "$c" "${OPAQUE[@]}" -allowed-sample 0.1
 		run http-c$c-null-r$r -null -transport http -c "$c" "${JWT[@]}"
 		run http-c$c-restguard-r$r "${RG[@]}" -transport http -c "$c" "${JWT[@]}" -allowed-sample 0.1
-		# Issue 14: the "allow with a signed identity assertion" mix goes here,
-		# as run assertion-c$c-restguard-r$r ..., judged in cmd/restguard-load/targets.go.
+		# Issue 14: every allow carries a signed identity assertion (ES256).
+		run assertion-c$c-restguard-r$r "${RG[@]}" -assertion -c "$c" "${JWT[@]}" -allowed-sample 0.1
 	done
 done
 
@@ -80,7 +80,7 @@ if [ "${BENCH_MEMORY:-1}" = 1 ]; then
 fi
 
 if [ "${BENCH_GO:-1}" = 1 ]; then
-	echo "== go test -bench: the cold path and the cache's memory (the fastest of ${BENCH_COUNT:-3} runs counts)"
+	echo "== go test -bench: the cold path, the assertion, the shared cache (Redis, when redis-server is installed) and the cache's memory (the fastest of ${BENCH_COUNT:-3} runs counts)"
 	# The cold check and the bare verification alternate, so that a busy
 	# moment of the machine does not fall on one of them only.
 	go test -c -o "$OUT/authz.test" ./authz
@@ -89,8 +89,8 @@ if [ "${BENCH_GO:-1}" = 1 ]; then
 	P=$(realpath "$OUT/providers.test")
 	{
 		for _ in $(seq "${BENCH_COUNT:-3}"); do
-			(cd authz && "$A" -test.run '^$' -test.bench 'EngineCheckCold|EngineCheckCached$' -test.benchmem)
-			(cd providers && "$P" -test.run '^$' -test.bench 'VerifyCrypto|ValidateCold' -test.benchmem)
+			(cd authz && "$A" -test.run '^$' -test.bench 'EngineCheckCold|EngineCheckCached$|EngineCheckCachedAssertion$' -test.benchmem)
+			(cd providers && "$P" -test.run '^$' -test.bench 'VerifyCrypto|ValidateCold|SharedCache' -test.benchmem)
 		done
 		(cd providers && "$P" -test.run '^$' -test.bench 'CacheMemory100k' -test.benchtime 1x)
 	} | tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|FAIL)' | sed 's/^/   /'
@@ -98,5 +98,5 @@ fi
 
 echo
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== issue 13 targets (ratios against the floor of the same run)"
+echo "== targets of issues 13, 14 and 15 (ratios against a floor of the same run)"
 $L targets "$OUT"

@@ -218,6 +218,42 @@ func TestRestguardInProcess(t *testing.T) {
 	}
 }
 
+// TestAssertionMixInProcess: with -assertion the generated configuration
+// loads with a signing key, every allow is authenticated, and the answer
+// carries a signed identity assertion (what `make bench` pays for).
+func TestAssertionMixInProcess(t *testing.T) {
+	p := startTestIdP(t)
+	key, err := writeAssertionKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, httpAddr := inProcessRestguardWith(t, p, genOptions{http: true, logLevel: "info", assertionKey: key})
+	o := testOptions(t, "-http", httpAddr, "-mix", "valid=100")
+	rep, err := execute(context.Background(), o, p, target{name: "in-process", http: httpAddr}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, rep, 300)
+	if rep.Results["200 authenticated"] != 300 {
+		t.Fatalf("results %v", rep.Results)
+	}
+	tok, err := p.mint(p.claims(1, time.Now(), time.Hour), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+envoy.DefaultPathPrefix+"/rest/api/2/myself", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if a := resp.Header.Get("X-Restguard-Assertion"); resp.StatusCode != http.StatusOK || strings.Count(a, ".") != 2 {
+		t.Fatalf("status %d, assertion %q: want 200 and a compact JWS", resp.StatusCode, a)
+	}
+}
+
 func TestRefusesNonLoopbackTargets(t *testing.T) {
 	for _, args := range [][]string{
 		{"-addr", "192.0.2.1:9001"},
@@ -230,6 +266,23 @@ func TestRefusesNonLoopbackTargets(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-addr", "[::1]:9001"}, io.Discard); err != nil {
 		t.Errorf("::1 refused: %v", err)
+	}
+}
+
+// TestAssertionNeedsTheGeneratedConfiguration: -assertion only changes a
+// configuration the tool writes; against an external server or a template
+// it would measure nothing and is refused.
+func TestAssertionNeedsTheGeneratedConfiguration(t *testing.T) {
+	for _, args := range [][]string{
+		{"-assertion", "-addr", "127.0.0.1:9001"},
+		{"-assertion", "-restguard-bin", "bin/restguard", "-restguard-config", "t.yaml"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), "-assertion needs") {
+			t.Errorf("%v: got %v, want the -assertion refusal", args, err)
+		}
+	}
+	if _, err := parseFlags([]string{"-assertion", "-restguard-bin", "bin/restguard"}, io.Discard); err != nil {
+		t.Errorf("-assertion with -restguard-bin refused: %v", err)
 	}
 }
 
@@ -315,7 +368,14 @@ func TestTargetsJudgesABenchDirectory(t *testing.T) {
 	gb := "BenchmarkEngineCheckColdRS256-2  100  52000 ns/op  11000 B/op  230 allocs/op\n" +
 		"BenchmarkEngineCheckColdRS256-2  100  45000 ns/op  11000 B/op  230 allocs/op\n" +
 		"BenchmarkVerifyCryptoRS256-2  100  30000 ns/op\n" +
-		"BenchmarkCacheMemory100k-2  1  7 ns/op  599.0 bytes/token\n"
+		"BenchmarkCacheMemory100k-2  1  7 ns/op  599.0 bytes/token\n" +
+		"BenchmarkEngineCheckCached-2  1000  5000 ns/op\n" +
+		"BenchmarkEngineCheckCachedAssertion-2  1000  40000 ns/op\n" +
+		"BenchmarkSharedCache/in_process_hit/off-2  1000  800 ns/op\n" +
+		"BenchmarkSharedCache/provider_call-2  1000  130000 ns/op\n" +
+		"BenchmarkSharedCache/in_process_hit/on-2  1000  1100 ns/op\n" +
+		"BenchmarkSharedCache/redis_hit-2  1000  45000 ns/op\n" +
+		"BenchmarkSharedCache/evict_only-2  1000  1000 ns/op\n"
 	if err := os.WriteFile(filepath.Join(dir, "go-bench.txt"), []byte(gb), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -338,6 +398,10 @@ func TestTargetsJudgesABenchDirectory(t *testing.T) {
 		"cold RS256 check vs bare RSA verification":                                     "MET",
 		"bytes per cached token (100,000 tokens)":                                       "MET",
 		"RSS with 100,000 distinct cached tokens":                                       "REPORTED",
+		"cached check with an identity assertion vs without (engine)":                   "REPORTED",
+		"in-process cache hit, shared cache on vs off":                                  "MISSED", // 1.375x
+		"Redis hit vs in-process hit":                                                   "REPORTED",
+		"cached JWT with an identity assertion, gRPC, c=16: CPU per check":              "NOT MEASURED",
 	} {
 		if got[target] != want {
 			t.Errorf("%s: %q, want %q", target, got[target], want)
@@ -346,7 +410,8 @@ func TestTargetsJudgesABenchDirectory(t *testing.T) {
 	var out strings.Builder
 	writeVerdicts(&out, vs)
 	if !strings.Contains(out.String(), "80.0 MiB at the end (peak 90.0 MiB)") || !strings.Contains(out.String(), "MISSED") ||
-		!strings.Contains(out.String(), "median of 3 rounds (1.10-1.50)") {
+		!strings.Contains(out.String(), "median of 3 rounds (1.10-1.50)") ||
+		!strings.Contains(out.String(), "44.0 µs vs 1.10 µs") || !strings.Contains(out.String(), "40.0 µs vs 5.0 µs") {
 		t.Errorf("table:\n%s", out.String())
 	}
 }

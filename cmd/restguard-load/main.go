@@ -90,6 +90,8 @@ type options struct {
 	provider       string        // jwt or introspection, in the generated configuration
 	cacheTTL       time.Duration // the introspection provider's cache.ttl
 	sweepBase      string        // a report whose maximum the -sweep percentages refer to
+	assertion      bool          // the generated configuration signs an identity assertion
+	assertionKey   string        // its key file, written by runLoad
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -132,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.provider, "provider", "jwt", "provider of the generated configuration: jwt (the tool's JWKS) or introspection (its RFC 7662 endpoint; send -mix opaque=N)")
 	fs.DurationVar(&o.cacheTTL, "cache-ttl", 0, "with -provider introspection: cache.ttl of the started restguard (0: its default)")
 	fs.StringVar(&o.sweepBase, "sweep-base", "", "take the -sweep percentages of this report's closed-loop maximum (another server's), so that two servers sweep the same rates")
+	fs.BoolVar(&o.assertion, "assertion", false, "with -restguard-bin: every allow carries a signed identity assertion (ES256, a fresh key per run), the cost issue 14 measures")
 	fs.StringVar(&o.serverProfile, "server-profile", "", "with -restguard-bin: turn on admin.pprof and write the server's CPU profile of the measurement to `prefix`.cpu.pprof and its allocations to prefix.allocs.pprof (profiling costs the server a little CPU: not for ratio runs)")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the restguard configuration for the tool's IdP and exit (the IdP lives only while the tool runs)")
 	if err := fs.Parse(args); err != nil {
@@ -155,6 +158,9 @@ func (o *options) check() error {
 	}
 	if o.serverProfile != "" && o.restguardBin == "" {
 		errs = append(errs, errors.New("-server-profile needs -restguard-bin (the profiles come from its admin listener)"))
+	}
+	if o.assertion && (o.restguardBin == "" && !o.printConfig || o.configTmpl != "") {
+		errs = append(errs, errors.New("-assertion needs -restguard-bin (or -print-config) and the generated configuration, not -restguard-config"))
 	}
 	if o.allowedSample < 0 || o.allowedSample > 1 {
 		errs = append(errs, errors.New("-allowed-sample must be within 0..1"))
@@ -218,6 +224,17 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer p.close()
+	if o.assertion {
+		dir, err := os.MkdirTemp("", "restguard-load-key-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			o.assertionKey, err = writeAssertionKey(dir)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "restguard-load:", err)
+			return 1
+		}
+	}
 	if o.printConfig {
 		fmt.Fprint(stdout, restguardConfig(p, o.gen()))
 		return 0

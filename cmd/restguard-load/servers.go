@@ -3,7 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -167,11 +172,13 @@ type genOptions struct {
 	pprof         bool          // admin.pprof, for -server-profile
 	introspection bool          // the provider introspects (RFC 7662) instead of checking JWTs
 	cacheTTL      time.Duration // with introspection: cache.ttl (0: restguard's default)
+	assertionKey  string        // the identity assertion's signing key file ("": no assertion)
 }
 
 func (o *options) gen() genOptions {
 	return genOptions{http: o.transport == "http", logLevel: o.logLevel, allowedSample: o.allowedSample, cacheSize: o.cacheSize,
-		pprof: o.serverProfile != "", introspection: o.provider == "introspection", cacheTTL: o.cacheTTL}
+		pprof: o.serverProfile != "", introspection: o.provider == "introspection", cacheTTL: o.cacheTTL,
+		assertionKey: o.assertionKey}
 }
 
 // restguardConfig is the configuration the load tool gives restguard: its
@@ -191,6 +198,11 @@ func restguardConfig(p *idp, g genOptions) string {
 	}
 	if g.pprof {
 		forwardAuth += "\nadmin: {pprof: true}"
+	}
+	if g.assertionKey != "" {
+		// Every allow of the rest-api rule carries a signed identity
+		// assertion (issue 14): one ES256 signature per check.
+		forwardAuth += fmt.Sprintf("\nassertion: {issuer: restguard-load, key_file: %q, audience: %q}", g.assertionKey, "https://jira.example.com")
 	}
 	provider := fmt.Sprintf(`issuer: %s
     audiences: [%s]
@@ -235,6 +247,21 @@ default:
 upstream:
   groups_header: X-Forwarded-Groups
 `, httpListen, forwardAuth, logLevel, allowedSample, provider, cache)
+}
+
+// writeAssertionKey writes a fresh ECDSA P-256 key (PKCS#8 PEM, signs
+// ES256) as assertion-key.pem in dir, for -assertion.
+func writeAssertionKey(dir string) (string, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "assertion-key.pem")
+	return path, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // expandTemplate fills a user-supplied configuration template.
