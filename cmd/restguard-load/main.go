@@ -227,12 +227,17 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if o.assertion {
 		dir, err := os.MkdirTemp("", "restguard-load-key-")
 		if err == nil {
-			defer os.RemoveAll(dir)
 			o.assertionKey, err = writeAssertionKey(dir)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "restguard-load:", err)
 			return 1
+		}
+		if o.printConfig {
+			// The printed configuration names the key: it stays.
+			fmt.Fprintf(stderr, "restguard-load: the assertion key is %s (remove its directory when done)\n", o.assertionKey)
+		} else {
+			defer os.RemoveAll(dir)
 		}
 	}
 	if o.printConfig {
