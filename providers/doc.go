@@ -2,7 +2,7 @@
 // authz.Validator implementations, one file per kind, and the
 // authz.IdentityMapper implementations that adjust an identity after it:
 //
-//   - JWT (jwt.go, claims.go, signature.go, jwks.go): JWT access tokens
+//   - JWT (jwt.go, claims.go, strictjson.go, signature.go, jwks.go): JWT access tokens
 //     validated locally against the issuer's JWKS (KeySet);
 //   - Introspection (introspect.go): opaque tokens asked of an RFC 7662
 //     endpoint;
